@@ -1,0 +1,183 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/alephql/alephql/ent"
+)
+
+// Config says which database to use.
+type Config struct {
+	// URL is a PostgreSQL URL (postgres://user@host:port/db) or a SQLite
+	// database: a file path, optionally prefixed by "sqlite://" or "file:".
+	URL string
+	// MaxOpenConns bounds the connection pool (PostgreSQL). Zero means 20.
+	MaxOpenConns int
+	// ConnectTimeout bounds the first connection. Zero means 10 s.
+	ConnectTimeout time.Duration
+}
+
+// DefaultURL is the embedded default: a SQLite file under ./data.
+const DefaultURL = "./data/alephql.db"
+
+// Validate reports a configuration error.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.URL) == "" {
+		return fmt.Errorf("%w: empty", ErrUnsupportedURL)
+	}
+	_, _, err := parseURL(c.URL)
+	return err
+}
+
+// DB is an open database: the ent client and the underlying pool.
+type DB struct {
+	// Client is the ent client over the pool.
+	Client *ent.Client
+	// SQL is the underlying connection pool.
+	SQL *sql.DB
+	// Dialect is dialect.SQLite or dialect.Postgres.
+	Dialect string
+	// Name is the database's description for logs, without credentials.
+	Name string
+}
+
+// Open connects to the database described by cfg and checks that it
+// answers. It does not migrate. For SQLite it creates the file's directory.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dia, dsn, err := parseURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	timeout := cfg.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	var db *sql.DB
+	switch dia {
+	case dialect.SQLite:
+		db, err = openSQLite(dsn)
+	case dialect.Postgres:
+		db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			n := cfg.MaxOpenConns
+			if n <= 0 {
+				n = 20
+			}
+			db.SetMaxOpenConns(n)
+			db.SetMaxIdleConns(n)
+			db.SetConnMaxIdleTime(5 * time.Minute)
+		}
+	}
+	name := redact(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, name, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := check(pctx, db, dia); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, name, err)
+	}
+	drv := entsql.OpenDB(dia, db)
+	log.Info("database open", "dialect", dia, "database", name)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia, Name: name}, nil
+}
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.Client.Close() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.SQL.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, d.Name, err)
+	}
+	return nil
+}
+
+// openSQLite opens a SQLite file with the settings the node relies on:
+// foreign keys on, WAL journal (readers do not block the writer), a busy
+// timeout instead of immediate "database is locked" errors, and immediate
+// write transactions so that two writers never deadlock on upgrade.
+func openSQLite(path string) (*sql.DB, error) {
+	if path != ":memory:" {
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create data directory: %w", err)
+			}
+		}
+	}
+	q := url.Values{}
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// check runs a query that fails on an unreachable server or on a file that
+// is not a SQLite database (opening alone succeeds on a corrupt file).
+func check(ctx context.Context, db *sql.DB, dia string) error {
+	if dia == dialect.SQLite {
+		var res string
+		if err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
+			return err
+		}
+		if res != "ok" {
+			return fmt.Errorf("integrity check failed: %s", res)
+		}
+		return nil
+	}
+	return db.PingContext(ctx)
+}
+
+// parseURL returns the dialect and the driver's DSN for a database URL.
+func parseURL(raw string) (dia, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", fmt.Errorf("%w: %w", ErrUnsupportedURL, err)
+		}
+		return dialect.Postgres, raw, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		return dialect.SQLite, strings.TrimPrefix(raw, "sqlite://"), nil
+	case strings.HasPrefix(raw, "file:"):
+		return dialect.SQLite, strings.TrimPrefix(raw, "file:"), nil
+	case strings.Contains(raw, "://"):
+		return "", "", fmt.Errorf("%w: %q: use a postgres:// URL or a SQLite file path", ErrUnsupportedURL, redact(raw))
+	default:
+		return dialect.SQLite, raw, nil
+	}
+}
+
+// redact removes the password from a URL for logs and errors.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

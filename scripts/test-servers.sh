@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# test-servers.sh: install (if missing), start and stop the real servers the
+# tests run against, on loopback ports chosen at run time.
+#
+#   scripts/test-servers.sh start DIR   # starts PostgreSQL and Redis under DIR,
+#                                       # writes DIR/env (export lines)
+#   scripts/test-servers.sh stop DIR    # stops them and removes DIR
+#
+# PostgreSQL refuses to run as root, so when run as root the server runs as
+# the "postgres" user that Debian's package creates.
+set -euo pipefail
+
+log() { printf 'test-servers: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
+
+apt_install() {
+	log "installing $* from Debian packages"
+	if [ -z "${_apt_updated:-}" ]; then
+		as_root apt-get update -qq >/dev/null || die "apt-get update failed"
+		_apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null || die "apt-get install $* failed"
+}
+
+pg_bindir() {
+	local d
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+		[ -x "$d/initdb" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	local p i
+	for i in $(seq 1 200); do
+		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"; return 0
+		fi
+	done
+	die "no free port found"
+}
+
+start() {
+	local dir=$1
+	mkdir -p "$dir"
+	local bindir
+	bindir=$(pg_bindir) || { apt_install postgresql; bindir=$(pg_bindir) || die "initdb not found after installing postgresql"; }
+	command -v redis-server >/dev/null || apt_install redis-server
+	command -v redis-server >/dev/null || die "redis-server not found after install"
+
+	# PostgreSQL.
+	local pgdir=$dir/pg run=()
+	mkdir -p "$pgdir"
+	if [ "$(id -u)" -eq 0 ]; then
+		id postgres >/dev/null 2>&1 || die "user postgres missing (install the postgresql package)"
+		chown postgres "$dir" "$pgdir"
+		chmod 755 "$dir"
+		run=(runuser -u postgres --)
+	fi
+	"${run[@]}" "$bindir/initdb" -D "$pgdir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \
+		|| { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+	local pgport tries=0
+	while :; do
+		pgport=$(free_port)
+		if "${run[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 30 \
+			-o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB" start >/dev/null 2>&1; then
+			break
+		fi
+		tries=$((tries + 1))
+		[ $tries -lt 5 ] || { cat "$pgdir/server.log" >&2; die "PostgreSQL did not start"; }
+	done
+	log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$pgport"
+
+	# Redis.
+	local rport
+	rport=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no --daemonize yes \
+		--pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null \
+		|| die "redis-server did not start"
+	for _ in $(seq 1 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break
+		sleep 0.1
+	done
+	(exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null || { cat "$dir/redis.log" >&2; die "Redis is not answering"; }
+	log "Redis $(redis-server --version | awk '{print $3}' | tr -d 'v=') on 127.0.0.1:$rport"
+
+	cat >"$dir/env" <<ENV
+export ALEPHQL_TEST_POSTGRES='postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable'
+export ALEPHQL_TEST_REDIS='redis://127.0.0.1:$rport/0'
+export ALEPHQL_TEST_SERVERS_DIR='$dir'
+ENV
+	echo "$bindir" >"$dir/pg_bindir"
+}
+
+stop() {
+	local dir=$1
+	[ -d "$dir" ] || return 0
+	if [ -f "$dir/pg_bindir" ] && [ -d "$dir/pg/data" ]; then
+		local run=()
+		[ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
+		"${run[@]}" "$(cat "$dir/pg_bindir")/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	if [ -f "$dir/redis.pid" ]; then
+		kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+
+case "${1:-}" in
+start) start "${2:?directory required}" ;;
+stop) stop "${2:?directory required}" ;;
+*) die "usage: $0 start|stop DIR" ;;
+esac
