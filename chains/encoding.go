@@ -3,9 +3,13 @@ package chains
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 
-	"github.com/btcsuite/btcd/btcutil/bech32"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mr-tron/base58"
 	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // ripemd160 is what the address formats use
 )
@@ -74,16 +78,207 @@ func base58CheckEncode(payload []byte) string {
 	return base58.Encode(b)
 }
 
-// bech32Address encodes a 20-byte key hash as a bech32 address with the
-// given human-readable part (Cosmos, Avalanche).
-func bech32Address(hrp string, keyHash []byte) (string, error) {
-	conv, err := bech32.ConvertBits(keyHash, 8, 5, true)
-	if err != nil {
-		return "", fmt.Errorf("convert bits: %w", err)
+// bech32Charset is the bech32 data alphabet (BIP-173).
+const bech32Charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+// bech32Polymod is the BIP-173 checksum function. Values may exceed 5 bits
+// (the hrp expansion of a non-ASCII rune): like the Python reference
+// implementation the node uses, only the generator mixing looks at the low
+// five bits of the carry.
+func bech32Polymod(values []uint32) uint32 {
+	gen := [5]uint32{0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3}
+	chk := uint32(1)
+	for _, v := range values {
+		b := chk >> 25
+		chk = (chk&0x1ffffff)<<5 ^ v
+		for i := range gen {
+			if (b>>i)&1 == 1 {
+				chk ^= gen[i]
+			}
+		}
 	}
-	addr, err := bech32.Encode(hrp, conv)
-	if err != nil {
-		return "", fmt.Errorf("encode bech32: %w", err)
+	return chk
+}
+
+// bech32Address encodes a key hash as a bech32 address with the given
+// human-readable part (Cosmos, Avalanche). Unlike btcutil's encoder it keeps
+// the hrp exactly as given, upper case included, as the reference node's
+// Python encoder does: senders are compared with the result byte for byte.
+func bech32Address(hrp string, keyHash []byte) string {
+	// Regroup 8-bit bytes into 5-bit groups, padding the last one.
+	data := make([]uint32, 0, (len(keyHash)*8+4)/5+6)
+	var acc, bits uint32
+	for _, b := range keyHash {
+		acc = acc<<8 | uint32(b)
+		bits += 8
+		for bits >= 5 {
+			bits -= 5
+			data = append(data, (acc>>bits)&31)
+		}
 	}
-	return addr, nil
+	if bits > 0 {
+		data = append(data, (acc<<(5-bits))&31)
+	}
+
+	runes := []rune(hrp)
+	values := make([]uint32, 0, 2*len(runes)+1+len(data)+6)
+	for _, r := range runes {
+		values = append(values, uint32(r)>>5)
+	}
+	values = append(values, 0)
+	for _, r := range runes {
+		values = append(values, uint32(r)&31)
+	}
+	values = append(values, data...)
+	values = append(values, 0, 0, 0, 0, 0, 0)
+	mod := bech32Polymod(values) ^ 1
+	for i := range 6 {
+		data = append(data, (mod>>(5*(5-i)))&31)
+	}
+
+	var sb strings.Builder
+	sb.Grow(len(hrp) + 1 + len(data))
+	sb.WriteString(hrp)
+	sb.WriteByte('1')
+	for _, d := range data {
+		sb.WriteByte(bech32Charset[d])
+	}
+	return sb.String()
+}
+
+// pyBase58Decode decodes base58 the way Python's base58.b58decode does, as
+// used by the reference node for Solana and Avalanche: trailing whitespace is
+// ignored.
+func pyBase58Decode(s string) ([]byte, error) {
+	return base58Decode(strings.TrimRightFunc(s, isPySpace))
+}
+
+// isPySpace reports whether Python's str.isspace holds for r: Unicode white
+// space plus the ASCII information separators 0x1c-0x1f.
+func isPySpace(r rune) bool {
+	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
+}
+
+// errBase64Padding is returned by pyBase64Decode for a truncated quad.
+var errBase64Padding = errors.New("incorrect base64 padding")
+
+// pyBase64Decode decodes standard base64 the way Python's lenient
+// base64.b64decode does, because the reference node decodes Cosmos and NULS2
+// signatures with it: characters outside the alphabet are skipped, decoding
+// stops at the padding that completes a quad, and a truncated final quad is
+// an error. Non-ASCII input is an error unless skipNonASCII is set (Python
+// raises when it must encode a str to ASCII first, but skips non-ASCII bytes).
+func pyBase64Decode(s string, skipNonASCII bool) ([]byte, error) {
+	if len(s) > maxEncodedLen {
+		return nil, fmt.Errorf("base64 string too long (%d chars)", len(s))
+	}
+	out := make([]byte, 0, len(s)*3/4)
+	var quadPos, pads int
+	var left byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 && !skipNonASCII {
+			return nil, fmt.Errorf("non-ASCII character in base64 string")
+		}
+		if c == '=' {
+			if quadPos >= 2 {
+				pads++
+				if quadPos+pads >= 4 {
+					return out, nil
+				}
+			}
+			continue
+		}
+		v, ok := base64Value(c)
+		if !ok {
+			continue
+		}
+		pads = 0
+		switch quadPos {
+		case 0:
+			left = v
+		case 1:
+			out = append(out, left<<2|v>>4)
+			left = v & 0x0f
+		case 2:
+			out = append(out, left<<4|v>>2)
+			left = v & 0x03
+		case 3:
+			out = append(out, left<<6|v)
+		}
+		quadPos = (quadPos + 1) % 4
+	}
+	if quadPos != 0 {
+		return nil, errBase64Padding
+	}
+	return out, nil
+}
+
+// base64Value returns the value of a standard base64 alphabet character.
+func base64Value(c byte) (byte, bool) {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c - 'A', true
+	case c >= 'a' && c <= 'z':
+		return c - 'a' + 26, true
+	case c >= '0' && c <= '9':
+		return c - '0' + 52, true
+	case c == '+':
+		return 62, true
+	case c == '/':
+		return 63, true
+	}
+	return 0, false
+}
+
+// jsonObject decodes s, a signature field holding a JSON object, into its
+// members. Keys are matched exactly by the callers (unlike encoding/json's
+// struct decoding, which folds case), as Python's dict lookups do.
+func jsonObject(s string) (map[string]json.RawMessage, error) {
+	if len(s) > maxEncodedLen {
+		return nil, fmt.Errorf("JSON too long (%d bytes)", len(s))
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &obj); err != nil {
+		return nil, fmt.Errorf("decode JSON object: %w", err)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("JSON is null, not an object")
+	}
+	return obj, nil
+}
+
+// jsonString returns the string member key of obj.
+func jsonString(obj map[string]json.RawMessage, key string) (string, error) {
+	raw, ok := obj[key]
+	if !ok {
+		return "", fmt.Errorf("no %q member", key)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return "", fmt.Errorf("%q is not a string", key)
+	}
+	return s, nil
+}
+
+// recoverCompressed recovers the secp256k1 public key from a 65-byte
+// r || s || recid signature (recid 0 to 3) of a 32-byte digest and returns
+// it in its 33-byte compressed form, the form Avalanche and NULS hash into
+// addresses.
+func recoverCompressed(digest, sig []byte) ([]byte, error) {
+	if len(sig) != 65 {
+		return nil, fmt.Errorf("signature is %d bytes, want 65", len(sig))
+	}
+	if sig[64] > 3 {
+		return nil, fmt.Errorf("recovery id %d, want 0 to 3", sig[64])
+	}
+	pub, err := crypto.Ecrecover(digest, sig)
+	if err != nil {
+		return nil, fmt.Errorf("recover public key: %w", err)
+	}
+	// pub is 0x04 || x || y: keep x and encode the parity of y.
+	out := make([]byte, 33)
+	out[0] = 0x02 | pub[64]&1
+	copy(out[1:], pub[1:33])
+	return out, nil
 }
