@@ -24,18 +24,18 @@ const cosmosKeyType = "tendermint/PubKeySecp256k1"
 // does. The sender must be bech32(hrp, ripemd160(sha256(pub_key bytes))),
 // where hrp is the sender's text before its first "1".
 func verifyCosmos(s Signed) error {
-	obj, err := jsonObject(s.Signature)
+	obj, err := sigJSONObject(s.Signature)
 	if err != nil {
 		return invalid("signature: %v", err)
 	}
-	pubObj, err := jsonObject(string(obj["pub_key"]))
+	pubObj, err := sigJSONObject(string(obj["pub_key"]))
 	if err != nil {
 		return invalid("pub_key: %v", err)
 	}
-	if typ, err := jsonString(pubObj, "type"); err != nil || typ != cosmosKeyType {
+	if typ, err := requiredJSONString(pubObj, "type"); err != nil || typ != cosmosKeyType {
 		return invalid("pub_key type is not %s", cosmosKeyType)
 	}
-	pubB64, err := jsonString(pubObj, "value")
+	pubB64, err := requiredJSONString(pubObj, "value")
 	if err != nil {
 		return invalid("pub_key: %v", err)
 	}
@@ -43,7 +43,7 @@ func verifyCosmos(s Signed) error {
 	if err != nil {
 		return invalid("decode pub_key: %v", err)
 	}
-	sigB64, err := jsonString(obj, "signature")
+	sigB64, err := requiredJSONString(obj, "signature")
 	if err != nil {
 		return invalid("signature: %v", err)
 	}

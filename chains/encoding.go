@@ -231,34 +231,17 @@ func base64Value(c byte) (byte, bool) {
 	return 0, false
 }
 
-// jsonObject decodes s, a signature field holding a JSON object, into its
-// members. Keys are matched exactly by the callers (unlike encoding/json's
-// struct decoding, which folds case), as Python's dict lookups do.
-func jsonObject(s string) (map[string]json.RawMessage, error) {
-	if len(s) > maxEncodedLen {
-		return nil, fmt.Errorf("JSON too long (%d bytes)", len(s))
+// requiredJSONString returns the string member key of fields (decoded with
+// sigJSONObject), which must be present.
+func requiredJSONString(fields map[string]json.RawMessage, key string) (string, error) {
+	v, ok, err := sigJSONString(fields, key)
+	if err != nil {
+		return "", err
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &obj); err != nil {
-		return nil, fmt.Errorf("decode JSON object: %w", err)
-	}
-	if obj == nil {
-		return nil, fmt.Errorf("JSON is null, not an object")
-	}
-	return obj, nil
-}
-
-// jsonString returns the string member key of obj.
-func jsonString(obj map[string]json.RawMessage, key string) (string, error) {
-	raw, ok := obj[key]
 	if !ok {
 		return "", fmt.Errorf("no %q member", key)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return "", fmt.Errorf("%q is not a string", key)
-	}
-	return s, nil
+	return v, nil
 }
 
 // recoverCompressed recovers the secp256k1 public key from a 65-byte

@@ -24,15 +24,15 @@ func init() { register(VerifierFunc(verifySolana), SOL, ES) }
 // signatures whose R has a small order; Go's crypto/ed25519 alone accepts
 // them, and a small-order key lets anyone sign for it.
 func verifySolana(s Signed) error {
-	obj, err := jsonObject(s.Signature)
+	obj, err := sigJSONObject(s.Signature)
 	if err != nil {
 		return invalid("signature: %v", err)
 	}
-	sigStr, err := jsonString(obj, "signature")
+	sigStr, err := requiredJSONString(obj, "signature")
 	if err != nil {
 		return invalid("signature: %v", err)
 	}
-	pubStr, err := jsonString(obj, "publicKey")
+	pubStr, err := requiredJSONString(obj, "publicKey")
 	if err != nil {
 		return invalid("signature: %v", err)
 	}
