@@ -18,6 +18,9 @@ func sigJSONObject(s string) (map[string]json.RawMessage, error) {
 	if err := json.Unmarshal([]byte(s), &fields); err != nil {
 		return nil, fmt.Errorf("decode signature JSON: %w", err)
 	}
+	if fields == nil {
+		return nil, fmt.Errorf("signature JSON is null, not an object")
+	}
 	return fields, nil
 }
 
@@ -37,4 +40,15 @@ func sigJSONString(fields map[string]json.RawMessage, key string) (string, bool,
 		return "", true, fmt.Errorf("%q is not a string: %w", key, err)
 	}
 	return v, true, nil
+}
+
+// optionalJSONString returns the string member key of obj, or def when obj
+// has no such member, as Python's dict.get(key, def) does. A member that is
+// present but not a string (null included) is an error.
+func optionalJSONString(obj map[string]json.RawMessage, key, def string) (string, error) {
+	v, ok, err := sigJSONString(obj, key)
+	if !ok {
+		return def, nil
+	}
+	return v, err
 }

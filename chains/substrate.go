@@ -17,9 +17,10 @@ var substrateContext = []byte("substrate")
 // ss58Prefix is the domain separator of SS58 address checksums.
 var ss58Prefix = []byte("SS58PRE")
 
-func init() {
-	register(VerifierFunc(verifySubstrate), "DOT")
-}
+// DOT is Polkadot and the other Substrate chains.
+const DOT Chain = "DOT"
+
+func init() { register(VerifierFunc(verifySubstrate), DOT) }
 
 // verifySubstrate checks a DOT signature: the JSON object
 // {"curve": "sr25519", "data": "0x" + hex(64 bytes)} holding an sr25519
@@ -39,19 +40,16 @@ func verifySubstrate(s Signed) error {
 	if err != nil {
 		return invalid("substrate signature: %v", err)
 	}
-	curve, ok, err := sigJSONString(fields, "curve")
+	curve, err := optionalJSONString(fields, "curve", "sr25519")
 	if err != nil {
 		return invalid("substrate signature: %v", err)
 	}
-	if ok && curve != "sr25519" {
-		return invalid("substrate signature: unsupported curve %q", curve)
+	if curve != "sr25519" {
+		return invalid("substrate signature: unsupported curve %q", truncate(curve))
 	}
-	data, ok, err := sigJSONString(fields, "data")
+	data, err := requiredJSONString(fields, "data")
 	if err != nil {
 		return invalid("substrate signature: %v", err)
-	}
-	if !ok {
-		return invalid("substrate signature: missing \"data\"")
 	}
 	sigHex, found := strings.CutPrefix(data, "0x")
 	if !found {
@@ -89,7 +87,7 @@ func verifySubstrate(s Signed) error {
 	if sr25519Verify(pub, sig, wrapped) {
 		return nil
 	}
-	return invalid("substrate signature does not verify for %s", s.Sender)
+	return invalid("substrate signature does not verify for %s", truncate(s.Sender))
 }
 
 // sr25519Verify reports whether sig is pub's schnorrkel signature of msg
@@ -137,3 +135,5 @@ func ss58PublicKey(addr string) ([32]byte, error) {
 	return key, nil
 }
 
+// Interface guards
+var _ Verifier = VerifierFunc(verifySubstrate)
