@@ -161,7 +161,7 @@ func tezosSignature(curve *tezosCurve, text string) ([]byte, error) {
 	case strings.HasPrefix(text, curve.sigTag):
 		prefix = curve.sigPrefix
 	case !strings.HasPrefix(text, "sig"):
-		return nil, fmt.Errorf("signature %q is not a %s signature", truncate(text), curve.name)
+		return nil, fmt.Errorf("signature %q does not match the %s public key", truncate(text), curve.name)
 	}
 	payload, err := base58CheckDecode(text)
 	if err != nil {
@@ -232,7 +232,10 @@ func tezosISO8601(t float64) (string, error) {
 		return "", fmt.Errorf("time %v out of range", t)
 	}
 	tm := time.UnixMicro(micros).UTC()
-	return fmt.Sprintf("%s.%03dZ", tm.Format("2006-01-02T15:04:05"), tm.Nanosecond()/1_000_000), nil
+	// The year is not zero-padded: the reference node's strftime("%Y")
+	// (glibc) writes year 999 as "999".
+	return fmt.Sprintf("%d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.Year(), tm.Month(), tm.Day(),
+		tm.Hour(), tm.Minute(), tm.Second(), tm.Nanosecond()/1_000_000), nil
 }
 
 // tezosVerifyEd25519 checks an Ed25519 signature of digest with the same
