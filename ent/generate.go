@@ -3,4 +3,4 @@
 // `make generate` (entc.go) and must not be edited by hand.
 package ent
 
-//go:generate go run -mod=mod entc.go
+//go:generate go run entc.go

@@ -7,29 +7,35 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/alephql/alephql/ent"
 )
 
 // Size is the resolver for the size field.
 func (r *messageResolver) Size(ctx context.Context, obj *ent.Message) (int, error) {
-	panic(fmt.Errorf("not implemented: Size - size"))
+	return int(obj.Size), nil
 }
 
 // FirstConfirmedHeight is the resolver for the firstConfirmedHeight field.
 func (r *messageResolver) FirstConfirmedHeight(ctx context.Context, obj *ent.Message) (*int, error) {
-	panic(fmt.Errorf("not implemented: FirstConfirmedHeight - firstConfirmedHeight"))
+	if obj.FirstConfirmedHeight == nil {
+		return nil, nil
+	}
+	h := int(*obj.FirstConfirmedHeight)
+	return &h, nil
 }
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	return r.client.Noder(ctx, id, ent.WithNodeType(nodeType))
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	if len(ids) > r.limits.MaxPageSize {
+		return nil, userError(CodeBadUserInput, "at most %d ids per request", r.limits.MaxPageSize)
+	}
+	return r.client.Noders(ctx, ids, ent.WithNodeType(nodeType))
 }
 
 // Message returns MessageResolver implementation.

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/alephql/alephql/ent"
@@ -15,10 +14,21 @@ import (
 
 // Message is the resolver for the message field.
 func (r *queryResolver) Message(ctx context.Context, hash string) (*ent.Message, error) {
-	panic(fmt.Errorf("not implemented: Message - message"))
+	m, err := r.client.Message.Get(ctx, hash)
+	if ent.IsNotFound(err) {
+		return nil, nil // a nullable field: absence is not an error
+	}
+	return m, err
 }
 
 // Messages is the resolver for the messages field.
 func (r *queryResolver) Messages(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.MessageOrder) (*ent.MessageConnection, error) {
-	panic(fmt.Errorf("not implemented: Messages - messages"))
+	first, last, err := r.page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	if orderBy == nil {
+		orderBy = &ent.MessageOrder{Direction: entgql.OrderDirectionDesc, Field: ent.MessageOrderFieldTime}
+	}
+	return r.client.Message.Query().Paginate(ctx, after, first, before, last, ent.WithMessageOrder(orderBy))
 }

@@ -1,0 +1,75 @@
+# alephql: the two commands a newcomer needs are `make run` and `make test`.
+# `make help` lists the rest.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+BIN      := bin/alephql
+GRAPHIQL := graph/graphiql
+FUZZTIME ?= 10m
+
+.DEFAULT_GOAL := help
+.PHONY: help run build assets generate check-generate test bench lint check-deps fuzz migrate-diff clean
+
+#? help: list the targets
+help:
+	@sed -n 's/^#? //p' $(MAKEFILE_LIST) | column -t -s ':'
+
+#? run: build the node and start it on the embedded default (SQLite under ./data)
+run: build
+	./$(BIN) serve
+
+#? build: build bin/alephql with GraphiQL embedded
+build: assets
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/alephql
+
+#? assets: install GraphiQL from the npm registry and stage it for embedding
+assets: $(GRAPHIQL)/dist/graphiql.min.js
+
+$(GRAPHIQL)/dist/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
+	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	cp $(GRAPHIQL)/node_modules/react/umd/react.production.min.js \
+	   $(GRAPHIQL)/node_modules/react-dom/umd/react-dom.production.min.js \
+	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js \
+	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css $(GRAPHIQL)/dist/
+
+#? generate: regenerate ent and gqlgen code (committed; must be reproducible)
+generate:
+	$(GO) generate ./ent
+	$(GO) generate ./graph
+
+#? check-generate: fail if generated code differs from what generate writes
+check-generate:
+	scripts/check-generate.sh
+
+#? test: everything: generated code, vet, import rules, all tests on SQLite and PostgreSQL with Redis, short fuzz runs
+test: assets
+	scripts/test.sh
+
+#? bench: run the Go benchmarks (results go to BENCHMARKS.md by hand, with this command)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out
+
+#? lint: gofmt, go vet and the import rules
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet ./...
+	scripts/check-deps.sh
+
+#? check-deps: enforce the one-way flow sources -> processor -> ent -> graph
+check-deps:
+	scripts/check-deps.sh
+
+#? fuzz: run every fuzz target for FUZZTIME (default 10m) each
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+#? migrate-diff: write a new migration for both dialects: make migrate-diff NAME=add_foo
+migrate-diff:
+	@test -n "$(NAME)" || { echo 'usage: make migrate-diff NAME=short_name'; exit 2; }
+	scripts/migrate-diff.sh $(NAME)
+
+#? clean: remove build outputs (not ./data)
+clean:
+	rm -rf bin $(GRAPHIQL)/node_modules
+	find $(GRAPHIQL)/dist -type f ! -name .keep -delete

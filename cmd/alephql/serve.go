@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/alephql/alephql/database"
+	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/graph/graphiql"
+	"github.com/alephql/alephql/server"
+)
+
+type serveFlags struct {
+	commonFlags
+	listen          string
+	redis           string
+	shutdownTimeout time.Duration
+	maxPageSize     int
+	maxDepth        int
+	maxComplexity   int
+	requestTimeout  time.Duration
+	maxBodyBytes    int64
+}
+
+func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
+	var f serveFlags
+	fs := quietFlagSet("alephql serve")
+	f.commonFlags.register(fs)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
+	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
+	fs.IntVar(&f.maxPageSize, "graphql-max-page-size", 200, "largest first/last a list accepts (env ALEPHQL_GRAPHQL_MAX_PAGE_SIZE)")
+	fs.IntVar(&f.maxDepth, "graphql-max-depth", 12, "deepest selection nesting a query may have (env ALEPHQL_GRAPHQL_MAX_DEPTH)")
+	fs.IntVar(&f.maxComplexity, "graphql-max-complexity", 5000, "largest query complexity accepted (env ALEPHQL_GRAPHQL_MAX_COMPLEXITY)")
+	fs.DurationVar(&f.requestTimeout, "graphql-request-timeout", 30*time.Second, "time limit of one query or mutation (env ALEPHQL_GRAPHQL_REQUEST_TIMEOUT)")
+	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "alephql serve [flags]",
+		ShortHelp:  "Run the node: migrate the database, then serve GraphQL and GraphiQL.",
+		LongHelp: `Run the node. On a fresh machine it needs nothing else: the database is a
+SQLite file under --data-dir. For production point --db at PostgreSQL and
+--redis at Redis; several nodes may share them.
+
+Every flag can be set as an environment variable, ALEPHQL_ followed by the
+flag name in upper case with dashes as underscores (ALEPHQL_DB,
+ALEPHQL_LISTEN, ...), or in the file named by --config, one "flag value"
+pair per line. Flags win over the environment, which wins over the file.`,
+		FlagSet: fs,
+		Options: ffOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("serve takes no arguments, got %q", args)}
+			}
+			return serveNode(ctx, f, stdout, stderr)
+		},
+	}
+}
+
+func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	log, err := f.logger(stderr)
+	if err != nil {
+		return err
+	}
+	dbCfg, err := f.databaseConfig()
+	if err != nil {
+		return err
+	}
+	limits := graph.Limits{MaxPageSize: f.maxPageSize, MaxDepth: f.maxDepth, MaxComplexity: f.maxComplexity}
+	if err := limits.Validate(); err != nil {
+		return usageError{fmt.Errorf("--graphql-*: %w", err)}
+	}
+	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout}
+	if err := srvCfg.Validate(); err != nil {
+		return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
+	}
+
+	db, err := database.Open(ctx, dbCfg, log)
+	if err != nil {
+		return fmt.Errorf("--db (ALEPHQL_DB): %w", err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx, log); err != nil {
+		return fmt.Errorf("--db (ALEPHQL_DB) %s: %w", db.Name, err)
+	}
+	checks := []server.Check{{Name: "database", Check: db.Ready}}
+
+	if f.redis != "" {
+		rdb, err := openRedis(ctx, f.redis)
+		if err != nil {
+			return fmt.Errorf("--redis (ALEPHQL_REDIS): %w", err)
+		}
+		defer rdb.Close()
+		checks = append(checks, server.Check{Name: "redis", Check: func(ctx context.Context) error {
+			return rdb.Ping(ctx).Err()
+		}})
+	}
+
+	schema, err := graph.NewSchema(limits, db.Client, log)
+	if err != nil {
+		return err
+	}
+	gql := graph.NewHandler(graph.HandlerConfig{
+		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout,
+	}, schema, log)
+	srv, err := server.New(srvCfg, server.Routes{
+		GraphQL:  gql,
+		GraphiQL: graphiql.Handler("/", "/graphql"),
+	}, checks, server.NewRegistry(), log)
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return srv.Run(gctx, func(addr net.Addr) {
+			url := "http://" + addr.String() + "/"
+			log.Info("alephql is ready", "graphiql", url, "graphql", url+"graphql", "version", version)
+			if !graphiql.Available() {
+				log.Warn("GraphiQL assets are not embedded in this build; build with make to include them")
+			}
+			_, _ = fmt.Fprintf(stdout, "alephql %s serving GraphiQL at %s (GraphQL endpoint %sgraphql)\n", version, url, url)
+		})
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("alephql stopped")
+	return err
+}
+
+// openRedis connects to Redis and checks that it answers.
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	rdb := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis unreachable at %s: %w", opts.Addr, err)
+	}
+	return rdb, nil
+}
+

@@ -1,0 +1,77 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/alephql/alephql/ent"
+)
+
+// Error codes set in extensions.code. Clients branch on these, never on
+// messages.
+const (
+	// CodeBadUserInput: an argument is invalid (e.g. a page too large).
+	CodeBadUserInput = "BAD_USER_INPUT"
+	// CodeNotFound: the object asked for does not exist.
+	CodeNotFound = "NOT_FOUND"
+	// CodeQueryTooDeep: the query nests selections deeper than allowed.
+	CodeQueryTooDeep = "QUERY_TOO_DEEP"
+	// CodeQueryTooComplex: the query's complexity is over the limit (gqlgen's code).
+	CodeQueryTooComplex = "COMPLEXITY_LIMIT_EXCEEDED"
+	// CodeRequestTooLarge: the request body is over the size limit.
+	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
+	// CodeTimeout: the request ran out of time.
+	CodeTimeout = "TIMEOUT"
+	// CodeInternal: the server failed; details are in its logs only.
+	CodeInternal = "INTERNAL_SERVER_ERROR"
+)
+
+// userError returns a GraphQL error with a code, for the error presenter to
+// pass through as is.
+func userError(code, format string, args ...any) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    fmt.Sprintf(format, args...),
+		Extensions: map[string]any{"code": code},
+	}
+}
+
+// presentError gives every error an extensions.code and hides internal
+// details: errors that are not the client's doing are logged and answered
+// with a generic message.
+func (h *handlerState) presentError(ctx context.Context, err error) *gqlerror.Error {
+	var gqlErr *gqlerror.Error
+	if errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil {
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		return out
+	}
+	out := graphql.DefaultErrorPresenter(ctx, err)
+	switch {
+	case ent.IsNotFound(err):
+		out.Message = "not found"
+		setCode(out, CodeNotFound)
+	case errors.Is(err, context.DeadlineExceeded):
+		out.Message = "request timed out"
+		setCode(out, CodeTimeout)
+	case errors.Is(err, context.Canceled):
+		out.Message = "request canceled"
+		setCode(out, CodeTimeout)
+	case ent.IsValidationError(err):
+		setCode(out, CodeBadUserInput)
+	default:
+		h.log.ErrorContext(ctx, "graphql resolver failed", "path", out.Path.String(), "err", err)
+		out.Message = "internal error"
+		setCode(out, CodeInternal)
+	}
+	return out
+}
+
+func setCode(e *gqlerror.Error, code string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = code
+}

@@ -1,0 +1,97 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// HandlerConfig configures the HTTP side of the API.
+type HandlerConfig struct {
+	Limits Limits
+	// MaxBodyBytes bounds a request body. Default 1 MiB.
+	MaxBodyBytes int64
+	// RequestTimeout bounds a query or mutation (not a subscription).
+	// Default 30 s.
+	RequestTimeout time.Duration
+	// KeepAlive is the websocket keep-alive ping interval. Default 15 s.
+	KeepAlive time.Duration
+}
+
+type handlerState struct {
+	log *slog.Logger
+}
+
+// NewHandler returns the /graphql HTTP handler: queries over GET and POST,
+// subscriptions over websockets (graphql-transport-ws and the legacy
+// graphql-ws) and server-sent events, with automatic persisted queries and
+// the depth, complexity, body size and time limits.
+func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Logger) http.Handler {
+	if err := cfg.Limits.Validate(); err != nil {
+		// Limits were validated by NewSchema already; defaults only here.
+		log.Warn("graphql limits", "err", err)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 15 * time.Second
+	}
+	st := &handlerState{log: log.With("component", "graphql")}
+
+	srv := handler.New(schema)
+	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: cfg.KeepAlive})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
+	srv.Use(DepthLimit{Max: cfg.Limits.MaxDepth})
+	srv.SetErrorPresenter(st.presentError)
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		st.log.ErrorContext(ctx, "graphql resolver panicked", "panic", p, "stack", string(debug.Stack()))
+		return userError(CodeInternal, "internal error")
+	})
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > cfg.MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeRequestTooLarge,
+				fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, cfg.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+		if r.Header.Get("Upgrade") == "" && r.Header.Get("Accept") != "text/event-stream" {
+			ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		srv.ServeHTTP(w, r)
+	})
+}
+
+// writeError answers a request refused before GraphQL execution, in the
+// GraphQL response shape with a code.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}

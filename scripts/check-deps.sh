@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# check-deps.sh: enforce the import rules that keep data flowing one way:
+# sources (indexer) -> processor -> ent -> graph, with chains and ipfs as
+# leaves and cmd as the only place that wires everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mod=$(go list -m)
+fail=0
+# rule PACKAGE_PATTERN FORBIDDEN_PREFIX...
+rule() {
+	local pattern=$1; shift
+	local pkgs
+	pkgs=$(go list "./$pattern" 2>/dev/null || true)
+	[ -n "$pkgs" ] || return 0
+	local p
+	for p in $pkgs; do
+		local deps
+		deps=$(go list -deps "$p" | grep "^$mod/" || true)
+		local f
+		for f in "$@"; do
+			local bad
+			bad=$(echo "$deps" | grep -E "^$mod/$f(/|$)" | grep -v "^$p$" || true)
+			if [ -n "$bad" ]; then
+				echo "import rule broken: $p must not import $mod/$f: $(echo "$bad" | tr '\n' ' ')" >&2
+				fail=1
+			fi
+		done
+	done
+}
+rule 'chains/...'    indexer processor ent graph database server ipfs cmd
+rule 'ipfs/...'      indexer processor ent graph database server chains cmd
+rule 'indexer/...'   processor ent graph database server cmd
+rule 'processor/...' graph server cmd
+rule 'ent/...'       chains ipfs indexer processor graph database server cmd
+rule 'database/...'  chains ipfs indexer processor graph server cmd
+rule 'graph/...'     chains ipfs indexer processor server cmd
+rule 'server/...'    chains ipfs indexer processor ent graph database cmd
+[ $fail -eq 0 ] && echo "import rules hold"
+exit $fail
