@@ -62,4 +62,3 @@ func newVersionCommand(stdout io.Writer) *ffcli.Command {
 		},
 	}
 }
-

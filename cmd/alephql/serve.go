@@ -153,4 +153,3 @@ func openRedis(ctx context.Context, url string) (*redis.Client, error) {
 	}
 	return rdb, nil
 }
-
