@@ -1,5 +1,7 @@
 package message
 
+import "encoding/json"
+
 // AggregateContent is the content of an AGGREGATE message: a shallow
 // update of the owner's aggregate named Key.
 type AggregateContent struct {
@@ -11,7 +13,7 @@ type AggregateContent struct {
 	// reference node then stores str(model), "name='x'", as the key.
 	KeyIsObject bool
 	// Content is the JSON text of the update, always an object.
-	Content []byte
+	Content json.RawMessage
 }
 
 // MessageType returns TypeAggregate.

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"encoding/json"
 	"math"
 	"math/big"
 	"slices"
@@ -275,11 +276,11 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // rawText returns the JSON text of v in the content, or nil for a JSON
 // null.
-func rawText(src string, v *value) []byte {
+func rawText(src string, v *value) json.RawMessage {
 	if v == nil || v.kind == kindNull {
 		return nil
 	}
-	return []byte(src[v.start:v.end])
+	return json.RawMessage(src[v.start:v.end])
 }
 
 // tagsOf returns the string items of a tags list, as pyaleph's

@@ -1,6 +1,10 @@
 package message
 
-import "github.com/alephql/alephql/chains"
+import (
+	"encoding/json"
+
+	"github.com/alephql/alephql/chains"
+)
 
 // PostContent is the content of a POST message.
 type PostContent struct {
@@ -15,7 +19,7 @@ type PostContent struct {
 	RefChain *ChainRef
 	// Content is the JSON text of the user content; nil when absent or
 	// null.
-	Content []byte
+	Content json.RawMessage
 }
 
 // ChainRef is the object form of a POST ref: a whole message. Only its

@@ -1,5 +1,7 @@
 package message
 
+import "encoding/json"
+
 // ProgramContent is the content of a PROGRAM message: a function VM.
 type ProgramContent struct {
 	ExecutableContent
@@ -56,7 +58,7 @@ type Triggers struct {
 	HTTP bool
 	// Message is the JSON text of the message subscriptions; nil when
 	// absent.
-	Message    []byte
+	Message    json.RawMessage
 	Persistent *bool
 }
 

@@ -1,6 +1,10 @@
 package message
 
-import "github.com/alephql/alephql/chains"
+import (
+	"encoding/json"
+
+	"github.com/alephql/alephql/chains"
+)
 
 // StoreContent is the content of a STORE message. Keys the schema does not
 // define are ignored by validation but kept in Raw, which is what the node
@@ -19,7 +23,7 @@ type StoreContent struct {
 	// Ref names the file this one updates (a hash or a user ref).
 	Ref string
 	// Metadata is the JSON text of the metadata object; nil when absent.
-	Metadata []byte
+	Metadata json.RawMessage
 	// Payment is the payment method; nil means hold.
 	Payment *Payment
 }

@@ -94,7 +94,7 @@ func fail(p *path, typ, detail string) *errcode.Error {
 func missing(p *path) *errcode.Error { return fail(p, "missing", "field required") }
 
 func wrongType(p *path, want string, v *value) *errcode.Error {
-	return fail(p, want+"_type", "must be "+want+", not "+v.kind.String())
+	return fail(p, "type_error", "must be "+want+", not "+v.kind.String())
 }
 
 // runeLen is Python's len() of a str: the number of code points.
@@ -129,7 +129,7 @@ func getOptStr(o *value, p *path, key string, maxLen int) (string, error) {
 
 func asStr(v *value, p *path) (string, error) {
 	if v.kind != kindString {
-		return "", wrongType(p, "string", v)
+		return "", wrongType(p, "a string", v)
 	}
 	return v.s, nil
 }

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"encoding/json"
 	"regexp/syntax"
 	"strconv"
 )
@@ -33,7 +34,7 @@ type ExecutableContent struct {
 	// AllowAmend says whether later messages may replace this VM.
 	AllowAmend bool
 	// Metadata is the JSON text of the metadata object; nil when absent.
-	Metadata []byte
+	Metadata json.RawMessage
 	// AuthorizedKeys are SSH public keys.
 	AuthorizedKeys []string
 	// Variables are environment variables; nil when absent.

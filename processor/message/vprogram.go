@@ -1,6 +1,7 @@
 package message
 
 import (
+	"encoding/json"
 	"strconv"
 )
 
@@ -50,7 +51,7 @@ type Verification struct {
 	Backend string // "sev_snp"
 	Policy  uint64
 	// Measurements is the JSON text of the expected launch measurements.
-	Measurements []byte
+	Measurements json.RawMessage
 }
 
 // V-PROGRAM limits.

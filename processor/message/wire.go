@@ -146,7 +146,7 @@ func New(w Wire, opts ...Option) (*Wire, error) {
 // fromValue reads the wire fields of a decoded JSON object, checking their
 // JSON types.
 func (w *Wire) fromValue(doc *value) error {
-	var root path
+	root := path{idx: -1}
 	if doc.kind != kindObject {
 		return &errcode.Error{Code: errcode.InvalidFormat, Detail: "message is not a JSON object"}
 	}
