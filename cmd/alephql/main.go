@@ -34,13 +34,15 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// run runs the command line args until ctx ends and returns the process's
+// exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serve := newServeCommand(stdout, stderr)
 	cmds := []*ffcli.Command{serve, newMigrateCommand(stderr), newVersionCommand(stdout)}
 	root := &ffcli.Command{
