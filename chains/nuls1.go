@@ -12,7 +12,9 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 )
 
-// NULS is the legacy NULS (v1) chain.
+// NULS is the legacy NULS (v1) chain. Its signatures are verified over the
+// raw bytes, deliberately unlike the reference node, which rejects every
+// genuine one (see verifyNULS1).
 const NULS Chain = "NULS"
 
 func init() { register(VerifierFunc(verifyNULS1), NULS) }
