@@ -140,16 +140,26 @@ type jsonError struct {
 
 func (e *jsonError) Error() string { return e.msg + " at offset " + strconv.Itoa(e.off) }
 
-// decoder holds the parser's state.
+// decoder holds the parser's state. Arrays and objects collect their
+// children on a scratch stack, then copy them into a slab sized for the
+// whole document, so a document costs a few allocations whatever its shape.
 type decoder struct {
 	s   string
 	pos int
+
+	memStack []member
+	valStack []value
+	memSlab  []member
+	valSlab  []value
 }
 
 // parseJSON parses one JSON document, with optional surrounding
 // whitespace, from s.
 func parseJSON(s string) (value, error) {
 	d := decoder{s: s}
+	// Slabs grow by append: a reallocation leaves the sub-slices already
+	// handed out pointing at the old, still valid, backing array.
+	d.memStack = make([]member, 0, 16)
 	d.skipSpace()
 	v, err := d.value(0)
 	if err != nil {
@@ -226,7 +236,7 @@ func (d *decoder) object(depth int) (value, error) {
 		v.end = d.pos
 		return v, nil
 	}
-	v.members = make([]member, 0, 8)
+	base := len(d.memStack)
 	for {
 		if d.pos >= len(d.s) || d.s[d.pos] != '"' {
 			return value{}, d.errf("expected a string object key")
@@ -245,7 +255,7 @@ func (d *decoder) object(depth int) (value, error) {
 		if err != nil {
 			return value{}, err
 		}
-		v.members = append(v.members, member{key: key, val: val})
+		d.memStack = append(d.memStack, member{key: key, val: val})
 		d.skipSpace()
 		if d.pos >= len(d.s) {
 			return value{}, d.errf("unexpected end of JSON input in object")
@@ -257,6 +267,10 @@ func (d *decoder) object(depth int) (value, error) {
 		case '}':
 			d.pos++
 			v.end = d.pos
+			start := len(d.memSlab)
+			d.memSlab = append(d.memSlab, d.memStack[base:]...)
+			v.members = d.memSlab[start:len(d.memSlab):len(d.memSlab)]
+			d.memStack = d.memStack[:base]
 			return v, nil
 		default:
 			return value{}, d.errf("expected ',' or '}' in object")
@@ -276,12 +290,13 @@ func (d *decoder) array(depth int) (value, error) {
 		v.end = d.pos
 		return v, nil
 	}
+	base := len(d.valStack)
 	for {
 		item, err := d.value(depth)
 		if err != nil {
 			return value{}, err
 		}
-		v.items = append(v.items, item)
+		d.valStack = append(d.valStack, item)
 		d.skipSpace()
 		if d.pos >= len(d.s) {
 			return value{}, d.errf("unexpected end of JSON input in array")
@@ -293,6 +308,10 @@ func (d *decoder) array(depth int) (value, error) {
 		case ']':
 			d.pos++
 			v.end = d.pos
+			start := len(d.valSlab)
+			d.valSlab = append(d.valSlab, d.valStack[base:]...)
+			v.items = d.valSlab[start:len(d.valSlab):len(d.valSlab)]
+			d.valStack = d.valStack[:base]
 			return v, nil
 		default:
 			return value{}, d.errf("expected ',' or ']' in array")

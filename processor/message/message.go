@@ -17,11 +17,10 @@ type Message struct {
 // Message.Verify). For storage and ipfs messages Content stays nil until
 // the caller fetches the bytes and calls SetContent.
 func Decode(raw []byte, opts ...Option) (*Message, error) {
-	w, err := Parse(raw, opts...)
-	if err != nil {
+	m := new(Message)
+	if err := m.Wire.parse(string(raw), collect(opts)); err != nil {
 		return nil, err
 	}
-	m := &Message{Wire: *w}
 	if m.ItemType == ItemInline {
 		c, err := parseContent(&m.Wire, m.ItemContent, utf8.RuneCountInString(m.ItemContent))
 		if err != nil {

@@ -120,18 +120,23 @@ func Parse(raw []byte, opts ...Option) (*Wire, error) {
 // ParseString is Parse on a string, which it does not copy: the returned
 // Wire's strings share its memory.
 func ParseString(raw string, opts ...Option) (*Wire, error) {
-	doc, err := parseJSON(raw)
-	if err != nil {
-		return nil, &errcode.Error{Code: errcode.InvalidFormat, Detail: "message is not valid JSON", Err: err}
-	}
 	w := new(Wire)
-	if err := w.fromValue(&doc); err != nil {
-		return nil, err
-	}
-	if err := w.validate(collect(opts)); err != nil {
+	if err := w.parse(raw, collect(opts)); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// parse fills w from the JSON text raw and validates it.
+func (w *Wire) parse(raw string, o options) error {
+	doc, err := parseJSON(raw)
+	if err != nil {
+		return &errcode.Error{Code: errcode.InvalidFormat, Detail: "message is not valid JSON", Err: err}
+	}
+	if err := w.fromValue(&doc); err != nil {
+		return err
+	}
+	return w.validate(o)
 }
 
 // New validates a wire message whose fields were decoded by the caller,
