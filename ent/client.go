@@ -34,6 +34,7 @@ import (
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageconfirmation"
 	"github.com/alephql/alephql/ent/messagecounter"
+	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
 	"github.com/alephql/alephql/ent/nodemetric"
@@ -93,6 +94,8 @@ type Client struct {
 	MessageConfirmation *MessageConfirmationClient
 	// MessageCounter is the client for interacting with the MessageCounter builders.
 	MessageCounter *MessageCounterClient
+	// MessageEvent is the client for interacting with the MessageEvent builders.
+	MessageEvent *MessageEventClient
 	// MessageStatus is the client for interacting with the MessageStatus builders.
 	MessageStatus *MessageStatusClient
 	// MessageTag is the client for interacting with the MessageTag builders.
@@ -147,6 +150,7 @@ func (c *Client) init() {
 	c.Message = NewMessageClient(c.config)
 	c.MessageConfirmation = NewMessageConfirmationClient(c.config)
 	c.MessageCounter = NewMessageCounterClient(c.config)
+	c.MessageEvent = NewMessageEventClient(c.config)
 	c.MessageStatus = NewMessageStatusClient(c.config)
 	c.MessageTag = NewMessageTagClient(c.config)
 	c.NodeMetric = NewNodeMetricClient(c.config)
@@ -270,6 +274,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Message:             NewMessageClient(cfg),
 		MessageConfirmation: NewMessageConfirmationClient(cfg),
 		MessageCounter:      NewMessageCounterClient(cfg),
+		MessageEvent:        NewMessageEventClient(cfg),
 		MessageStatus:       NewMessageStatusClient(cfg),
 		MessageTag:          NewMessageTagClient(cfg),
 		NodeMetric:          NewNodeMetricClient(cfg),
@@ -320,6 +325,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Message:             NewMessageClient(cfg),
 		MessageConfirmation: NewMessageConfirmationClient(cfg),
 		MessageCounter:      NewMessageCounterClient(cfg),
+		MessageEvent:        NewMessageEventClient(cfg),
 		MessageStatus:       NewMessageStatusClient(cfg),
 		MessageTag:          NewMessageTagClient(cfg),
 		NodeMetric:          NewNodeMetricClient(cfg),
@@ -364,9 +370,10 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AccountCost, c.Aggregate, c.AggregateElement, c.Balance, c.ChainSyncStatus,
 		c.ChainTx, c.CreditBalance, c.CreditHistory, c.CronJob, c.ErrorCode, c.File,
 		c.FilePin, c.FileTag, c.ForgottenMessage, c.IndexedBlock, c.IndexerSyncRange,
-		c.Message, c.MessageConfirmation, c.MessageCounter, c.MessageStatus,
-		c.MessageTag, c.NodeMetric, c.Peer, c.PendingMessage, c.PendingTx, c.Post,
-		c.RejectedMessage, c.RemovedMessage, c.VM, c.VMVersion, c.VMVolume,
+		c.Message, c.MessageConfirmation, c.MessageCounter, c.MessageEvent,
+		c.MessageStatus, c.MessageTag, c.NodeMetric, c.Peer, c.PendingMessage,
+		c.PendingTx, c.Post, c.RejectedMessage, c.RemovedMessage, c.VM, c.VMVersion,
+		c.VMVolume,
 	} {
 		n.Use(hooks...)
 	}
@@ -379,9 +386,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AccountCost, c.Aggregate, c.AggregateElement, c.Balance, c.ChainSyncStatus,
 		c.ChainTx, c.CreditBalance, c.CreditHistory, c.CronJob, c.ErrorCode, c.File,
 		c.FilePin, c.FileTag, c.ForgottenMessage, c.IndexedBlock, c.IndexerSyncRange,
-		c.Message, c.MessageConfirmation, c.MessageCounter, c.MessageStatus,
-		c.MessageTag, c.NodeMetric, c.Peer, c.PendingMessage, c.PendingTx, c.Post,
-		c.RejectedMessage, c.RemovedMessage, c.VM, c.VMVersion, c.VMVolume,
+		c.Message, c.MessageConfirmation, c.MessageCounter, c.MessageEvent,
+		c.MessageStatus, c.MessageTag, c.NodeMetric, c.Peer, c.PendingMessage,
+		c.PendingTx, c.Post, c.RejectedMessage, c.RemovedMessage, c.VM, c.VMVersion,
+		c.VMVolume,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -428,6 +436,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.MessageConfirmation.mutate(ctx, m)
 	case *MessageCounterMutation:
 		return c.MessageCounter.mutate(ctx, m)
+	case *MessageEventMutation:
+		return c.MessageEvent.mutate(ctx, m)
 	case *MessageStatusMutation:
 		return c.MessageStatus.mutate(ctx, m)
 	case *MessageTagMutation:
@@ -3192,6 +3202,139 @@ func (c *MessageCounterClient) mutate(ctx context.Context, m *MessageCounterMuta
 	}
 }
 
+// MessageEventClient is a client for the MessageEvent schema.
+type MessageEventClient struct {
+	config
+}
+
+// NewMessageEventClient returns a client for the MessageEvent from the given config.
+func NewMessageEventClient(c config) *MessageEventClient {
+	return &MessageEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `messageevent.Hooks(f(g(h())))`.
+func (c *MessageEventClient) Use(hooks ...Hook) {
+	c.hooks.MessageEvent = append(c.hooks.MessageEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `messageevent.Intercept(f(g(h())))`.
+func (c *MessageEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MessageEvent = append(c.inters.MessageEvent, interceptors...)
+}
+
+// Create returns a builder for creating a MessageEvent entity.
+func (c *MessageEventClient) Create() *MessageEventCreate {
+	mutation := newMessageEventMutation(c.config, OpCreate)
+	return &MessageEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MessageEvent entities.
+func (c *MessageEventClient) CreateBulk(builders ...*MessageEventCreate) *MessageEventCreateBulk {
+	return &MessageEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MessageEventClient) MapCreateBulk(slice any, setFunc func(*MessageEventCreate, int)) *MessageEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MessageEventCreateBulk{err: fmt.Errorf("calling to MessageEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MessageEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MessageEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MessageEvent.
+func (c *MessageEventClient) Update() *MessageEventUpdate {
+	mutation := newMessageEventMutation(c.config, OpUpdate)
+	return &MessageEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MessageEventClient) UpdateOne(_m *MessageEvent) *MessageEventUpdateOne {
+	mutation := newMessageEventMutation(c.config, OpUpdateOne, withMessageEvent(_m))
+	return &MessageEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MessageEventClient) UpdateOneID(id int64) *MessageEventUpdateOne {
+	mutation := newMessageEventMutation(c.config, OpUpdateOne, withMessageEventID(id))
+	return &MessageEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MessageEvent.
+func (c *MessageEventClient) Delete() *MessageEventDelete {
+	mutation := newMessageEventMutation(c.config, OpDelete)
+	return &MessageEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MessageEventClient) DeleteOne(_m *MessageEvent) *MessageEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MessageEventClient) DeleteOneID(id int64) *MessageEventDeleteOne {
+	builder := c.Delete().Where(messageevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MessageEventDeleteOne{builder}
+}
+
+// Query returns a query builder for MessageEvent.
+func (c *MessageEventClient) Query() *MessageEventQuery {
+	return &MessageEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMessageEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MessageEvent entity by its id.
+func (c *MessageEventClient) Get(ctx context.Context, id int64) (*MessageEvent, error) {
+	return c.Query().Where(messageevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MessageEventClient) GetX(ctx context.Context, id int64) *MessageEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *MessageEventClient) Hooks() []Hook {
+	return c.hooks.MessageEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *MessageEventClient) Interceptors() []Interceptor {
+	return c.inters.MessageEvent
+}
+
+func (c *MessageEventClient) mutate(ctx context.Context, m *MessageEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MessageEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MessageEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MessageEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MessageEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MessageEvent mutation op: %q", m.Op())
+	}
+}
+
 // MessageStatusClient is a client for the MessageStatus schema.
 type MessageStatusClient struct {
 	config
@@ -4906,17 +5049,17 @@ type (
 		AccountCost, Aggregate, AggregateElement, Balance, ChainSyncStatus, ChainTx,
 		CreditBalance, CreditHistory, CronJob, ErrorCode, File, FilePin, FileTag,
 		ForgottenMessage, IndexedBlock, IndexerSyncRange, Message, MessageConfirmation,
-		MessageCounter, MessageStatus, MessageTag, NodeMetric, Peer, PendingMessage,
-		PendingTx, Post, RejectedMessage, RemovedMessage, VM, VMVersion,
-		VMVolume []ent.Hook
+		MessageCounter, MessageEvent, MessageStatus, MessageTag, NodeMetric, Peer,
+		PendingMessage, PendingTx, Post, RejectedMessage, RemovedMessage, VM,
+		VMVersion, VMVolume []ent.Hook
 	}
 	inters struct {
 		AccountCost, Aggregate, AggregateElement, Balance, ChainSyncStatus, ChainTx,
 		CreditBalance, CreditHistory, CronJob, ErrorCode, File, FilePin, FileTag,
 		ForgottenMessage, IndexedBlock, IndexerSyncRange, Message, MessageConfirmation,
-		MessageCounter, MessageStatus, MessageTag, NodeMetric, Peer, PendingMessage,
-		PendingTx, Post, RejectedMessage, RemovedMessage, VM, VMVersion,
-		VMVolume []ent.Interceptor
+		MessageCounter, MessageEvent, MessageStatus, MessageTag, NodeMetric, Peer,
+		PendingMessage, PendingTx, Post, RejectedMessage, RemovedMessage, VM,
+		VMVersion, VMVolume []ent.Interceptor
 	}
 )
 

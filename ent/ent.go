@@ -31,6 +31,7 @@ import (
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageconfirmation"
 	"github.com/alephql/alephql/ent/messagecounter"
+	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
 	"github.com/alephql/alephql/ent/nodemetric"
@@ -122,6 +123,7 @@ func checkColumn(t, c string) error {
 			message.Table:             message.ValidColumn,
 			messageconfirmation.Table: messageconfirmation.ValidColumn,
 			messagecounter.Table:      messagecounter.ValidColumn,
+			messageevent.Table:        messageevent.ValidColumn,
 			messagestatus.Table:       messagestatus.ValidColumn,
 			messagetag.Table:          messagetag.ValidColumn,
 			nodemetric.Table:          nodemetric.ValidColumn,

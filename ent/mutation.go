@@ -31,6 +31,7 @@ import (
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageconfirmation"
 	"github.com/alephql/alephql/ent/messagecounter"
+	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
 	"github.com/alephql/alephql/ent/nodemetric"
@@ -74,6 +75,7 @@ const (
 	TypeMessage             = "Message"
 	TypeMessageConfirmation = "MessageConfirmation"
 	TypeMessageCounter      = "MessageCounter"
+	TypeMessageEvent        = "MessageEvent"
 	TypeMessageStatus       = "MessageStatus"
 	TypeMessageTag          = "MessageTag"
 	TypeNodeMetric          = "NodeMetric"
@@ -14782,6 +14784,632 @@ func (m *MessageCounterMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *MessageCounterMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown MessageCounter edge %s", name)
+}
+
+// MessageEventMutation represents an operation that mutates the MessageEvent nodes in the graph.
+type MessageEventMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int64
+	item_hash     *string
+	kind          *string
+	created_at    *time.Time
+	related       *string
+	error_code    *int
+	adderror_code *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*MessageEvent, error)
+	predicates    []predicate.MessageEvent
+}
+
+var _ ent.Mutation = (*MessageEventMutation)(nil)
+
+// messageeventOption allows management of the mutation configuration using functional options.
+type messageeventOption func(*MessageEventMutation)
+
+// newMessageEventMutation creates new mutation for the MessageEvent entity.
+func newMessageEventMutation(c config, op Op, opts ...messageeventOption) *MessageEventMutation {
+	m := &MessageEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMessageEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMessageEventID sets the ID field of the mutation.
+func withMessageEventID(id int64) messageeventOption {
+	return func(m *MessageEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MessageEvent
+		)
+		m.oldValue = func(ctx context.Context) (*MessageEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MessageEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMessageEvent sets the old MessageEvent of the mutation.
+func withMessageEvent(node *MessageEvent) messageeventOption {
+	return func(m *MessageEventMutation) {
+		m.oldValue = func(context.Context) (*MessageEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MessageEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MessageEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of MessageEvent entities.
+func (m *MessageEventMutation) SetID(id int64) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MessageEventMutation) ID() (id int64, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MessageEventMutation) IDs(ctx context.Context) ([]int64, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int64{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MessageEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetItemHash sets the "item_hash" field.
+func (m *MessageEventMutation) SetItemHash(s string) {
+	m.item_hash = &s
+}
+
+// ItemHash returns the value of the "item_hash" field in the mutation.
+func (m *MessageEventMutation) ItemHash() (r string, exists bool) {
+	v := m.item_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemHash returns the old "item_hash" field's value of the MessageEvent entity.
+// If the MessageEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageEventMutation) OldItemHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemHash: %w", err)
+	}
+	return oldValue.ItemHash, nil
+}
+
+// ResetItemHash resets all changes to the "item_hash" field.
+func (m *MessageEventMutation) ResetItemHash() {
+	m.item_hash = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *MessageEventMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *MessageEventMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the MessageEvent entity.
+// If the MessageEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageEventMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *MessageEventMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MessageEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MessageEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MessageEvent entity.
+// If the MessageEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MessageEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetRelated sets the "related" field.
+func (m *MessageEventMutation) SetRelated(s string) {
+	m.related = &s
+}
+
+// Related returns the value of the "related" field in the mutation.
+func (m *MessageEventMutation) Related() (r string, exists bool) {
+	v := m.related
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRelated returns the old "related" field's value of the MessageEvent entity.
+// If the MessageEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageEventMutation) OldRelated(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRelated is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRelated requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRelated: %w", err)
+	}
+	return oldValue.Related, nil
+}
+
+// ClearRelated clears the value of the "related" field.
+func (m *MessageEventMutation) ClearRelated() {
+	m.related = nil
+	m.clearedFields[messageevent.FieldRelated] = struct{}{}
+}
+
+// RelatedCleared returns if the "related" field was cleared in this mutation.
+func (m *MessageEventMutation) RelatedCleared() bool {
+	_, ok := m.clearedFields[messageevent.FieldRelated]
+	return ok
+}
+
+// ResetRelated resets all changes to the "related" field.
+func (m *MessageEventMutation) ResetRelated() {
+	m.related = nil
+	delete(m.clearedFields, messageevent.FieldRelated)
+}
+
+// SetErrorCode sets the "error_code" field.
+func (m *MessageEventMutation) SetErrorCode(i int) {
+	m.error_code = &i
+	m.adderror_code = nil
+}
+
+// ErrorCode returns the value of the "error_code" field in the mutation.
+func (m *MessageEventMutation) ErrorCode() (r int, exists bool) {
+	v := m.error_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErrorCode returns the old "error_code" field's value of the MessageEvent entity.
+// If the MessageEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageEventMutation) OldErrorCode(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErrorCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErrorCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErrorCode: %w", err)
+	}
+	return oldValue.ErrorCode, nil
+}
+
+// AddErrorCode adds i to the "error_code" field.
+func (m *MessageEventMutation) AddErrorCode(i int) {
+	if m.adderror_code != nil {
+		*m.adderror_code += i
+	} else {
+		m.adderror_code = &i
+	}
+}
+
+// AddedErrorCode returns the value that was added to the "error_code" field in this mutation.
+func (m *MessageEventMutation) AddedErrorCode() (r int, exists bool) {
+	v := m.adderror_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearErrorCode clears the value of the "error_code" field.
+func (m *MessageEventMutation) ClearErrorCode() {
+	m.error_code = nil
+	m.adderror_code = nil
+	m.clearedFields[messageevent.FieldErrorCode] = struct{}{}
+}
+
+// ErrorCodeCleared returns if the "error_code" field was cleared in this mutation.
+func (m *MessageEventMutation) ErrorCodeCleared() bool {
+	_, ok := m.clearedFields[messageevent.FieldErrorCode]
+	return ok
+}
+
+// ResetErrorCode resets all changes to the "error_code" field.
+func (m *MessageEventMutation) ResetErrorCode() {
+	m.error_code = nil
+	m.adderror_code = nil
+	delete(m.clearedFields, messageevent.FieldErrorCode)
+}
+
+// Where appends a list predicates to the MessageEventMutation builder.
+func (m *MessageEventMutation) Where(ps ...predicate.MessageEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MessageEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MessageEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MessageEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MessageEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MessageEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MessageEvent).
+func (m *MessageEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MessageEventMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.item_hash != nil {
+		fields = append(fields, messageevent.FieldItemHash)
+	}
+	if m.kind != nil {
+		fields = append(fields, messageevent.FieldKind)
+	}
+	if m.created_at != nil {
+		fields = append(fields, messageevent.FieldCreatedAt)
+	}
+	if m.related != nil {
+		fields = append(fields, messageevent.FieldRelated)
+	}
+	if m.error_code != nil {
+		fields = append(fields, messageevent.FieldErrorCode)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MessageEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case messageevent.FieldItemHash:
+		return m.ItemHash()
+	case messageevent.FieldKind:
+		return m.Kind()
+	case messageevent.FieldCreatedAt:
+		return m.CreatedAt()
+	case messageevent.FieldRelated:
+		return m.Related()
+	case messageevent.FieldErrorCode:
+		return m.ErrorCode()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MessageEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case messageevent.FieldItemHash:
+		return m.OldItemHash(ctx)
+	case messageevent.FieldKind:
+		return m.OldKind(ctx)
+	case messageevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case messageevent.FieldRelated:
+		return m.OldRelated(ctx)
+	case messageevent.FieldErrorCode:
+		return m.OldErrorCode(ctx)
+	}
+	return nil, fmt.Errorf("unknown MessageEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MessageEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case messageevent.FieldItemHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemHash(v)
+		return nil
+	case messageevent.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case messageevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case messageevent.FieldRelated:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRelated(v)
+		return nil
+	case messageevent.FieldErrorCode:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErrorCode(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MessageEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MessageEventMutation) AddedFields() []string {
+	var fields []string
+	if m.adderror_code != nil {
+		fields = append(fields, messageevent.FieldErrorCode)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MessageEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case messageevent.FieldErrorCode:
+		return m.AddedErrorCode()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MessageEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case messageevent.FieldErrorCode:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddErrorCode(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MessageEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MessageEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(messageevent.FieldRelated) {
+		fields = append(fields, messageevent.FieldRelated)
+	}
+	if m.FieldCleared(messageevent.FieldErrorCode) {
+		fields = append(fields, messageevent.FieldErrorCode)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MessageEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MessageEventMutation) ClearField(name string) error {
+	switch name {
+	case messageevent.FieldRelated:
+		m.ClearRelated()
+		return nil
+	case messageevent.FieldErrorCode:
+		m.ClearErrorCode()
+		return nil
+	}
+	return fmt.Errorf("unknown MessageEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MessageEventMutation) ResetField(name string) error {
+	switch name {
+	case messageevent.FieldItemHash:
+		m.ResetItemHash()
+		return nil
+	case messageevent.FieldKind:
+		m.ResetKind()
+		return nil
+	case messageevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case messageevent.FieldRelated:
+		m.ResetRelated()
+		return nil
+	case messageevent.FieldErrorCode:
+		m.ResetErrorCode()
+		return nil
+	}
+	return fmt.Errorf("unknown MessageEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MessageEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MessageEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MessageEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MessageEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MessageEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MessageEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MessageEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown MessageEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MessageEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown MessageEvent edge %s", name)
 }
 
 // MessageStatusMutation represents an operation that mutates the MessageStatus nodes in the graph.

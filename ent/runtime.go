@@ -17,6 +17,7 @@ import (
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageconfirmation"
 	"github.com/alephql/alephql/ent/messagecounter"
+	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
 	"github.com/alephql/alephql/ent/nodemetric"
@@ -223,6 +224,12 @@ func init() {
 	messagecounterDescID := messagecounterFields[0].Descriptor()
 	// messagecounter.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	messagecounter.IDValidator = messagecounterDescID.Validators[0].(func(string) error)
+	messageeventFields := schema.MessageEvent{}.Fields()
+	_ = messageeventFields
+	// messageeventDescItemHash is the schema descriptor for item_hash field.
+	messageeventDescItemHash := messageeventFields[1].Descriptor()
+	// messageevent.ItemHashValidator is a validator for the "item_hash" field. It is called by the builders before save.
+	messageevent.ItemHashValidator = messageeventDescItemHash.Validators[0].(func(string) error)
 	messagestatusFields := schema.MessageStatus{}.Fields()
 	_ = messagestatusFields
 	// messagestatusDescID is the schema descriptor for id field.

@@ -52,6 +52,8 @@ type Tx struct {
 	MessageConfirmation *MessageConfirmationClient
 	// MessageCounter is the client for interacting with the MessageCounter builders.
 	MessageCounter *MessageCounterClient
+	// MessageEvent is the client for interacting with the MessageEvent builders.
+	MessageEvent *MessageEventClient
 	// MessageStatus is the client for interacting with the MessageStatus builders.
 	MessageStatus *MessageStatusClient
 	// MessageTag is the client for interacting with the MessageTag builders.
@@ -226,6 +228,7 @@ func (tx *Tx) init() {
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessageConfirmation = NewMessageConfirmationClient(tx.config)
 	tx.MessageCounter = NewMessageCounterClient(tx.config)
+	tx.MessageEvent = NewMessageEventClient(tx.config)
 	tx.MessageStatus = NewMessageStatusClient(tx.config)
 	tx.MessageTag = NewMessageTagClient(tx.config)
 	tx.NodeMetric = NewNodeMetricClient(tx.config)

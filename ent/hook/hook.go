@@ -237,6 +237,18 @@ func (f MessageCounterFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MessageCounterMutation", m)
 }
 
+// The MessageEventFunc type is an adapter to allow the use of ordinary
+// function as MessageEvent mutator.
+type MessageEventFunc func(context.Context, *ent.MessageEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MessageEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MessageEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MessageEventMutation", m)
+}
+
 // The MessageStatusFunc type is an adapter to allow the use of ordinary
 // function as MessageStatus mutator.
 type MessageStatusFunc func(context.Context, *ent.MessageStatusMutation) (ent.Value, error)

@@ -632,6 +632,33 @@ var (
 		Columns:    MessageCountersColumns,
 		PrimaryKey: []*schema.Column{MessageCountersColumns[0]},
 	}
+	// MessageEventsColumns holds the columns for the "message_events" table.
+	MessageEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "item_hash", Type: field.TypeString, Size: 128},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "related", Type: field.TypeString, Nullable: true},
+		{Name: "error_code", Type: field.TypeInt, Nullable: true},
+	}
+	// MessageEventsTable holds the schema information for the "message_events" table.
+	MessageEventsTable = &schema.Table{
+		Name:       "message_events",
+		Columns:    MessageEventsColumns,
+		PrimaryKey: []*schema.Column{MessageEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "messageevent_item_hash",
+				Unique:  false,
+				Columns: []*schema.Column{MessageEventsColumns[1]},
+			},
+			{
+				Name:    "messageevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{MessageEventsColumns[3]},
+			},
+		},
+	}
 	// MessageStatusColumns holds the columns for the "message_status" table.
 	MessageStatusColumns = []*schema.Column{
 		{Name: "item_hash", Type: field.TypeString, Size: 128},
@@ -1097,6 +1124,7 @@ var (
 		MessagesTable,
 		MessageConfirmationsTable,
 		MessageCountersTable,
+		MessageEventsTable,
 		MessageStatusTable,
 		MessageTagsTable,
 		NodeMetricsTable,

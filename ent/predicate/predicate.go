@@ -63,6 +63,9 @@ type MessageConfirmation func(*sql.Selector)
 // MessageCounter is the predicate function for messagecounter builders.
 type MessageCounter func(*sql.Selector)
 
+// MessageEvent is the predicate function for messageevent builders.
+type MessageEvent func(*sql.Selector)
+
 // MessageStatus is the predicate function for messagestatus builders.
 type MessageStatus func(*sql.Selector)
 

@@ -222,3 +222,32 @@ func (MessageCounter) Fields() []ent.Field {
 
 // Annotations of the MessageCounter.
 func (MessageCounter) Annotations() []schema.Annotation { return skipGQL() }
+
+// MessageEvent is the outbox of state changes, written in the same
+// transaction as the change itself. Its id is the sequence number live
+// feeds resume from: a subscriber that reconnects with the last id it saw
+// reads every later row, then continues live, with no gap and no duplicate.
+type MessageEvent struct {
+	ent.Schema
+}
+
+// Fields of the MessageEvent.
+func (MessageEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("id").Comment("Sequence number, increasing in commit order."),
+		field.String("item_hash").MaxLen(hashMaxLen).Immutable(),
+		field.String("kind").Immutable().Comment("processed, rejected, forgotten, confirmed, amended, removing, removed or pending (see package events)."),
+		field.Time("created_at").Immutable(),
+		field.String("related").Optional().Nillable().Immutable().
+			Comment("Other message involved: the FORGET, the amend, the confirming transaction."),
+		field.Int("error_code").Optional().Nillable().Immutable(),
+	}
+}
+
+// Indexes of the MessageEvent.
+func (MessageEvent) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("item_hash"), index.Fields("created_at")}
+}
+
+// Annotations of the MessageEvent.
+func (MessageEvent) Annotations() []schema.Annotation { return skipGQL() }
