@@ -81,7 +81,9 @@ func vprogramBase() map[string]any {
 
 func TestParseContent(t *testing.T) {
 	t.Parallel()
-	vol := func(v map[string]any) map[string]any { return merge(instanceBase(), map[string]any{"volumes": []any{v}}) }
+	vol := func(v map[string]any) map[string]any {
+		return merge(instanceBase(), map[string]any{"volumes": []any{v}})
+	}
 	tests := []struct {
 		name    string
 		typ     Type

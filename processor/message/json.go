@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The strict JSON reader of the package. It accepts exactly what orjson,
@@ -358,7 +359,8 @@ func (d *decoder) strEscaped(start int) (string, error) {
 		switch {
 		case c == '"':
 			d.pos++
-			return string(buf), nil
+			// buf is fresh and never written again: share it.
+			return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
 		case c == '\\':
 			d.pos++
 			if d.pos >= len(d.s) {

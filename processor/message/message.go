@@ -2,6 +2,9 @@ package message
 
 import (
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/alephql/alephql/chains"
 )
 
 // Message is a wire message together with its validated content.
@@ -18,7 +21,12 @@ type Message struct {
 // the caller fetches the bytes and calls SetContent.
 func Decode(raw []byte, opts ...Option) (*Message, error) {
 	m := new(Message)
-	if err := m.Wire.parse(string(raw), collect(opts)); err != nil {
+	// Parse over the caller's bytes without copying them, then copy the
+	// few strings the Message keeps that still point into them.
+	view := unsafe.String(unsafe.SliceData(raw), len(raw))
+	err := m.Wire.parse(view, collect(opts))
+	m.Wire.own(raw)
+	if err != nil {
 		return nil, err
 	}
 	if m.ItemType == ItemInline {
@@ -136,3 +144,71 @@ var (
 	_ Content = (*InstanceContent)(nil)
 	_ Content = (*VProgramContent)(nil)
 )
+
+// own makes every string field of w that points into raw independent of
+// it, so that w neither keeps nor sees changes to the caller's buffer. Enum
+// fields become the package's constants; the other aliasing strings are
+// copied into one allocation. Strings decoded from escapes are already
+// fresh and are kept as they are.
+func (w *Wire) own(raw []byte) {
+	w.Chain = internChain(w.Chain)
+	w.Type = internType(w.Type)
+	w.ItemType = internItemType(w.ItemType)
+	if len(raw) == 0 {
+		return
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
+	hi := lo + uintptr(len(raw))
+	fields := [...]*string{&w.Sender, &w.ItemHash, &w.ItemContent, &w.Signature, &w.Channel, (*string)(&w.Chain), (*string)(&w.Type), (*string)(&w.ItemType)}
+	aliases := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return len(s) > 0 && p >= lo && p < hi
+	}
+	n := 0
+	for _, f := range fields {
+		if aliases(*f) {
+			n += len(*f)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	buf := make([]byte, 0, n)
+	for _, f := range fields {
+		if aliases(*f) {
+			start := len(buf)
+			buf = append(buf, *f...)
+			*f = unsafe.String(unsafe.SliceData(buf[start:]), len(*f))
+		}
+	}
+}
+
+// internChain returns the package's copy of a known chain name.
+func internChain(c chains.Chain) chains.Chain {
+	for _, k := range knownChains {
+		if k == c {
+			return k
+		}
+	}
+	return c
+}
+
+// internType returns the constant for a known message type.
+func internType(t Type) Type {
+	for _, k := range [...]Type{TypePost, TypeAggregate, TypeStore, TypeProgram, TypeInstance, TypeForget, TypeVProgram} {
+		if k == t {
+			return k
+		}
+	}
+	return t
+}
+
+// internItemType returns the constant for a known item type.
+func internItemType(t ItemType) ItemType {
+	for _, k := range [...]ItemType{ItemInline, ItemStorage, ItemIPFS} {
+		if k == t {
+			return k
+		}
+	}
+	return t
+}

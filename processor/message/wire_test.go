@@ -214,3 +214,18 @@ func TestMicrosecondTime(t *testing.T) {
 	}
 	require.Equal(t, "2021-04-21T15:09:33.895058Z", Timestamp(1619017773.8950577).Format("2006-01-02T15:04:05.999999Z"))
 }
+
+func TestDecodeDoesNotAliasInput(t *testing.T) {
+	t.Parallel()
+	raw := wireJSON(t, nil)
+	m, err := Decode(raw)
+	require.NoError(t, err)
+	want := *m
+	for i := range raw {
+		raw[i] = 'X'
+	}
+	require.Equal(t, want.Wire, m.Wire)
+	require.Equal(t, "0x696879aE4F6d8DaDD5b8F1cbb1e663B89b08f106", m.Sender)
+	require.Equal(t, "TEST", m.Channel)
+	require.Equal(t, TypePost, m.Type)
+}
