@@ -1,11 +1,12 @@
 package chains
 
 import (
+	"bytes"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
 )
 
@@ -82,15 +83,24 @@ func verifyEVM(s Signed) error {
 	if err != nil {
 		return err
 	}
-	pub, err := crypto.Ecrecover(accounts.TextHash(buf), sig)
+	pub, err := crypto.Ecrecover(eip191Hash(buf), sig)
 	if err != nil {
 		return invalid("recover public key: %v", err)
 	}
 	addr := crypto.Keccak256(pub[1:])[12:]
-	if !strings.EqualFold(s.Sender[2:], hex.EncodeToString(addr)) {
+	var want [20]byte
+	if _, err := hex.Decode(want[:], []byte(s.Sender[2:])); err != nil || !bytes.Equal(want[:], addr) {
 		return invalid("signed by 0x%x, not by sender %s", addr, s.Sender)
 	}
 	return nil
+}
+
+// eip191Hash is keccak256("\x19Ethereum Signed Message:\n" + len(msg) + msg),
+// what accounts.TextHash computes, without its fmt.Sprintf and copy: this
+// is on the hot path of every EVM message.
+func eip191Hash(msg []byte) []byte {
+	var n [20]byte
+	return crypto.Keccak256([]byte("\x19Ethereum Signed Message:\n"), strconv.AppendInt(n[:0], int64(len(msg)), 10), msg)
 }
 
 // decodeEVMSignature parses an r || s || v hex signature and returns it with

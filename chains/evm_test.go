@@ -1,11 +1,13 @@
 package chains
 
 import (
+	"bytes"
 	"encoding/hex"
 	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/stretchr/testify/require"
 )
@@ -139,4 +141,11 @@ func TestEVMChainsRegistered(t *testing.T) {
 	}
 	require.Len(t, evmChains, 23)
 	require.False(t, IsEVM(SOL))
+}
+
+func TestEIP191HashMatchesGoEthereum(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 10, 99, 100, 12345} {
+		msg := bytes.Repeat([]byte{'a'}, n)
+		require.Equal(t, accounts.TextHash(msg), eip191Hash(msg), "length %d", n)
+	}
 }

@@ -2,7 +2,6 @@ package message
 
 import (
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/alephql/alephql/chains"
 )
@@ -21,11 +20,10 @@ type Message struct {
 // the caller fetches the bytes and calls SetContent.
 func Decode(raw []byte, opts ...Option) (*Message, error) {
 	m := new(Message)
-	// Parse over the caller's bytes without copying them, then copy the
-	// few strings the Message keeps that still point into them.
-	view := unsafe.String(unsafe.SliceData(raw), len(raw))
-	err := m.Wire.parse(view, collect(opts))
-	m.Wire.own(raw)
+	// One copy of the input: every string the Message keeps is a substring
+	// of it, so the caller may reuse raw.
+	err := m.Wire.parse(string(raw), collect(opts))
+	m.Wire.intern()
 	if err != nil {
 		return nil, err
 	}
@@ -145,42 +143,12 @@ var (
 	_ Content = (*VProgramContent)(nil)
 )
 
-// own makes every string field of w that points into raw independent of
-// it, so that w neither keeps nor sees changes to the caller's buffer. Enum
-// fields become the package's constants; the other aliasing strings are
-// copied into one allocation. Strings decoded from escapes are already
-// fresh and are kept as they are.
-func (w *Wire) own(raw []byte) {
+// intern replaces the enum-like fields by the package's constants, so that
+// they do not keep the whole input alive.
+func (w *Wire) intern() {
 	w.Chain = internChain(w.Chain)
 	w.Type = internType(w.Type)
 	w.ItemType = internItemType(w.ItemType)
-	if len(raw) == 0 {
-		return
-	}
-	lo := uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
-	hi := lo + uintptr(len(raw))
-	fields := [...]*string{&w.Sender, &w.ItemHash, &w.ItemContent, &w.Signature, &w.Channel, (*string)(&w.Chain), (*string)(&w.Type), (*string)(&w.ItemType)}
-	aliases := func(s string) bool {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-		return len(s) > 0 && p >= lo && p < hi
-	}
-	n := 0
-	for _, f := range fields {
-		if aliases(*f) {
-			n += len(*f)
-		}
-	}
-	if n == 0 {
-		return
-	}
-	buf := make([]byte, 0, n)
-	for _, f := range fields {
-		if aliases(*f) {
-			start := len(buf)
-			buf = append(buf, *f...)
-			*f = unsafe.String(unsafe.SliceData(buf[start:]), len(*f))
-		}
-	}
 }
 
 // internChain returns the package's copy of a known chain name.
