@@ -1,0 +1,222 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/aggregate"
+	"github.com/alephql/alephql/ent/aggregateelement"
+	"github.com/alephql/alephql/processor/errcode"
+	"github.com/alephql/alephql/processor/message"
+)
+
+// Aggregate handles AGGREGATE messages (spec 4.3): every message is an
+// element of the (owner, key) aggregate, whose content is the shallow
+// merge of its elements' contents in content-time order (ties by hash).
+//
+// Improvement on the reference node: there is no "dirty" state. An element
+// that arrives in order (the usual case) is merged onto the current
+// content at O(1) cost; one that arrives out of order makes the aggregate
+// recomputed from all its elements, so the merged content is always the
+// fold of the elements in order, whatever the arrival order, and
+// permission and pricing lookups never read a stale aggregate.
+type Aggregate struct {
+	Base
+	deps    Deps
+	dialect string
+}
+
+// NewAggregate returns the AGGREGATE handler.
+func NewAggregate(deps Deps, dialectName string) *Aggregate {
+	return &Aggregate{deps: deps.withDefaults(), dialect: dialectName}
+}
+
+// Process implements Handler: it stores the element and updates the
+// aggregate.
+func (h *Aggregate) Process(ctx context.Context, tx *ent.Tx, m *message.Message) error {
+	c, ok := m.Content.(*message.AggregateContent)
+	if !ok {
+		return errcode.Newf(errcode.InternalError, "AGGREGATE handler got %T content", m.Content)
+	}
+	t := message.Timestamp(c.Time)
+	err := tx.AggregateElement.Create().
+		SetID(m.ItemHash).SetKey(c.Key).SetOwner(c.Address).
+		SetContent(c.Content).SetCreationDatetime(t).
+		OnConflictColumns(aggregateelement.FieldID).DoNothing().Exec(ctx)
+	if err != nil && !isNoRows(err) {
+		return errcode.Wrap(errcode.InternalError, err, "insert aggregate element")
+	}
+	if c.Address == h.deps.Config.FrozenAggregateOwner {
+		return nil // the reference node never merges this owner's aggregates
+	}
+	if err := Lock(ctx, tx, h.dialect, "aggregate:"+c.Address+"\x00"+c.Key); err != nil {
+		return err
+	}
+	cur, err := tx.Aggregate.Query().Where(aggregate.Owner(c.Address), aggregate.Key(c.Key)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return h.recompute(ctx, tx, c.Address, c.Key)
+	case err != nil:
+		return errcode.Wrap(errcode.InternalError, err, "read aggregate")
+	}
+	if !newer(t, m.ItemHash, cur.LastUpdated, cur.LastRevisionHash) {
+		return h.recompute(ctx, tx, c.Address, c.Key)
+	}
+	merged, err := mergeObjects(cur.Content, c.Content)
+	if err != nil {
+		return h.recompute(ctx, tx, c.Address, c.Key)
+	}
+	err = tx.Aggregate.UpdateOne(cur).
+		SetContent(merged).SetLastUpdated(t).SetLastRevisionHash(m.ItemHash).
+		AddElementCount(1).Exec(ctx)
+	if err != nil {
+		return errcode.Wrap(errcode.InternalError, err, "update aggregate")
+	}
+	return nil
+}
+
+// Forget implements Handler: it deletes the element and recomputes the
+// aggregate from the remaining ones (deleting it when none remain).
+func (h *Aggregate) Forget(ctx context.Context, tx *ent.Tx, target *ent.Message) ([]string, error) {
+	el, err := tx.AggregateElement.Get(ctx, target.ID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InternalError, err, "read aggregate element")
+	}
+	if err := Lock(ctx, tx, h.dialect, "aggregate:"+el.Owner+"\x00"+el.Key); err != nil {
+		return nil, err
+	}
+	if err := tx.AggregateElement.DeleteOneID(el.ID).Exec(ctx); err != nil {
+		return nil, errcode.Wrap(errcode.InternalError, err, "delete aggregate element")
+	}
+	return nil, h.recompute(ctx, tx, el.Owner, el.Key)
+}
+
+// recompute rebuilds the (owner, key) aggregate from its elements.
+func (h *Aggregate) recompute(ctx context.Context, tx *ent.Tx, owner, key string) error {
+	els, err := tx.AggregateElement.Query().
+		Where(aggregateelement.Owner(owner), aggregateelement.Key(key)).
+		Order(aggregateelement.ByCreationDatetime(), aggregateelement.ByID()).
+		All(ctx)
+	if err != nil {
+		return errcode.Wrap(errcode.InternalError, err, "read aggregate elements")
+	}
+	if len(els) == 0 {
+		_, err := tx.Aggregate.Delete().Where(aggregate.Owner(owner), aggregate.Key(key)).Exec(ctx)
+		if err != nil {
+			return errcode.Wrap(errcode.InternalError, err, "delete aggregate")
+		}
+		return nil
+	}
+	content := json.RawMessage("{}")
+	for _, el := range els {
+		if content, err = mergeObjects(content, el.Content); err != nil {
+			return errcode.Wrap(errcode.InternalError, err, "merge aggregate element "+el.ID)
+		}
+	}
+	first, last := els[0], els[len(els)-1]
+	return upsertAggregate(ctx, tx, owner, key, content, first.CreationDatetime, last.CreationDatetime, last.ID, len(els))
+}
+
+// upsertAggregate writes the whole aggregate row.
+func upsertAggregate(ctx context.Context, tx *ent.Tx, owner, key string, content json.RawMessage, created, updated time.Time, last string, n int) error {
+	err := tx.Aggregate.Create().
+		SetOwner(owner).SetKey(key).SetContent(content).
+		SetCreationDatetime(created).SetLastUpdated(updated).
+		SetLastRevisionHash(last).SetElementCount(n).
+		OnConflict(sql.ConflictColumns(aggregate.FieldOwner, aggregate.FieldKey)).
+		UpdateNewValues().Exec(ctx)
+	if err != nil {
+		return errcode.Wrap(errcode.InternalError, err, "write aggregate")
+	}
+	return nil
+}
+
+// mergeObjects is the shallow merge of two JSON objects (PostgreSQL's
+// jsonb ||): the keys of add replace those of base, nested objects are
+// replaced whole, null values are kept. The keys keep base's order, new
+// keys follow in add's order.
+func mergeObjects(base, add json.RawMessage) (json.RawMessage, error) {
+	bk, bv, err := members(base)
+	if err != nil {
+		return nil, err
+	}
+	ak, av, err := members(add)
+	if err != nil {
+		return nil, err
+	}
+	idx := make(map[string]int, len(bk)+len(ak))
+	for i, k := range bk {
+		idx[k] = i
+	}
+	for i, k := range ak {
+		if j, ok := idx[k]; ok {
+			bv[j] = av[i]
+			continue
+		}
+		idx[k] = len(bk)
+		bk = append(bk, k)
+		bv = append(bv, av[i])
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(base) + len(add))
+	buf.WriteByte('{')
+	for i, k := range bk {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(bv[i])
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// members splits a JSON object into its keys and raw values; a repeated
+// key keeps its last value, as JSON decoders do.
+func members(obj json.RawMessage) ([]string, []json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, fmt.Errorf("aggregate content is not an object")
+	}
+	var keys []string
+	var vals []json.RawMessage
+	seen := map[string]int{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		k, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		if i, ok := seen[k]; ok {
+			vals[i] = v
+			continue
+		}
+		seen[k] = len(keys)
+		keys = append(keys, k)
+		vals = append(vals, v)
+	}
+	return keys, vals, nil
+}
+
+// Interface guards
+var _ Handler = (*Aggregate)(nil)
