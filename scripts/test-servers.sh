@@ -2,12 +2,18 @@
 # test-servers.sh: install (if missing), start and stop the real servers the
 # tests run against, on loopback ports chosen at run time.
 #
-#   scripts/test-servers.sh start DIR   # starts PostgreSQL and Redis under DIR,
-#                                       # writes DIR/env (export lines)
+#   scripts/test-servers.sh start DIR   # starts PostgreSQL, Redis and kubo under
+#                                       # DIR, writes DIR/env (export lines)
 #   scripts/test-servers.sh stop DIR    # stops them and removes DIR
 #
 # PostgreSQL refuses to run as root, so when run as root the server runs as
 # the "postgres" user that Debian's package creates.
+#
+# kubo (the IPFS daemon) is built from the Go module proxy at KUBO_VERSION and
+# cached by version under ~/.cache/alephql/bin, so only a new machine pays the
+# build (about 4 minutes on 2 cores; it runs while the other servers start).
+# It runs online but isolated (no bootstrap peers, no routing, loopback swarm)
+# so that pubsub works and nothing leaves the machine.
 set -euo pipefail
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
@@ -32,6 +38,25 @@ pg_bindir() {
 	return 1
 }
 
+KUBO_VERSION=v0.43.0
+
+# kubo_bin prints the path of the cached kubo binary, building it first if
+# this machine has none.
+kubo_bin() {
+	local cache=${XDG_CACHE_HOME:-$HOME/.cache}/alephql/bin
+	local bin=$cache/ipfs-$KUBO_VERSION
+	if [ ! -x "$bin" ]; then
+		mkdir -p "$cache"
+		local moddir
+		moddir=$(cd / && go mod download -json "github.com/ipfs/kubo@$KUBO_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+		[ -n "$moddir" ] || die "go mod download github.com/ipfs/kubo@$KUBO_VERSION failed"
+		(cd "$moddir" && GOFLAGS=-buildvcs=false go build -trimpath -ldflags='-s -w' -o "$bin.tmp.$$" ./cmd/ipfs) \
+			|| { rm -f "$bin.tmp.$$"; die "building kubo $KUBO_VERSION failed"; }
+		mv "$bin.tmp.$$" "$bin"
+	fi
+	echo "$bin"
+}
+
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
 	local p i
@@ -47,6 +72,9 @@ free_port() {
 start() {
 	local dir=$1
 	mkdir -p "$dir"
+	# Build (or find) kubo in the background while the other servers start.
+	kubo_bin >"$dir/kubo-bin" 2>"$dir/kubo-build.log" &
+	local kubo_build=$!
 	local bindir
 	bindir=$(pg_bindir) || { apt_install postgresql; bindir=$(pg_bindir) || die "initdb not found after installing postgresql"; }
 	command -v redis-server >/dev/null || apt_install redis-server
@@ -88,9 +116,37 @@ start() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null || { cat "$dir/redis.log" >&2; die "Redis is not answering"; }
 	log "Redis $(redis-server --version | awk '{print $3}' | tr -d 'v=') on 127.0.0.1:$rport"
 
+	# kubo.
+	wait "$kubo_build" || { cat "$dir/kubo-build.log" >&2; die "kubo is not available"; }
+	local ipfs apiport gwport swport
+	ipfs=$(cat "$dir/kubo-bin")
+	export IPFS_PATH=$dir/ipfs IPFS_TELEMETRY=off
+	"$ipfs" init --profile=test >"$dir/ipfs-init.log" 2>&1 || { cat "$dir/ipfs-init.log" >&2; die "ipfs init failed"; }
+	apiport=$(free_port); gwport=$(free_port); swport=$(free_port)
+	"$ipfs" config Addresses.API "/ip4/127.0.0.1/tcp/$apiport"
+	"$ipfs" config Addresses.Gateway "/ip4/127.0.0.1/tcp/$gwport"
+	"$ipfs" config --json Addresses.Swarm "[\"/ip4/127.0.0.1/tcp/$swport\"]"
+	"$ipfs" config --json Bootstrap '[]'
+	"$ipfs" config Routing.Type none
+	"$ipfs" config --json AutoTLS.Enabled false
+	"$ipfs" config --json AutoConf.Enabled false
+	"$ipfs" config --json Pubsub.Enabled true
+	"$ipfs" daemon --migrate=false >"$dir/ipfs.log" 2>&1 &
+	echo $! >"$dir/ipfs.pid"
+	for _ in $(seq 1 300); do
+		grep -q 'Daemon is ready' "$dir/ipfs.log" && break
+		kill -0 "$(cat "$dir/ipfs.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q 'Daemon is ready' "$dir/ipfs.log" || { cat "$dir/ipfs.log" >&2; die "kubo did not start"; }
+	log "kubo $KUBO_VERSION API on 127.0.0.1:$apiport, gateway on 127.0.0.1:$gwport"
+
 	cat >"$dir/env" <<ENV
 export ALEPHQL_TEST_POSTGRES='postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable'
 export ALEPHQL_TEST_REDIS='redis://127.0.0.1:$rport/0'
+export ALEPHQL_TEST_IPFS='http://127.0.0.1:$apiport'
+export ALEPHQL_TEST_IPFS_GATEWAY='http://127.0.0.1:$gwport'
+export ALEPHQL_TEST_IPFS_BIN='$ipfs'
 export ALEPHQL_TEST_SERVERS_DIR='$dir'
 ENV
 	echo "$bindir" >"$dir/pg_bindir"
@@ -106,6 +162,12 @@ stop() {
 	fi
 	if [ -f "$dir/redis.pid" ]; then
 		kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+	fi
+	if [ -f "$dir/ipfs.pid" ]; then
+		local ipid
+		ipid=$(cat "$dir/ipfs.pid")
+		kill "$ipid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$ipid" 2>/dev/null || break; sleep 0.1; done
 	fi
 	rm -rf "$dir"
 }
