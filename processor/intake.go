@@ -1,0 +1,390 @@
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/chaintx"
+	"github.com/alephql/alephql/ent/messageconfirmation"
+	"github.com/alephql/alephql/ent/messagestatus"
+	"github.com/alephql/alephql/ent/pendingmessage"
+	"github.com/alephql/alephql/ent/rejectedmessage"
+	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/processor/errcode"
+	"github.com/alephql/alephql/processor/message"
+)
+
+// Origin is the intake a message came through.
+type Origin = pendingmessage.Origin
+
+// The origins.
+const (
+	OriginAPI     = pendingmessage.OriginAPI
+	OriginP2P     = pendingmessage.OriginP2p
+	OriginIPFS    = pendingmessage.OriginIpfs
+	OriginOnchain = pendingmessage.OriginOnchain
+	OriginPeer    = pendingmessage.OriginPeer
+	OriginImport  = pendingmessage.OriginImport
+)
+
+// Input is one message handed to SubmitBatch.
+type Input struct {
+	// Raw is the wire message as JSON. Ignored when Wire is set.
+	Raw []byte
+	// Wire is an already validated wire message (from a chain event).
+	Wire *message.Wire
+	// Origin is the intake.
+	Origin Origin
+	// TxHash is the chain transaction that carried the message, if any;
+	// it must be in chain_txs.
+	TxHash *string
+	// NoSignature marks messages from smart-contract events, whose
+	// signature is not checked.
+	NoSignature bool
+}
+
+// Outcome is what intake did with a message.
+type Outcome string
+
+// Intake outcomes.
+const (
+	// Queued: stored as pending (new, or re-submitted after a rejection).
+	Queued Outcome = "pending"
+	// Duplicate: already known (pending, processed, forgotten...); nothing
+	// changed.
+	Duplicate Outcome = "duplicate"
+	// Confirmed: already processed; the new transaction was recorded as a
+	// confirmation.
+	Confirmed Outcome = "confirmed"
+	// Rejected: malformed; recorded in rejected_messages.
+	Rejected Outcome = "rejected"
+)
+
+// SubmitResult reports the intake of one message.
+type SubmitResult struct {
+	// ItemHash is the message's item hash; empty when the message was too
+	// malformed to have one.
+	ItemHash string
+	// Outcome is what intake did.
+	Outcome Outcome
+	// Status is the message's status after intake ("" if unknown).
+	Status string
+	// Err is the *errcode.Error of a Rejected message.
+	Err error
+}
+
+// Submit takes one wire message (JSON) in. It returns once the message is
+// durably pending, or known, or recorded as rejected; a malformed message
+// also returns its *errcode.Error.
+func (p *Processor) Submit(ctx context.Context, raw []byte, origin Origin, txHash *string) (SubmitResult, error) {
+	res, err := p.SubmitBatch(ctx, []Input{{Raw: raw, Origin: origin, TxHash: txHash}})
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	return res[0], res[0].Err
+}
+
+// SubmitWire is Submit for a wire message decoded by the caller.
+func (p *Processor) SubmitWire(ctx context.Context, w *message.Wire, origin Origin, txHash *string, noSignature bool) (SubmitResult, error) {
+	res, err := p.SubmitBatch(ctx, []Input{{Wire: w, Origin: origin, TxHash: txHash, NoSignature: noSignature}})
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	return res[0], res[0].Err
+}
+
+// intakeItem is one input during SubmitBatch.
+type intakeItem struct {
+	in  Input
+	m   *message.Message
+	err error
+	raw json.RawMessage
+}
+
+// SubmitBatch takes many messages in one transaction (bulk import, chain
+// sync). The error is a database failure, in which case nothing was
+// stored; per-message rejections are in the results.
+func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResult, error) {
+	items := make([]intakeItem, len(ins))
+	txs := map[string]bool{}
+	for i, in := range ins {
+		if err := pendingmessage.OriginValidator(in.Origin); err != nil {
+			return nil, fmt.Errorf("%w: %q", ErrBadOrigin, in.Origin)
+		}
+		it := intakeItem{in: in}
+		it.m, it.err = decodeInput(in)
+		it.raw = in.Raw
+		if in.Wire != nil {
+			it.raw = wireJSON(in.Wire)
+		}
+		if in.TxHash != nil {
+			txs[*in.TxHash] = true
+		}
+		items[i] = it
+	}
+	results := make([]SubmitResult, len(ins))
+	var evs []events.Event
+	err := p.withTx(ctx, func(tx *ent.Tx) error {
+		evs = evs[:0]
+		if len(txs) > 0 {
+			n, err := tx.ChainTx.Query().Where(chaintx.IDIn(keys(txs)...)).Count(ctx)
+			if err != nil {
+				return err
+			}
+			if n != len(txs) {
+				return ErrUnknownTx
+			}
+		}
+		var hashes []string
+		for _, it := range items {
+			if it.m != nil {
+				hashes = append(hashes, it.m.ItemHash)
+			} else if h := hashOf(it); h != "" {
+				hashes = append(hashes, h)
+			}
+		}
+		statuses, err := p.statuses(ctx, tx, hashes)
+		if err != nil {
+			return err
+		}
+		now := p.now().UTC()
+		var pend []*ent.PendingMessageCreate
+		for i, it := range items {
+			r, ev, pc, err := p.intakeOne(ctx, tx, it, statuses, now)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+			if ev != nil {
+				evs = append(evs, *ev)
+			}
+			if pc != nil {
+				pend = append(pend, pc)
+			}
+		}
+		for i := 0; i < len(pend); i += 1000 {
+			err := tx.PendingMessage.CreateBulk(pend[i:min(i+1000, len(pend))]...).
+				OnConflict(sql.ConflictColumns(pendingmessage.FieldSender, pendingmessage.FieldItemHash, pendingmessage.FieldSignature)).
+				DoNothing().Exec(ctx)
+			if err != nil && !isNoRows(err) {
+				return fmt.Errorf("insert pending: %w", err)
+			}
+		}
+		return p.writeEvents(ctx, tx, evs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.publish(ctx, evs)
+	notify(p.wake)
+	notify(p.wakeF)
+	return results, nil
+}
+
+// decodeInput validates one input.
+func decodeInput(in Input) (*message.Message, error) {
+	var opts []message.Option
+	if in.NoSignature {
+		opts = append(opts, message.WithoutSignature())
+	}
+	if in.Wire != nil {
+		m := &message.Message{Wire: *in.Wire}
+		if m.ItemType == message.ItemInline {
+			if err := m.SetContent([]byte(m.ItemContent)); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}
+	return message.Decode(in.Raw, opts...)
+}
+
+// hashOf digs the item hash out of a malformed message, if it has one
+// that can key a rejection.
+func hashOf(it intakeItem) string {
+	var v struct {
+		ItemHash string `json:"item_hash"`
+	}
+	if json.Unmarshal(it.raw, &v) != nil || v.ItemHash == "" || len(v.ItemHash) > 128 {
+		return ""
+	}
+	return v.ItemHash
+}
+
+// intakeOne decides the fate of one input inside the intake transaction.
+// It writes status rows itself and returns the pending row to bulk-insert.
+func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st map[string]messagestatus.Status, now time.Time) (SubmitResult, *events.Event, *ent.PendingMessageCreate, error) {
+	if it.m == nil {
+		h := hashOf(it)
+		r := SubmitResult{ItemHash: h, Outcome: Rejected, Err: it.err, Status: string(messagestatus.StatusRejected)}
+		if h == "" {
+			return r, nil, nil, nil // nothing to key a record on
+		}
+		if s, ok := st[h]; ok && s != messagestatus.StatusRejected {
+			// A bad copy of a known message is dropped silently.
+			return SubmitResult{ItemHash: h, Outcome: Duplicate, Status: string(s), Err: it.err}, nil, nil, nil
+		}
+		raw := it.raw
+		if !json.Valid(raw) {
+			raw, _ = json.Marshal(string(raw))
+		}
+		ev, err := p.reject(ctx, tx, h, raw, it.in.TxHash, it.err, now, st[h] == "")
+		if err != nil {
+			return r, nil, nil, err
+		}
+		st[h] = messagestatus.StatusRejected
+		return r, ev, nil, nil
+	}
+	m := it.m
+	h := m.ItemHash
+	s, known := st[h]
+	switch {
+	case known && (s == messagestatus.StatusProcessed || s == messagestatus.StatusRemoving):
+		if it.in.TxHash == nil {
+			return SubmitResult{ItemHash: h, Outcome: Duplicate, Status: string(s)}, nil, nil, nil
+		}
+		err := tx.MessageConfirmation.Create().SetItemHash(h).SetTxHash(*it.in.TxHash).
+			OnConflictColumns(messageconfirmation.FieldItemHash, messageconfirmation.FieldTxHash).
+			DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return SubmitResult{}, nil, nil, fmt.Errorf("insert confirmation: %w", err)
+		}
+		ev := &events.Event{Kind: events.Confirmed, At: now, ItemHash: h, Related: *it.in.TxHash}
+		return SubmitResult{ItemHash: h, Outcome: Confirmed, Status: string(s)}, ev, nil, nil
+	case known && s == messagestatus.StatusPending && it.in.TxHash == nil:
+		return SubmitResult{ItemHash: h, Outcome: Duplicate, Status: string(s)}, nil, nil, nil
+	case known && s != messagestatus.StatusRejected && s != messagestatus.StatusPending:
+		return SubmitResult{ItemHash: h, Outcome: Duplicate, Status: string(s)}, nil, nil, nil
+	}
+	// New, re-submitted after a rejection, or another copy of a pending
+	// message carrying a transaction.
+	if !known {
+		err := tx.MessageStatus.Create().SetID(h).SetStatus(messagestatus.StatusPending).
+			SetReceptionTime(now).SetUpdatedAt(now).
+			OnConflictColumns(messagestatus.FieldID).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return SubmitResult{}, nil, nil, fmt.Errorf("insert status: %w", err)
+		}
+	} else if s == messagestatus.StatusRejected {
+		_, err := tx.MessageStatus.Update().
+			Where(messagestatus.ID(h), messagestatus.StatusEQ(messagestatus.StatusRejected)).
+			SetStatus(messagestatus.StatusPending).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return SubmitResult{}, nil, nil, fmt.Errorf("update status: %w", err)
+		}
+		if _, err := tx.RejectedMessage.Delete().Where(rejectedmessage.ID(h)).Exec(ctx); err != nil {
+			return SubmitResult{}, nil, nil, fmt.Errorf("delete rejection: %w", err)
+		}
+	}
+	st[h] = messagestatus.StatusPending
+	t := message.Timestamp(m.Time)
+	next := t
+	if next.After(now) {
+		next = now // future-dated messages are due now
+	}
+	pc := tx.PendingMessage.Create().
+		SetItemHash(h).SetType(string(m.Type)).SetChain(string(m.Chain)).SetSender(m.Sender).
+		SetSignature(m.Signature).SetItemType(string(m.ItemType)).
+		SetTime(t).SetReceptionTime(now).SetCheckMessage(!it.in.NoSignature).
+		SetNextAttempt(next).SetFetched(!needsFetch(m)).SetOrigin(it.in.Origin).
+		SetNillableTxHash(it.in.TxHash)
+	if m.ItemType == message.ItemInline {
+		pc.SetItemContent(m.ItemContent)
+	}
+	if m.HasChannel {
+		pc.SetChannel(m.Channel)
+	}
+	ev := eventOf(m, events.Pending, now)
+	return SubmitResult{ItemHash: h, Outcome: Queued, Status: string(messagestatus.StatusPending)}, &ev, pc, nil
+}
+
+// needsFetch reports whether a message goes through the fetch stage:
+// non-inline content, and the types whose handlers fetch related content
+// (everything but inline POST, AGGREGATE and FORGET).
+func needsFetch(m *message.Message) bool {
+	if m.ItemType != message.ItemInline {
+		return true
+	}
+	switch m.Type {
+	case message.TypePost, message.TypeAggregate, message.TypeForget:
+		return false
+	}
+	return true
+}
+
+// statuses reads the status of every hash.
+func (p *Processor) statuses(ctx context.Context, tx *ent.Tx, hashes []string) (map[string]messagestatus.Status, error) {
+	out := make(map[string]messagestatus.Status, len(hashes))
+	for i := 0; i < len(hashes); i += 1000 {
+		rows, err := tx.MessageStatus.Query().
+			Where(messagestatus.IDIn(hashes[i:min(i+1000, len(hashes))]...)).
+			Select(messagestatus.FieldID, messagestatus.FieldStatus).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read statuses: %w", err)
+		}
+		for _, r := range rows {
+			out[r.ID] = r.Status
+		}
+	}
+	return out, nil
+}
+
+// reject records a rejection: status rejected (inserted when absent, or
+// changed from pending or rejected), rejected_messages upserted.
+func (p *Processor) reject(ctx context.Context, tx *ent.Tx, hash string, raw json.RawMessage, txHash *string, cause error, now time.Time, insertStatus bool) (*events.Event, error) {
+	code := errcode.InternalError
+	var details json.RawMessage
+	var e *errcode.Error
+	if errors.As(cause, &e) {
+		code = e.Code
+		if e.Details != nil {
+			details, _ = json.Marshal(e.Details)
+		}
+	}
+	if details == nil && cause != nil {
+		details, _ = json.Marshal(map[string]string{"error": cause.Error()})
+	}
+	if insertStatus {
+		err := tx.MessageStatus.Create().SetID(hash).SetStatus(messagestatus.StatusRejected).
+			SetReceptionTime(now).SetUpdatedAt(now).
+			OnConflictColumns(messagestatus.FieldID).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return nil, fmt.Errorf("insert status: %w", err)
+		}
+	} else {
+		_, err := tx.MessageStatus.Update().
+			Where(messagestatus.ID(hash), messagestatus.StatusIn(messagestatus.StatusPending, messagestatus.StatusRejected)).
+			SetStatus(messagestatus.StatusRejected).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("update status: %w", err)
+		}
+	}
+	var tb *string
+	if cause != nil {
+		s := cause.Error()
+		tb = &s
+	}
+	err := tx.RejectedMessage.Create().SetID(hash).SetMessage(raw).SetErrorCode(int(code)).
+		SetDetails(details).SetNillableTraceback(tb).SetNillableTxHash(txHash).SetRejectedAt(now).
+		OnConflictColumns(rejectedmessage.FieldID).UpdateNewValues().Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("insert rejection: %w", err)
+	}
+	c := int(code)
+	return &events.Event{Kind: events.Rejected, At: now, ItemHash: hash, ErrorCode: &c}, nil
+}
+
+// keys returns the keys of a set.
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

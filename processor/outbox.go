@@ -1,0 +1,130 @@
+package processor
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/countkey"
+	"github.com/alephql/alephql/ent/messagecounter"
+	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/processor/message"
+)
+
+// withTx runs f in a transaction and commits it.
+func (p *Processor) withTx(ctx context.Context, f func(tx *ent.Tx) error) error {
+	tx, err := p.client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("processor: begin: %w", err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("processor: commit: %w", err)
+	}
+	return nil
+}
+
+// isNoRows reports the error of an ON CONFLICT DO NOTHING insert that
+// inserted nothing.
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// eventOf builds the event of a message.
+func eventOf(m *message.Message, kind events.Kind, at time.Time) events.Event {
+	ev := events.Event{
+		Kind: kind, At: at, ItemHash: m.ItemHash, Type: string(m.Type), Chain: string(m.Chain),
+		Sender: m.Sender, Time: message.Timestamp(m.Time),
+	}
+	if m.HasChannel {
+		ev.Channel = m.Channel
+	}
+	if m.Content != nil {
+		ev.Owner = m.Owner()
+		ev.ContentType = m.ContentType()
+		ev.ContentKey = m.ContentKey()
+		ev.ContentRef = m.ContentRef()
+		ev.Tags = m.Tags()
+	}
+	return ev
+}
+
+// writeEvents appends the events to the outbox and sets their Seq.
+func (p *Processor) writeEvents(ctx context.Context, tx *ent.Tx, evs []events.Event) error {
+	for i := 0; i < len(evs); i += 1000 {
+		chunk := evs[i:min(i+1000, len(evs))]
+		b := make([]*ent.MessageEventCreate, len(chunk))
+		for j, ev := range chunk {
+			c := tx.MessageEvent.Create().SetItemHash(ev.ItemHash).SetKind(string(ev.Kind)).
+				SetCreatedAt(ev.At).SetNillableErrorCode(ev.ErrorCode)
+			if ev.Related != "" {
+				c.SetRelated(ev.Related)
+			}
+			b[j] = c
+		}
+		rows, err := tx.MessageEvent.CreateBulk(b...).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("write outbox: %w", err)
+		}
+		for j, r := range rows {
+			chunk[j].Seq = r.ID
+		}
+	}
+	return nil
+}
+
+// publish hands committed events to the bus.
+func (p *Processor) publish(ctx context.Context, evs []events.Event) {
+	if p.events == nil || len(evs) == 0 {
+		return
+	}
+	if err := p.events.Publish(ctx, evs...); err != nil {
+		p.log.Warn("publish events", "err", err, "events", len(evs))
+	}
+}
+
+// counterDims are the counter dimensions of a message in the messages
+// table.
+func counterDims(typ, chain, sender, owner, status string, channel *string) map[string]string {
+	d := map[string]string{"type": typ, "chain": chain, "sender": sender, "owner": owner, "status": status}
+	if channel != nil {
+		d["channel"] = *channel
+	}
+	return d
+}
+
+// counters accumulates counter deltas for one transaction.
+type counters map[string]int64
+
+// add adds delta to every counter of dims.
+func (c counters) add(dims map[string]string, delta int64) {
+	for _, k := range countkey.Keys(dims) {
+		c[k] += delta
+	}
+}
+
+// write upserts the deltas.
+func (c counters) write(ctx context.Context, tx *ent.Tx) error {
+	var b []*ent.MessageCounterCreate
+	for k, d := range c {
+		if d != 0 {
+			b = append(b, tx.MessageCounter.Create().SetID(k).SetCount(d))
+		}
+	}
+	for i := 0; i < len(b); i += 1000 {
+		err := tx.MessageCounter.CreateBulk(b[i:min(i+1000, len(b))]...).
+			OnConflict(entsql.ConflictColumns(messagecounter.FieldID), entsql.ResolveWith(func(u *entsql.UpdateSet) {
+				u.Set(messagecounter.FieldCount, entsql.Expr(u.Table().C(messagecounter.FieldCount)+" + excluded."+messagecounter.FieldCount))
+			})).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("write counters: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,449 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/message"
+	"github.com/alephql/alephql/ent/messagestatus"
+	"github.com/alephql/alephql/ent/messagetag"
+	"github.com/alephql/alephql/ent/pendingmessage"
+	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/processor/errcode"
+	"github.com/alephql/alephql/processor/handler"
+	msg "github.com/alephql/alephql/processor/message"
+)
+
+// batch is the state of one process-stage transaction.
+type batch struct {
+	now      time.Time
+	events   []events.Event
+	counters counters
+	done     []int // pending rows to delete
+	// seen are the item hashes inserted into messages by this batch.
+	seen map[string]string // item hash -> signature
+}
+
+type batchKey struct{}
+
+// onForgotten is the FORGET hook: outbox event and counters of a message
+// a FORGET removes.
+func (p *Processor) onForgotten(ctx context.Context, _ *ent.Tx, t *ent.Message, by string) error {
+	b, _ := ctx.Value(batchKey{}).(*batch)
+	if b == nil {
+		return errcode.New(errcode.InternalError, "forget outside a batch")
+	}
+	b.counters.add(counterDims(t.Type, t.Chain, t.Sender, t.Owner, string(t.Status), t.Channel), -1)
+	ev := events.Event{
+		Kind: events.Forgotten, At: b.now, ItemHash: t.ID, Type: t.Type, Chain: t.Chain,
+		Sender: t.Sender, Owner: t.Owner, Time: t.Time, Related: by, Tags: t.Tags,
+	}
+	if t.Channel != nil {
+		ev.Channel = *t.Channel
+	}
+	if t.ContentType != nil {
+		ev.ContentType = *t.ContentType
+	}
+	if t.ContentKey != nil {
+		ev.ContentKey = *t.ContentKey
+	}
+	if t.ContentRef != nil {
+		ev.ContentRef = *t.ContentRef
+	}
+	b.events = append(b.events, ev)
+	return nil
+}
+
+// ProcessOnce applies one batch of due, fetched pending messages and
+// returns how many rows it settled. When a message fails in a way that
+// may have left partial writes in the transaction, the batch is rolled
+// back and its rows are applied one per transaction.
+func (p *Processor) ProcessOnce(ctx context.Context) (int, error) {
+	n, ids, err := p.applyBatch(ctx, nil, p.cfg.BatchSize)
+	if !errors.Is(err, errAbort) {
+		return n, err
+	}
+	done := 0
+	for _, id := range ids {
+		k, _, err := p.applyBatch(ctx, []int{id}, 1)
+		if err != nil && !errors.Is(err, errAbort) {
+			return done, err
+		}
+		done += k
+	}
+	return done, nil
+}
+
+// abortError carries the row that aborted a batch.
+type abortError struct {
+	id  int
+	err error
+}
+
+func (e *abortError) Error() string { return fmt.Sprintf("pending row %d: %v", e.id, e.err) }
+func (e *abortError) Unwrap() []error {
+	return []error{errAbort, e.err}
+}
+
+// applyBatch claims and applies rows: the due ones (ids nil) or the given
+// ones. It returns the rows settled, and on errAbort the claimed ids.
+func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, []int, error) {
+	tx, err := p.client.Tx(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("processor: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := p.now().UTC()
+	q := tx.PendingMessage.Query()
+	if p.db.Dialect == dialect.Postgres {
+		q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+	}
+	if ids != nil {
+		q = q.Where(pendingmessage.IDIn(ids...))
+	} else {
+		q = q.Where(pendingmessage.Fetched(true), pendingmessage.NextAttemptLTE(now)).
+			Order(pendingmessage.ByNextAttempt(), pendingmessage.ByTime(), pendingmessage.ByItemHash(), pendingmessage.ByID()).
+			Limit(limit)
+	}
+	rows, err := q.All(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("processor: claim: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil, nil
+	}
+	claimed := make([]int, len(rows))
+	for i, r := range rows {
+		claimed[i] = r.ID
+	}
+	b := &batch{now: now, counters: counters{}, seen: map[string]string{}}
+	ctx = context.WithValue(ctx, batchKey{}, b)
+
+	// Rebuild and verify in parallel: signature checks are the CPU-bound
+	// part of the pipeline.
+	msgs := make([]*msg.Message, len(rows))
+	errs := make([]error, len(rows))
+	g := new(errgroup.Group)
+	g.SetLimit(p.cfg.VerifyWorkers)
+	for i, r := range rows {
+		g.Go(func() error {
+			m, err := rebuild(r)
+			if err == nil && r.CheckMessage {
+				err = m.Verify()
+			}
+			msgs[i], errs[i] = m, err
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	hashes := make([]string, 0, len(rows))
+	for _, r := range rows {
+		hashes = append(hashes, r.ItemHash)
+	}
+	existing, err := p.existing(ctx, tx, hashes)
+	if err != nil {
+		return 0, nil, err
+	}
+	statuses, err := p.statuses(ctx, tx, hashes)
+	if err != nil {
+		return 0, nil, err
+	}
+	for i, r := range rows {
+		if err := p.applyOne(ctx, tx, b, r, msgs[i], errs[i], existing, statuses); err != nil {
+			if errors.Is(err, errAbort) {
+				if len(rows) == 1 {
+					_ = tx.Rollback()
+					return p.settleAborted(ctx, r, err)
+				}
+				return 0, claimed, err
+			}
+			return 0, nil, err
+		}
+	}
+	if err := p.finish(ctx, tx, b); err != nil {
+		return 0, nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, claimed, &abortError{id: claimed[0], err: fmt.Errorf("commit: %w", err)}
+	}
+	p.publish(ctx, b.events)
+	return len(rows), nil, nil
+}
+
+// existing returns the signatures of the hashes already in messages.
+func (p *Processor) existing(ctx context.Context, tx *ent.Tx, hashes []string) (map[string]string, error) {
+	rows, err := tx.Message.Query().Where(message.IDIn(hashes...)).
+		Select(message.FieldID, message.FieldSignature).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("processor: read messages: %w", err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		s := ""
+		if r.Signature != nil {
+			s = *r.Signature
+		}
+		out[r.ID] = s
+	}
+	return out, nil
+}
+
+// applyOne settles one row inside the batch. It returns errAbort (wrapped)
+// when the transaction may hold partial writes of the row.
+func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.PendingMessage, m *msg.Message, verr error, existing map[string]string, st map[string]messagestatus.Status) error {
+	h := r.ItemHash
+	sig, inDB := existing[h]
+	if s, ok := b.seen[h]; ok {
+		sig, inDB = s, true
+	}
+	if inDB {
+		// Another copy of a processed message: a confirmation at most. A
+		// copy with another signature is dropped (the first one wins).
+		if sig == r.Signature && r.TxHash != nil {
+			if err := p.confirm(ctx, tx, h, *r.TxHash); err != nil {
+				return err
+			}
+			b.events = append(b.events, events.Event{Kind: events.Confirmed, At: b.now, ItemHash: h, Related: *r.TxHash})
+		}
+		b.done = append(b.done, r.ID)
+		return nil
+	}
+	if s := st[h]; s == messagestatus.StatusForgotten || s == messagestatus.StatusRemoved {
+		b.done = append(b.done, r.ID) // FORGOTTEN_DUPLICATE: status unchanged
+		return nil
+	}
+	if verr != nil {
+		return p.fail(ctx, tx, b, r, verr)
+	}
+	hd := p.handlers.For(m.Type)
+	if hd == nil {
+		return p.fail(ctx, tx, b, r, errcode.Newf(errcode.InvalidFormat, "no handler for %s messages", m.Type))
+	}
+	if err := hd.CheckDependencies(ctx, tx, m); err != nil {
+		return p.failChecked(ctx, tx, b, r, err)
+	}
+	if err := hd.CheckPermissions(ctx, tx, m); err != nil {
+		return p.failChecked(ctx, tx, b, r, err)
+	}
+	costs, err := hd.CheckBalance(ctx, tx, m)
+	if err != nil {
+		return p.failChecked(ctx, tx, b, r, err)
+	}
+	if err := p.insertMessage(ctx, tx, r, m); err != nil {
+		return &abortError{id: r.ID, err: err}
+	}
+	if err := p.insertCosts(ctx, tx, m, costs); err != nil {
+		return &abortError{id: r.ID, err: err}
+	}
+	if err := hd.Process(ctx, tx, m); err != nil {
+		return &abortError{id: r.ID, err: err}
+	}
+	b.seen[h] = r.Signature
+	status := string(messagestatus.StatusProcessed)
+	var ch *string
+	if m.HasChannel {
+		ch = &m.Channel
+	}
+	b.counters.add(counterDims(string(m.Type), string(m.Chain), m.Sender, m.Owner(), status, ch), 1)
+	ev := eventOf(m, events.Processed, b.now)
+	b.events = append(b.events, ev)
+	if err := tx.MessageStatus.Update().Where(messagestatus.ID(h)).
+		SetStatus(messagestatus.StatusProcessed).SetUpdatedAt(b.now).Exec(ctx); err != nil {
+		return &abortError{id: r.ID, err: err}
+	}
+	b.done = append(b.done, r.ID)
+	return nil
+}
+
+// failChecked handles a failed check: check steps only read, so the
+// transaction is intact unless the failure is a database error.
+func (p *Processor) failChecked(ctx context.Context, tx *ent.Tx, b *batch, r *ent.PendingMessage, err error) error {
+	if c, ok := errcode.CodeOf(err); !ok || c == errcode.InternalError {
+		return &abortError{id: r.ID, err: err}
+	}
+	return p.fail(ctx, tx, b, r, err)
+}
+
+// fail rejects the row (Invalid errors, or retries exhausted) or schedules
+// a retry with back-off.
+func (p *Processor) fail(ctx context.Context, tx *ent.Tx, b *batch, r *ent.PendingMessage, err error) error {
+	if errcode.KindOf(err) != errcode.Invalid && r.Retries < p.cfg.MaxRetries {
+		return p.retry(ctx, tx, r, err, b.now)
+	}
+	ev, rerr := p.reject(ctx, tx, r.ItemHash, rowWireJSON(r), r.TxHash, err, b.now, false)
+	if rerr != nil {
+		return &abortError{id: r.ID, err: rerr}
+	}
+	b.events = append(b.events, *ev)
+	b.done = append(b.done, r.ID)
+	p.log.Debug("message rejected", "item_hash", r.ItemHash, "err", err)
+	return nil
+}
+
+// retry schedules the row again after a full-jitter back-off.
+func (p *Processor) retry(ctx context.Context, tx *ent.Tx, r *ent.PendingMessage, err error, now time.Time) error {
+	code := errcode.InternalError
+	if c, ok := errcode.CodeOf(err); ok {
+		code = c
+	}
+	u := tx.PendingMessage.UpdateOneID(r.ID).
+		SetRetries(r.Retries + 1).SetNextAttempt(now.Add(p.backoff(r.Retries))).
+		SetLastErrorCode(int(code)).SetLastError(err.Error()).ClearClaimedBy().ClearClaimedUntil()
+	if code == errcode.ContentUnavailable {
+		u.SetFetched(false)
+	}
+	if uerr := u.Exec(ctx); uerr != nil {
+		return &abortError{id: r.ID, err: uerr}
+	}
+	return nil
+}
+
+// settleAborted records the failure of a row applied alone whose
+// transaction had to be rolled back, in a transaction of its own.
+func (p *Processor) settleAborted(ctx context.Context, r *ent.PendingMessage, err error) (int, []int, error) {
+	var ae *abortError
+	if errors.As(err, &ae) {
+		err = ae.err
+	}
+	p.log.Warn("message failed", "item_hash", r.ItemHash, "err", err)
+	b := &batch{now: p.now().UTC(), counters: counters{}}
+	werr := p.withTx(ctx, func(tx *ent.Tx) error {
+		b.events = b.events[:0]
+		b.done = b.done[:0]
+		if ferr := p.fail(ctx, tx, b, r, err); ferr != nil {
+			return ferr
+		}
+		return p.finish(ctx, tx, b)
+	})
+	if werr != nil {
+		return 0, nil, werr
+	}
+	p.publish(ctx, b.events)
+	return 1, nil, nil
+}
+
+// confirm records an on-chain confirmation.
+func (p *Processor) confirm(ctx context.Context, tx *ent.Tx, hash, txHash string) error {
+	err := tx.MessageConfirmation.Create().SetItemHash(hash).SetTxHash(txHash).
+		OnConflictColumns("item_hash", "tx_hash").DoNothing().Exec(ctx)
+	if err != nil && !isNoRows(err) {
+		return &abortError{err: err}
+	}
+	return nil
+}
+
+// insertMessage writes the messages row with its denormalized columns and
+// tags.
+func (p *Processor) insertMessage(ctx context.Context, tx *ent.Tx, r *ent.PendingMessage, m *msg.Message) error {
+	base := m.Content.Base()
+	c := tx.Message.Create().
+		SetID(m.ItemHash).SetType(string(m.Type)).SetChain(string(m.Chain)).SetSender(m.Sender).
+		SetItemType(string(m.ItemType)).SetContent(base.JSON()).SetTime(r.Time).
+		SetSize(int64(base.Size)).SetReceptionTime(r.ReceptionTime).SetOwner(m.Owner()).
+		SetTags(m.Tags())
+	if m.Signature != "" {
+		c.SetSignature(m.Signature)
+	}
+	if m.ItemType == msg.ItemInline {
+		c.SetItemContent(m.ItemContent)
+	}
+	if m.HasChannel {
+		c.SetChannel(m.Channel)
+	}
+	if s := m.ContentType(); s != "" {
+		c.SetContentType(s)
+	}
+	if s := m.ContentRef(); s != "" {
+		c.SetContentRef(s)
+	}
+	if s := m.ContentKey(); s != "" {
+		c.SetContentKey(s)
+	}
+	if s := m.ContentItemHash(); s != "" {
+		c.SetContentItemHash(s)
+	}
+	if s := m.PaymentType(); s != "" {
+		c.SetPaymentType(string(s))
+	}
+	if err := c.Exec(ctx); err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
+	if tags := uniq(m.Tags()); len(tags) > 0 {
+		b := make([]*ent.MessageTagCreate, len(tags))
+		for i, t := range tags {
+			b[i] = tx.MessageTag.Create().SetItemHash(m.ItemHash).SetTag(t).SetTime(r.Time)
+		}
+		if err := tx.MessageTag.CreateBulk(b...).OnConflictColumns(messagetag.FieldItemHash, messagetag.FieldTag).DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert tags: %w", err)
+		}
+	}
+	if r.TxHash != nil {
+		if err := p.confirm(ctx, tx, m.ItemHash, *r.TxHash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertCosts writes the account_costs rows of a message.
+func (p *Processor) insertCosts(ctx context.Context, tx *ent.Tx, m *msg.Message, costs []handler.Cost) error {
+	if len(costs) == 0 {
+		return nil
+	}
+	b := make([]*ent.AccountCostCreate, len(costs))
+	for i, c := range costs {
+		b[i] = tx.AccountCost.Create().SetOwner(m.Owner()).SetItemHash(m.ItemHash).
+			SetType(c.Type).SetName(c.Name).SetNillableRef(c.Ref).SetPaymentType(c.PaymentType).
+			SetCostHold(orZero(c.Hold)).SetCostStream(orZero(c.Stream)).SetCostCredit(orZero(c.Credit))
+	}
+	if err := tx.AccountCost.CreateBulk(b...).Exec(ctx); err != nil {
+		return fmt.Errorf("insert costs: %w", err)
+	}
+	return nil
+}
+
+// finish writes what the batch accumulated: deleted pending rows,
+// counters, outbox.
+func (p *Processor) finish(ctx context.Context, tx *ent.Tx, b *batch) error {
+	for i := 0; i < len(b.done); i += 1000 {
+		if _, err := tx.PendingMessage.Delete().Where(pendingmessage.IDIn(b.done[i:min(i+1000, len(b.done))]...)).Exec(ctx); err != nil {
+			return fmt.Errorf("processor: delete pending: %w", err)
+		}
+	}
+	if err := b.counters.write(ctx, tx); err != nil {
+		return err
+	}
+	return p.writeEvents(ctx, tx, b.events)
+}
+
+// uniq drops repeated strings, keeping the first.
+func uniq(ss []string) []string {
+	if len(ss) < 2 {
+		return ss
+	}
+	seen := make(map[string]bool, len(ss))
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// orZero maps "" to "0".
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}
