@@ -116,3 +116,8 @@ func account(t *testing.T) *demo.Account {
 
 // base is a fixed epoch for test message times.
 const base = 1_700_000_000.0
+
+// demoMsg builds a demo.Msg.
+func demoMsg(typ, channel string, t float64, c map[string]any) demo.Msg {
+	return demo.Msg{Type: typ, Channel: channel, Time: t, Content: c}
+}

@@ -1,0 +1,188 @@
+package processor_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/alephql/alephql/database"
+	"github.com/alephql/alephql/database/dbtest"
+	"github.com/alephql/alephql/ent/aggregate"
+	"github.com/alephql/alephql/ent/messagestatus"
+	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/processor/errcode"
+)
+
+// aggContent returns the merged content of an aggregate.
+func (e *env) aggContent(owner, key string) map[string]any {
+	e.t.Helper()
+	a, err := e.db.Client.Aggregate.Query().Where(aggregate.Owner(owner), aggregate.Key(key)).Only(e.ctx)
+	require.NoError(e.t, err)
+	var v map[string]any
+	require.NoError(e.t, json.Unmarshal(a.Content, &v))
+	return v
+}
+
+func TestAggregateMergeOrder(t *testing.T) {
+	// The same three updates give the same aggregate in every arrival
+	// order, including one that comes after later ones were applied.
+	orders := map[string][]int{"in order": {0, 1, 2}, "reversed": {2, 1, 0}, "middle last": {0, 2, 1}}
+	for name, order := range orders {
+		t.Run(name, func(t *testing.T) {
+			dbtest.Each(t, func(t *testing.T, db *database.DB) {
+				e := newEnv(t, db, processor.Config{})
+				alice := account(t)
+				m := must(t)
+				contents := []map[string]any{
+					{"a": 1, "b": map[string]any{"x": 1}},
+					{"b": map[string]any{"y": 2}, "c": nil},
+					{"a": 3},
+				}
+				var raws [][]byte
+				for i, c := range contents {
+					raw, _ := m(alice.Aggregate(base+float64(i), "TEST", "profile", c))
+					raws = append(raws, raw)
+				}
+				// Each update in its own batch, so out-of-order ones
+				// really arrive late.
+				for _, i := range order {
+					e.submit(raws[i])
+					e.drain()
+				}
+				got := e.aggContent(alice.Address(), "profile")
+				require.Equal(t, map[string]any{"a": 3.0, "b": map[string]any{"y": 2.0}, "c": nil}, got)
+				a, err := db.Client.Aggregate.Query().Where(aggregate.Owner(alice.Address())).Only(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, 3, a.ElementCount)
+			})
+		})
+	}
+}
+
+func TestAggregateForgetRecomputes(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{})
+		alice := account(t)
+		m := must(t)
+		a1, h1 := m(alice.Aggregate(base, "TEST", "k", map[string]any{"a": 1, "b": 1}))
+		a2, h2 := m(alice.Aggregate(base+1, "TEST", "k", map[string]any{"b": 2}))
+		e.submit(a1, a2)
+		e.drain()
+		require.Equal(t, map[string]any{"a": 1.0, "b": 2.0}, e.aggContent(alice.Address(), "k"))
+		f, _ := m(alice.Forget(base+2, "TEST", h2))
+		e.submit(f)
+		e.drain()
+		require.Equal(t, map[string]any{"a": 1.0, "b": 1.0}, e.aggContent(alice.Address(), "k"))
+		f, _ = m(alice.Forget(base+3, "TEST", h1))
+		e.submit(f)
+		e.drain()
+		n, err := db.Client.Aggregate.Query().Count(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, n, "an aggregate with no element left is gone")
+	})
+}
+
+func TestDelegatedPermissions(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{MaxRetries: 1})
+		owner, del := account(t), account(t)
+		m := must(t)
+		asOwner := func(tm float64, typ, channel string, c map[string]any) ([]byte, string) {
+			return m(del.ForOwner(owner.Address(), demoMsg(typ, channel, tm, c)))
+		}
+		// No authorization yet: rejected with PERMISSION_DENIED.
+		p0, h0 := asOwner(base, "POST", "TEST", map[string]any{"type": "note", "content": "x"})
+		e.submit(p0)
+		e.drain()
+		require.Equal(t, messagestatus.StatusRejected, e.status(h0))
+		require.Equal(t, int(errcode.PermissionDenied), e.rejectedCode(h0))
+
+		// Granted for POSTs of type note in channel TEST.
+		grant, _ := m(owner.Aggregate(base+1, "TEST", "security", map[string]any{"authorizations": []any{
+			map[string]any{"address": del.Address(), "types": []string{"POST"}, "post_types": []string{"note"}, "channels": []string{"TEST"}},
+		}}))
+		e.submit(grant)
+		e.drain()
+		// The rejected message may be submitted again, and now passes.
+		e.submit(p0)
+		e.drain()
+		require.Equal(t, messagestatus.StatusProcessed, e.status(h0))
+
+		wrongType, hw := asOwner(base+2, "POST", "TEST", map[string]any{"type": "other", "content": "x"})
+		wrongChan, hc := asOwner(base+3, "POST", "ELSE", map[string]any{"type": "note", "content": "x"})
+		agg, ha := asOwner(base+4, "AGGREGATE", "TEST", map[string]any{"key": "k", "content": map[string]any{"a": 1}})
+		e.submit(wrongType, wrongChan, agg)
+		e.drain()
+		for _, h := range []string{hw, hc, ha} {
+			require.Equal(t, messagestatus.StatusRejected, e.status(h))
+			require.Equal(t, int(errcode.PermissionDenied), e.rejectedCode(h))
+		}
+
+		// Revoked: later posts are refused again.
+		revoke, _ := m(owner.Aggregate(base+5, "TEST", "security", map[string]any{"authorizations": []any{}}))
+		e.submit(revoke)
+		e.drain()
+		p1, h1 := asOwner(base+6, "POST", "TEST", map[string]any{"type": "note", "content": "y"})
+		e.submit(p1)
+		e.drain()
+		require.Equal(t, messagestatus.StatusRejected, e.status(h1))
+
+		// The delegate could create h0, so it may forget it; a stranger
+		// may not.
+		stranger := account(t)
+		fs, hfs := m(stranger.Forget(base+7, "TEST", h0))
+		e.submit(fs)
+		e.drain()
+		require.Equal(t, int(errcode.PermissionDenied), e.rejectedCode(hfs))
+		require.Equal(t, messagestatus.StatusProcessed, e.status(h0))
+	})
+}
+
+func TestForgetRules(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{MaxRetries: 1})
+		alice := account(t)
+		m := must(t)
+		p, ph := m(alice.Post(base, "TEST", "note", "x", ""))
+		e.submit(p)
+		e.drain()
+		f, fh := m(alice.Forget(base+1, "TEST", ph))
+		e.submit(f)
+		e.drain()
+		require.Equal(t, messagestatus.StatusForgotten, e.status(ph))
+		cnt, err := db.Client.MessageCounter.Get(t.Context(), "type=POST")
+		require.NoError(t, err)
+		require.Zero(t, cnt.Count, "a forgotten message leaves the counters")
+
+		ff, ffh := m(alice.Forget(base+2, "TEST", fh))
+		e.submit(ff)
+		e.drain()
+		require.Equal(t, int(errcode.ForgetForget), e.rejectedCode(ffh))
+
+		// A second FORGET of a forgotten message is recorded on it.
+		f2, f2h := m(alice.Forget(base+3, "TEST", ph))
+		e.submit(f2)
+		e.drain()
+		require.Equal(t, messagestatus.StatusProcessed, e.status(f2h))
+		fm, err := db.Client.ForgottenMessage.Get(t.Context(), ph)
+		require.NoError(t, err)
+		require.Equal(t, []string{fh, f2h}, fm.ForgottenBy)
+
+		// A FORGET of an unknown message waits, then is rejected (501).
+		fu, fuh := m(alice.Forget(base+4, "TEST", "b3a86b2ae7f8ee8e7a3f8e3c33e3a5f1e1a2b3c4d5e6f708192a3b4c5d6e7f80"))
+		e.submit(fu)
+		e.drain()
+		require.Equal(t, messagestatus.StatusPending, e.status(fuh))
+		e.clk.Add(5 * time.Second)
+		e.drain()
+		require.Equal(t, int(errcode.ForgetTargetNotFound), e.rejectedCode(fuh))
+
+		// Re-submitting a forgotten message changes nothing.
+		r, err := e.p.Submit(t.Context(), p, processor.OriginAPI, nil)
+		require.NoError(t, err)
+		require.Equal(t, processor.Duplicate, r.Outcome)
+		require.Equal(t, "forgotten", r.Status)
+	})
+}
