@@ -26,13 +26,13 @@ import (
 
 // Defaults of Config, from the reference node's settings.
 const (
-	DefaultFetchTimeout    = 15 * time.Second  // small STORE file fetch, per attempt
-	DefaultStatTimeout     = 30 * time.Second  // ipfs.stat_timeout
-	DefaultPinStallTimeout = 60 * time.Second  // 2 × 30 half-second ticks without progress
-	DefaultMaxSize         = 100 << 20         // storage.max_file_size and the cat cap
-	DefaultCacheMaxSize    = 1 << 20           // CID content cached in the local store
-	peerResponseOverhead   = 4096              // JSON envelope around the base64 body
-	maxPeerConnsPerHost    = 5                 // as the reference node's aiohttp session
+	DefaultFetchTimeout    = 15 * time.Second // small STORE file fetch, per attempt
+	DefaultStatTimeout     = 30 * time.Second // ipfs.stat_timeout
+	DefaultPinStallTimeout = 60 * time.Second // 2 × 30 half-second ticks without progress
+	DefaultMaxSize         = 100 << 20        // storage.max_file_size and the cat cap
+	DefaultCacheMaxSize    = 1 << 20          // CID content cached in the local store
+	peerResponseOverhead   = 4096             // JSON envelope around the base64 body
+	maxPeerConnsPerHost    = 5                // as the reference node's aiohttp session
 	kuboNotConfigured      = "kubo is not configured (set --ipfs-api)"
 	defaultPeerErrorPrefix = "peer "
 )

@@ -2,8 +2,8 @@ package ipfs
 
 import (
 	"archive/tar"
-	"context"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
