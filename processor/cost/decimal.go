@@ -241,3 +241,9 @@ func NumericText(s string) (string, error) {
 	}
 	return d.Text('f'), nil
 }
+
+// Add returns a+b in the reference context (28 digits, half even).
+func Add(a, b *Decimal) (*Decimal, error) { return add(a, b) }
+
+// Mul returns a·b in the reference context (28 digits, half even).
+func Mul(a, b *Decimal) (*Decimal, error) { return mul(a, b) }
