@@ -1,7 +1,10 @@
 //go:build ignore
 
-// Command entc generates the ent client and the ent part of the GraphQL
-// schema (../graph/ent.graphql). It is run by `go generate ./ent`.
+// Command entc generates the ent client, with entgql's Relay pagination,
+// node lookup and field collection helpers. It is run by `go generate ./ent`.
+// The GraphQL schema itself is written by hand under ../graph/schema: the API
+// exposes global ids, upper-case enums and types that span several tables,
+// which a schema generated table by table cannot express.
 package main
 
 import (
@@ -15,8 +18,6 @@ import (
 func main() {
 	ex, err := entgql.NewExtension(
 		entgql.WithConfigPath("../gqlgen.yml"),
-		entgql.WithSchemaGenerator(),
-		entgql.WithSchemaPath("../graph/ent.graphql"),
 		entgql.WithWhereInputs(false),
 	)
 	if err != nil {

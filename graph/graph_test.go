@@ -69,6 +69,7 @@ func seed(t *testing.T, c *ent.Client, n int) []string {
 			SetContent(json.RawMessage(`{"address":"0xsender","type":"test","content":{"a":1}}`)).
 			SetTime(tm).SetReceptionTime(tm).SetOwner("0xsender").SetChannel("TEST").SetSize(7).
 			SaveX(t.Context())
+		bumpCounters(t, c, map[string]string{"type": "POST", "chain": "ETH", "sender": "0xsender", "owner": "0xsender", "status": "processed", "channel": "TEST"})
 	}
 	return hashes
 }
@@ -78,13 +79,13 @@ func TestMessageAndMessages(t *testing.T) {
 		hashes := seed(t, db.Client, 5)
 		srv := newServer(t, db.Client, graph.Limits{}, graph.HandlerConfig{})
 
-		out := query(t, srv.URL, `query($h: String!) { message(hash: $h) { id type chain sender channel size time content } }`,
+		out := query(t, srv.URL, `query($h: String!) { message(hash: $h) { hash type chain sender channel size time content } }`,
 			map[string]any{"h": hashes[2]})
 		require.Empty(t, out.Errors)
-		require.JSONEq(t, fmt.Sprintf(`{"message":{"id":%q,"type":"POST","chain":"ETH","sender":"0xsender","channel":"TEST","size":7,
+		require.JSONEq(t, fmt.Sprintf(`{"message":{"hash":%q,"type":"POST","chain":"ETH","sender":"0xsender","channel":"TEST","size":7,
 			"time":"2024-05-01T12:00:02.000000Z","content":{"address":"0xsender","type":"test","content":{"a":1}}}}`, hashes[2]), string(out.Data))
 
-		out = query(t, srv.URL, `{ message(hash: "nope") { id } }`, nil)
+		out = query(t, srv.URL, `{ message(hash: "nope") { hash } }`, nil)
 		require.Empty(t, out.Errors)
 		require.JSONEq(t, `{"message":null}`, string(out.Data))
 
@@ -94,12 +95,12 @@ func TestMessageAndMessages(t *testing.T) {
 		for page := 0; ; page++ {
 			require.Less(t, page, 10)
 			out = query(t, srv.URL, `query($after: Cursor) { messages(first: 2, after: $after) {
-				totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }`, map[string]any{"after": after})
+				totalCount edges { node { hash } } pageInfo { hasNextPage endCursor } } }`, map[string]any{"after": after})
 			require.Empty(t, out.Errors)
 			var data struct {
 				Messages struct {
 					TotalCount int
-					Edges      []struct{ Node struct{ ID string } }
+					Edges      []struct{ Node struct{ Hash string } }
 					PageInfo   struct {
 						HasNextPage bool
 						EndCursor   string
@@ -109,7 +110,7 @@ func TestMessageAndMessages(t *testing.T) {
 			require.NoError(t, json.Unmarshal(out.Data, &data))
 			require.Equal(t, 5, data.Messages.TotalCount)
 			for _, e := range data.Messages.Edges {
-				got = append(got, e.Node.ID)
+				got = append(got, e.Node.Hash)
 			}
 			if !data.Messages.PageInfo.HasNextPage {
 				break
@@ -118,10 +119,15 @@ func TestMessageAndMessages(t *testing.T) {
 		}
 		require.Equal(t, []string{hashes[4], hashes[3], hashes[2], hashes[1], hashes[0]}, got)
 
-		// node(id) resolves a message by its id.
-		out = query(t, srv.URL, `query($id: ID!) { node(id: $id) { id ... on Message { type } } }`, map[string]any{"id": hashes[0]})
+		// node(id) resolves a message by its opaque global id.
+		out = query(t, srv.URL, `query($h: String!) { message(hash: $h) { id } }`, map[string]any{"h": hashes[0]})
 		require.Empty(t, out.Errors)
-		require.JSONEq(t, fmt.Sprintf(`{"node":{"id":%q,"type":"POST"}}`, hashes[0]), string(out.Data))
+		var idData struct{ Message struct{ ID string } }
+		require.NoError(t, json.Unmarshal(out.Data, &idData))
+		require.NotEqual(t, hashes[0], idData.Message.ID, "ids are global, not raw hashes")
+		out = query(t, srv.URL, `query($id: ID!) { node(id: $id) { id ... on Message { hash type } } }`, map[string]any{"id": idData.Message.ID})
+		require.Empty(t, out.Errors)
+		require.JSONEq(t, fmt.Sprintf(`{"node":{"id":%q,"hash":%q,"type":"POST"}}`, idData.Message.ID, hashes[0]), string(out.Data))
 	})
 }
 
@@ -147,9 +153,9 @@ func TestLimits(t *testing.T) {
 	}{
 		{"page too large", `{ messages(first: 51) { totalCount } }`, graph.CodeBadUserInput},
 		{"negative page", `{ messages(last: -1) { totalCount } }`, graph.CodeBadUserInput},
-		{"too deep", `{ messages { edges { node { id } } pageInfo { endCursor } } q2: messages { edges { node { id } } } }`, ""},
-		{"too deep with fragments", `{ messages { ...E } } fragment E on MessageConnection { edges { node { ...N } } } fragment N on Message { id }`, ""},
-		{"too complex", `{ messages(first: 50) { edges { node { id type chain sender signature itemType time } } } }`, graph.CodeQueryTooComplex},
+		{"too deep", `{ messages { edges { node { hash } } pageInfo { endCursor } } q2: messages { edges { node { hash } } } }`, ""},
+		{"too deep with fragments", `{ messages { ...E } } fragment E on MessageConnection { edges { node { ...N } } } fragment N on Message { hash }`, ""},
+		{"too complex", `{ messages(first: 50) { edges { node { hash type chain sender signature itemType time } } } }`, graph.CodeQueryTooComplex},
 		{"syntax error", `{ messages( }`, "GRAPHQL_PARSE_FAILED"},
 		{"unknown field", `{ nope }`, "GRAPHQL_VALIDATION_FAILED"},
 	}
@@ -168,7 +174,7 @@ func TestLimits(t *testing.T) {
 
 	t.Run("depth over the limit", func(t *testing.T) {
 		deep := newServer(t, db.Client, graph.Limits{MaxDepth: 3}, graph.HandlerConfig{})
-		out := query(t, deep.URL, `{ messages { edges { node { id } } } }`, nil)
+		out := query(t, deep.URL, `{ messages { edges { node { hash } } } }`, nil)
 		require.NotEmpty(t, out.Errors)
 		require.Equal(t, graph.CodeQueryTooDeep, out.Errors[0].Extensions["code"])
 		require.Contains(t, out.Errors[0].Message, "depth 4 exceeds the limit of 3")

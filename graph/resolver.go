@@ -1,21 +1,26 @@
 // Package graph is alephql's GraphQL API: the gqlgen schema under schema/,
-// the resolvers, and the HTTP handler that serves them with its limits.
-// It reads state through ent only; it never imports the processor.
+// the resolvers, the dataloaders, the live-event hub and the HTTP handler
+// that serves them with their limits. It reads state through ent only; it
+// never imports the processor: submissions go through the Submitter
+// interface declared here and wired in cmd.
 package graph
 
 import (
 	"errors"
 	"log/slog"
+	"sync"
+	"time"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/graph/model"
 )
 
 // Limits are the API's bounds on what one request may ask.
 type Limits struct {
-	// MaxPageSize bounds first/last on every list. Default 200.
+	// MaxPageSize bounds first/last on every list, and the number of values
+	// of each filter criterion. Default 200.
 	MaxPageSize int
 	// DefaultPageSize applies when neither first nor last is given. Default 20.
 	DefaultPageSize int
@@ -33,7 +38,7 @@ func (l *Limits) Validate() error {
 		l.MaxPageSize = 200
 	}
 	if l.DefaultPageSize == 0 {
-		l.DefaultPageSize = 20
+		l.DefaultPageSize = min(20, l.MaxPageSize)
 	}
 	if l.MaxDepth == 0 {
 		l.MaxDepth = 12
@@ -54,25 +59,88 @@ func (l *Limits) Validate() error {
 	return nil
 }
 
+// Options are the optional dependencies and settings of the schema.
+type Options struct {
+	// CountTimeout bounds a totalCount that no counter answers; past it the
+	// count is an estimate (countIsExact false). Default 2 s.
+	CountTimeout time.Duration
+	// SubmitTimeout bounds how long submitMessage(sync: true) waits for the
+	// processing result. Default 30 s.
+	SubmitTimeout time.Duration
+	// Submitter takes submitted messages in; nil: submitMessage answers
+	// UNAVAILABLE.
+	Submitter Submitter
+	// Hub delivers live events to subscriptions; nil: subscriptions answer
+	// UNAVAILABLE.
+	Hub *Hub
+	// ErrorNames names the protocol's error codes (rejections show them).
+	ErrorNames map[int]string
+}
+
+// Option sets an Option field.
+type Option func(*Options)
+
+// WithSubmitter sets the message intake of submitMessage.
+func WithSubmitter(s Submitter) Option { return func(o *Options) { o.Submitter = s } }
+
+// WithHub sets the hub of live subscriptions.
+func WithHub(h *Hub) Option { return func(o *Options) { o.Hub = h } }
+
+// WithCountTimeout sets Options.CountTimeout.
+func WithCountTimeout(d time.Duration) Option { return func(o *Options) { o.CountTimeout = d } }
+
+// WithSubmitTimeout sets Options.SubmitTimeout.
+func WithSubmitTimeout(d time.Duration) Option { return func(o *Options) { o.SubmitTimeout = d } }
+
+// WithErrorNames sets Options.ErrorNames.
+func WithErrorNames(names map[int]string) Option { return func(o *Options) { o.ErrorNames = names } }
+
 // Resolver is the root resolver. It holds the dependencies resolvers share
 // and no mutable state.
 type Resolver struct {
 	client *ent.Client
 	limits Limits
+	opts   Options
 	log    *slog.Logger
+
+	dialectOnce sync.Once
+	postgres    bool
 }
 
 // NewSchema returns the executable schema over client.
-func NewSchema(limits Limits, client *ent.Client, log *slog.Logger) (graphql.ExecutableSchema, error) {
+func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Option) (graphql.ExecutableSchema, error) {
 	if err := limits.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Resolver{client: client, limits: limits, log: log.With("component", "graphql")}
-	c := Config{Resolvers: r}
-	c.Complexity.Query.Messages = func(child int, _ *entgql.Cursor[string], first *int, _ *entgql.Cursor[string], last *int, _ *ent.MessageOrder) int {
-		return 1 + child*pageSize(first, last, limits.DefaultPageSize)
+	o := Options{CountTimeout: 2 * time.Second, SubmitTimeout: 30 * time.Second}
+	for _, f := range opts {
+		f(&o)
 	}
-	return NewExecutableSchema(c), nil
+	if o.CountTimeout <= 0 || o.SubmitTimeout <= 0 {
+		return nil, errors.New("count and submit timeouts must be positive")
+	}
+	r := &Resolver{client: client, limits: limits, opts: o, log: log.With("component", "graphql")}
+	c := Config{Resolvers: r}
+	list := func(child int, first, last *int) int { return 1 + child*pageSize(first, last, limits.DefaultPageSize) }
+	c.Complexity.Query.Messages = func(child int, _ *model.MessageFilter, _ *model.MessageOrder, first *int, _ *string, last *int, _ *string) int {
+		return list(child, first, last)
+	}
+	c.Complexity.Query.Posts = func(child int, _ *model.PostFilter, first *int, _ *string, last *int, _ *string) int {
+		return list(child, first, last)
+	}
+	c.Complexity.Query.Aggregates = func(child int, _ *model.AggregateFilter, first *int, _ *string, last *int, _ *string) int {
+		return list(child, first, last)
+	}
+	c.Complexity.Query.Files = func(child int, _ *model.FileFilter, first *int, _ *string, last *int, _ *string) int {
+		return list(child, first, last)
+	}
+	c.Complexity.Query.Vms = func(child int, _ *model.VMFilter, first *int, _ *string, last *int, _ *string) int {
+		return list(child, first, last)
+	}
+	c.Complexity.Query.Channels = func(child int, first *int, _ *string) int { return list(child, first, nil) }
+	c.Complexity.Aggregate.Elements = func(child int, first *int, _ *string) int { return list(child, first, nil) }
+	c.Complexity.Query.Nodes = func(child int, ids []string) int { return 1 + child*len(ids) }
+	return loaderSchema{ExecutableSchema: NewExecutableSchema(c), r: r}, nil
 }
 
 // pageSize is the number of items a list will return at most, for

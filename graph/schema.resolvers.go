@@ -7,28 +7,108 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 
-	"entgo.io/contrib/entgql"
 	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/graph/model"
 )
+
+// SubmitMessage is the resolver for the submitMessage field.
+func (r *mutationResolver) SubmitMessage(ctx context.Context, message json.RawMessage, sync *bool) (*model.SubmitResult, error) {
+	return r.submitMessage(ctx, message, sync != nil && *sync)
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	return r.node(ctx, id)
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, ids)
+}
 
 // Message is the resolver for the message field.
 func (r *queryResolver) Message(ctx context.Context, hash string) (*ent.Message, error) {
-	m, err := r.client.Message.Get(ctx, hash)
-	if ent.IsNotFound(err) {
-		return nil, nil // a nullable field: absence is not an error
-	}
-	return m, err
+	return findMessage(ctx, r.client, hash)
+}
+
+// MessageStatus is the resolver for the messageStatus field.
+func (r *queryResolver) MessageStatus(ctx context.Context, hash string) (*model.MessageStatusInfo, error) {
+	return r.loadersFor(ctx).status.Load(ctx, hash)()
 }
 
 // Messages is the resolver for the messages field.
-func (r *queryResolver) Messages(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.MessageOrder) (*ent.MessageConnection, error) {
-	first, last, err := r.page(first, last)
-	if err != nil {
-		return nil, err
-	}
-	if orderBy == nil {
-		orderBy = &ent.MessageOrder{Direction: entgql.OrderDirectionDesc, Field: ent.MessageOrderFieldTime}
-	}
-	return r.client.Message.Query().Paginate(ctx, after, first, before, last, ent.WithMessageOrder(orderBy))
+func (r *queryResolver) Messages(ctx context.Context, filter *model.MessageFilter, orderBy *model.MessageOrder, first *int, after *string, last *int, before *string) (*model.MessageConnection, error) {
+	return r.messages(ctx, filter, orderBy, first, after, last, before)
 }
+
+// Posts is the resolver for the posts field.
+func (r *queryResolver) Posts(ctx context.Context, filter *model.PostFilter, first *int, after *string, last *int, before *string) (*model.PostConnection, error) {
+	return r.posts(ctx, filter, first, after, last, before)
+}
+
+// Aggregate is the resolver for the aggregate field.
+func (r *queryResolver) Aggregate(ctx context.Context, owner string, key string) (*ent.Aggregate, error) {
+	return r.aggregate(ctx, owner, key)
+}
+
+// Aggregates is the resolver for the aggregates field.
+func (r *queryResolver) Aggregates(ctx context.Context, filter *model.AggregateFilter, first *int, after *string, last *int, before *string) (*model.AggregateConnection, error) {
+	return r.aggregates(ctx, filter, first, after, last, before)
+}
+
+// File is the resolver for the file field.
+func (r *queryResolver) File(ctx context.Context, hash string) (*ent.File, error) {
+	return r.loadersFor(ctx).file.Load(ctx, hash)()
+}
+
+// Files is the resolver for the files field.
+func (r *queryResolver) Files(ctx context.Context, filter *model.FileFilter, first *int, after *string, last *int, before *string) (*model.FileConnection, error) {
+	return r.files(ctx, filter, first, after, last, before)
+}
+
+// VM is the resolver for the vm field.
+func (r *queryResolver) VM(ctx context.Context, hash string) (*ent.VM, error) {
+	return r.loadersFor(ctx).vm.Load(ctx, hash)()
+}
+
+// Vms is the resolver for the vms field.
+func (r *queryResolver) Vms(ctx context.Context, filter *model.VMFilter, first *int, after *string, last *int, before *string) (*model.VMConnection, error) {
+	return r.vms(ctx, filter, first, after, last, before)
+}
+
+// Account is the resolver for the account field.
+func (r *queryResolver) Account(ctx context.Context, address string) (*model.Account, error) {
+	return &model.Account{Address: address}, nil
+}
+
+// Channels is the resolver for the channels field.
+func (r *queryResolver) Channels(ctx context.Context, first *int, after *string) (*model.ChannelConnection, error) {
+	return r.channels(ctx, first, after)
+}
+
+// Messages is the resolver for the messages field.
+func (r *subscriptionResolver) Messages(ctx context.Context, filter *model.MessageFilter, after *string) (<-chan model.MessageEvent, error) {
+	return r.subscribeMessages(ctx, filter, after)
+}
+
+// MessageStatus is the resolver for the messageStatus field.
+func (r *subscriptionResolver) MessageStatus(ctx context.Context, hash string) (<-chan *model.MessageStatusInfo, error) {
+	return r.subscribeStatus(ctx, hash)
+}
+
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
+// Query returns QueryResolver implementation.
+func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
+
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	mutationResolver     struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

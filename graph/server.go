@@ -27,6 +27,8 @@ type HandlerConfig struct {
 	RequestTimeout time.Duration
 	// KeepAlive is the websocket keep-alive ping interval. Default 15 s.
 	KeepAlive time.Duration
+	// Freshness, if set, adds extensions.freshness to every response.
+	Freshness *Freshness
 }
 
 type handlerState struct {
@@ -64,6 +66,9 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
 	srv.Use(DepthLimit{Max: cfg.Limits.MaxDepth})
+	if cfg.Freshness != nil {
+		srv.Use(cfg.Freshness)
+	}
 	srv.SetErrorPresenter(st.presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		st.log.ErrorContext(ctx, "graphql resolver panicked", "panic", p, "stack", string(debug.Stack()))

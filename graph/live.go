@@ -1,0 +1,179 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/graph/model"
+)
+
+// loaderSchema gives every operation its own loaders: cached for queries
+// and mutations, uncached (batching only) for subscriptions, whose events
+// must see current rows.
+type loaderSchema struct {
+	graphql.ExecutableSchema
+	r *Resolver
+}
+
+// Exec implements graphql.ExecutableSchema.
+func (s loaderSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+	cache := true
+	if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		cache = false
+	}
+	l := s.r.newLoaders(cache)
+	h := s.ExecutableSchema.Exec(context.WithValue(ctx, loadersKey{}, l))
+	return func(ctx context.Context) *graphql.Response {
+		return h(context.WithValue(ctx, loadersKey{}, l))
+	}
+}
+
+// subscribeMessages answers Subscription.messages.
+func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter, after *string) (<-chan model.MessageEvent, error) {
+	if r.opts.Hub == nil {
+		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
+	}
+	if _, err := r.messagePredicates(f); err != nil {
+		return nil, err
+	}
+	var seq *int64
+	if after != nil {
+		n, err := parseEventCursor(*after)
+		if err != nil {
+			return nil, err
+		}
+		seq = &n
+	}
+	out := make(chan model.MessageEvent)
+	load := func(ctx context.Context, hash string) (*ent.Message, error) { return findMessage(ctx, r.client, hash) }
+	go func() {
+		if err := r.opts.Hub.stream(ctx, f, seq, load, out); err != nil && ctx.Err() == nil {
+			r.log.WarnContext(ctx, "subscription ended", "err", err)
+		}
+	}()
+	return out, nil
+}
+
+// currentStatus reads a status without the request's cache.
+func (r *Resolver) currentStatus(ctx context.Context, hash string) (*model.MessageStatusInfo, error) {
+	got, err := r.loadStatuses(ctx, []string{hash})
+	if err != nil {
+		return nil, err
+	}
+	return got[hash], nil
+}
+
+// subscribeStatus answers Subscription.messageStatus: the current status,
+// then every change.
+func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *model.MessageStatusInfo, error) {
+	h := r.opts.Hub
+	if h == nil {
+		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
+	}
+	out := make(chan *model.MessageStatusInfo)
+	s := h.register(&model.MessageFilter{Hashes: []string{hash}})
+	go func() {
+		defer close(out)
+		defer h.unregister(s)
+		var last *model.MessageStatusInfo
+		check := func() bool {
+			st, err := r.currentStatus(ctx, hash)
+			if err != nil {
+				r.log.WarnContext(ctx, "status subscription ended", "err", err)
+				return false
+			}
+			if st == nil || (last != nil && last.Status == st.Status && last.UpdatedAt.Equal(st.UpdatedAt)) {
+				return true
+			}
+			last = st
+			t := time.NewTimer(h.cfg.SendTimeout)
+			defer t.Stop()
+			select {
+			case out <- st:
+				return true
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			return false
+		}
+		if !check() {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.c:
+			case <-s.lagged:
+			}
+			if !check() {
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// submitMessage answers Mutation.submitMessage.
+func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync bool) (*model.SubmitResult, error) {
+	if r.opts.Submitter == nil {
+		return nil, userError(CodeUnavailable, "this node does not take submissions")
+	}
+	var wire struct {
+		ItemHash string `json:"item_hash"`
+	}
+	_ = json.Unmarshal(raw, &wire) // the submitter validates; this only arms the wait
+	var s *hubSub
+	if sync && r.opts.Hub != nil && wire.ItemHash != "" {
+		s = r.opts.Hub.register(&model.MessageFilter{Hashes: []string{wire.ItemHash}})
+		defer r.opts.Hub.unregister(s)
+	}
+	hash, err := r.opts.Submitter.Submit(ctx, raw)
+	if err != nil {
+		return nil, submitError(err)
+	}
+	res := &model.SubmitResult{Hash: hash, Status: model.MessageStatusPending}
+	if !sync {
+		return res, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.opts.SubmitTimeout)
+	defer cancel()
+	poll := time.NewTicker(250 * time.Millisecond) // also covers nodes without a hub
+	defer poll.Stop()
+	var evc <-chan events.Event
+	var lag <-chan struct{}
+	if s != nil {
+		evc, lag = s.c, s.lagged
+	}
+	for {
+		st, err := r.currentStatus(ctx, hash)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil && st.Status != model.MessageStatusPending {
+			res.Status, res.Rejection = st.Status, st.Rejection
+			if st.Status != model.MessageStatusRejected {
+				if res.Message, err = findMessage(ctx, r.client, hash); err != nil {
+					return nil, err
+				}
+			}
+			return res, nil
+		}
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return res, nil // still pending after the bound
+		case <-poll.C:
+		case <-lag:
+		case <-evc:
+		}
+	}
+}

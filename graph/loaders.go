@@ -1,0 +1,248 @@
+package graph
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/accountcost"
+	"github.com/alephql/alephql/ent/aggregateelement"
+	"github.com/alephql/alephql/ent/file"
+	"github.com/alephql/alephql/ent/filepin"
+	"github.com/alephql/alephql/ent/filetag"
+	"github.com/alephql/alephql/ent/forgottenmessage"
+	"github.com/alephql/alephql/ent/message"
+	"github.com/alephql/alephql/ent/messageconfirmation"
+	"github.com/alephql/alephql/ent/messagestatus"
+	"github.com/alephql/alephql/ent/post"
+	"github.com/alephql/alephql/ent/rejectedmessage"
+	"github.com/alephql/alephql/ent/removedmessage"
+	"github.com/alephql/alephql/ent/vm"
+	"github.com/alephql/alephql/ent/vmversion"
+	"github.com/alephql/alephql/ent/vmvolume"
+	"github.com/alephql/alephql/graph/model"
+)
+
+// loaders batch every lookup that is not the list itself: one SQL
+// statement per edge kind per batch, whatever the page size. A fresh set is
+// made per operation (see withLoaders), so caches never outlive a request.
+type loaders struct {
+	message       *dataloader.Loader[string, *ent.Message]
+	status        *dataloader.Loader[string, *model.MessageStatusInfo]
+	confirmations *dataloader.Loader[string, []*model.Confirmation]
+	post          *dataloader.Loader[string, *ent.Post]
+	amends        *dataloader.Loader[string, []*ent.Post]
+	element       *dataloader.Loader[string, *ent.AggregateElement]
+	file          *dataloader.Loader[string, *ent.File]
+	pins          *dataloader.Loader[string, []*ent.FilePin]
+	fileTags      *dataloader.Loader[string, []*ent.FileTag]
+	vm            *dataloader.Loader[string, *ent.VM]
+	volumes       *dataloader.Loader[string, []*ent.VMVolume]
+	version       *dataloader.Loader[string, string]
+	costs         *dataloader.Loader[string, []*ent.AccountCost]
+}
+
+type loadersKey struct{}
+
+// withLoaders returns ctx with a fresh set of loaders. Subscriptions get
+// loaders without a cache (each event must see current rows) but still
+// batch within an event.
+func (r *Resolver) withLoaders(ctx context.Context, cache bool) context.Context {
+	return context.WithValue(ctx, loadersKey{}, r.newLoaders(cache))
+}
+
+// loadersFor returns the loaders of ctx, or a fresh uncached set (for calls
+// outside an operation, e.g. tests of a resolver).
+func (r *Resolver) loadersFor(ctx context.Context) *loaders {
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		return l
+	}
+	return r.newLoaders(false)
+}
+
+// batchWait is how long a loader waits for more keys before querying.
+const batchWait = 2 * time.Millisecond
+
+func newLoader[V any](cache bool, max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *dataloader.Loader[string, V] {
+	batch := func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		out := make([]*dataloader.Result[V], len(keys))
+		got, err := fetch(ctx, keys)
+		for i, k := range keys {
+			if err != nil {
+				out[i] = &dataloader.Result[V]{Error: err}
+				continue
+			}
+			out[i] = &dataloader.Result[V]{Data: got[k]} // missing: zero value
+		}
+		return out
+	}
+	opts := []dataloader.Option[string, V]{dataloader.WithWait[string, V](batchWait), dataloader.WithBatchCapacity[string, V](max)}
+	if !cache {
+		opts = append(opts, dataloader.WithCache[string, V](&dataloader.NoCache[string, V]{}))
+	}
+	return dataloader.NewBatchedLoader(batch, opts...)
+}
+
+func byKey[V any](rows []V, key func(V) string) map[string]V {
+	m := make(map[string]V, len(rows))
+	for _, v := range rows {
+		m[key(v)] = v
+	}
+	return m
+}
+
+func groupBy[V any](rows []V, key func(V) string) map[string][]V {
+	m := map[string][]V{}
+	for _, v := range rows {
+		m[key(v)] = append(m[key(v)], v)
+	}
+	return m
+}
+
+// maxBatch bounds the keys of one statement (bind parameter limits).
+const maxBatch = 500
+
+func (r *Resolver) newLoaders(cache bool) *loaders {
+	c := r.client
+	return &loaders{
+		message: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Message, error) {
+			rows, err := c.Message.Query().Where(message.IDIn(keys...)).All(ctx)
+			return byKey(rows, func(m *ent.Message) string { return m.ID }), err
+		}),
+		status: newLoader(cache, maxBatch, r.loadStatuses),
+		confirmations: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*model.Confirmation, error) {
+			rows, err := c.MessageConfirmation.Query().Where(messageconfirmation.ItemHashIn(keys...)).WithTx().All(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := map[string][]*model.Confirmation{}
+			for _, mc := range rows {
+				tx := mc.Edges.Tx
+				if tx == nil {
+					continue
+				}
+				out[mc.ItemHash] = append(out[mc.ItemHash], &model.Confirmation{Chain: tx.Chain, TxHash: tx.ID, Height: int(tx.Height), Time: tx.Datetime})
+			}
+			for _, cs := range out {
+				sort.Slice(cs, func(i, j int) bool { return cs[i].Time.Before(cs[j].Time) })
+			}
+			return out, nil
+		}),
+		post: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Post, error) {
+			rows, err := c.Post.Query().Where(post.IDIn(keys...)).All(ctx)
+			return byKey(rows, func(p *ent.Post) string { return p.ID }), err
+		}),
+		amends: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.Post, error) {
+			rows, err := c.Post.Query().Where(post.AmendsIn(keys...)).Order(ent.Asc(post.FieldCreationDatetime), ent.Asc(post.FieldID)).All(ctx)
+			return groupBy(rows, func(p *ent.Post) string { return *p.Amends }), err
+		}),
+		element: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.AggregateElement, error) {
+			rows, err := c.AggregateElement.Query().Where(aggregateelement.IDIn(keys...)).All(ctx)
+			return byKey(rows, func(e *ent.AggregateElement) string { return e.ID }), err
+		}),
+		file: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.File, error) {
+			rows, err := c.File.Query().Where(file.IDIn(keys...)).All(ctx)
+			return byKey(rows, func(f *ent.File) string { return f.ID }), err
+		}),
+		pins: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FilePin, error) {
+			rows, err := c.FilePin.Query().Where(filepin.FileHashIn(keys...)).Order(ent.Asc(filepin.FieldCreated), ent.Asc(filepin.FieldID)).All(ctx)
+			return groupBy(rows, func(p *ent.FilePin) string { return p.FileHash }), err
+		}),
+		fileTags: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FileTag, error) {
+			rows, err := c.FileTag.Query().Where(filetag.FileHashIn(keys...)).Order(ent.Asc(filetag.FieldID)).All(ctx)
+			return groupBy(rows, func(t *ent.FileTag) string { return t.FileHash }), err
+		}),
+		vm: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.VM, error) {
+			rows, err := c.VM.Query().Where(vm.IDIn(keys...)).All(ctx)
+			return byKey(rows, func(v *ent.VM) string { return v.ID }), err
+		}),
+		volumes: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.VMVolume, error) {
+			rows, err := c.VMVolume.Query().Where(vmvolume.VMHashIn(keys...)).
+				Order(ent.Asc(vmvolume.FieldKind), ent.Asc(vmvolume.FieldPosition)).All(ctx)
+			return groupBy(rows, func(v *ent.VMVolume) string { return v.VMHash }), err
+		}),
+		version: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]string, error) {
+			rows, err := c.VMVersion.Query().Where(vmversion.IDIn(keys...)).All(ctx)
+			out := map[string]string{}
+			for _, v := range rows {
+				out[v.ID] = v.CurrentVersion
+			}
+			return out, err
+		}),
+		costs: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.AccountCost, error) {
+			rows, err := c.AccountCost.Query().Where(accountcost.ItemHashIn(keys...)).
+				Order(ent.Asc(accountcost.FieldType), ent.Asc(accountcost.FieldName)).All(ctx)
+			return groupBy(rows, func(a *ent.AccountCost) string { return a.ItemHash }), err
+		}),
+	}
+}
+
+// loadStatuses reads message_status rows with, for the rejected, forgotten
+// and removed ones, their records: at most four statements per batch.
+func (r *Resolver) loadStatuses(ctx context.Context, keys []string) (map[string]*model.MessageStatusInfo, error) {
+	c := r.client
+	rows, err := c.MessageStatus.Query().Where(messagestatus.IDIn(keys...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*model.MessageStatusInfo, len(rows))
+	var rejected, forgotten, removed []string
+	for _, s := range rows {
+		out[s.ID] = &model.MessageStatusInfo{
+			Hash: s.ID, Status: enumOf[model.MessageStatus](string(s.Status)),
+			ReceptionTime: s.ReceptionTime, UpdatedAt: s.UpdatedAt,
+		}
+		switch s.Status {
+		case messagestatus.StatusRejected:
+			rejected = append(rejected, s.ID)
+		case messagestatus.StatusForgotten:
+			forgotten = append(forgotten, s.ID)
+		case messagestatus.StatusRemoved:
+			removed = append(removed, s.ID)
+		}
+	}
+	if len(rejected) > 0 {
+		rs, err := c.RejectedMessage.Query().Where(rejectedmessage.IDIn(rejected...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, rj := range rs {
+			out[rj.ID].Rejection = r.rejection(rj)
+		}
+	}
+	if len(forgotten) > 0 {
+		fs, err := c.ForgottenMessage.Query().Where(forgottenmessage.IDIn(forgotten...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			by := f.ForgottenBy
+			if by == nil {
+				by = []string{}
+			}
+			out[f.ID].Forgotten = &model.ForgetRecord{ForgottenBy: by, ForgottenAt: f.ForgottenAt}
+		}
+	}
+	if len(removed) > 0 {
+		rs, err := c.RemovedMessage.Query().Where(removedmessage.IDIn(removed...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, rm := range rs {
+			out[rm.ID].RemovedAt = rm.RemovedAt
+		}
+	}
+	return out, nil
+}
+
+// rejection maps a rejected_messages row to the API type.
+func (r *Resolver) rejection(rj *ent.RejectedMessage) *model.Rejection {
+	out := &model.Rejection{ErrorCode: rj.ErrorCode, Details: rj.Details, RejectedAt: rj.RejectedAt}
+	if name, ok := r.opts.ErrorNames[rj.ErrorCode]; ok {
+		out.ErrorName = &name
+	}
+	return out
+}
