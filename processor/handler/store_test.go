@@ -139,5 +139,3 @@ func TestStoreBalance(t *testing.T) {
 		require.Equal(t, "0", d.Details.(map[string]any)["errors"].([]any)[0].(map[string]any)["account_credits"])
 	})
 }
-
-
