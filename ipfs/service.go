@@ -654,3 +654,23 @@ func (s *Service) verify(ctx context.Context, hash string, kind Kind, version in
 	}
 	return nil
 }
+
+// IsPinned reports whether kubo pins a CID (directly or recursively).
+func (s *Service) IsPinned(ctx context.Context, hash string) (bool, error) {
+	if _, _, err := ParseHash(hash); err != nil {
+		return false, err
+	}
+	if s.kubo == nil {
+		return false, fmt.Errorf("pin ls %s: %s: %w", hash, kuboNotConfigured, ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatTimeout)
+	defer cancel()
+	err := s.kubo.Request("pin/ls", "/ipfs/"+hash).Option("type", "recursive").Exec(ctx, nil)
+	if err == nil {
+		return true, nil
+	}
+	if strings.Contains(err.Error(), "not pinned") {
+		return false, nil
+	}
+	return false, s.kuboError(ctx, "pin ls "+hash, err)
+}
