@@ -39,14 +39,19 @@ type env struct {
 	post    *handler.Post
 	content *ipfs.Service
 	now     time.Time
+	// oracle signs balances-update and credit oracle posts: the test
+	// configuration names its address as the balance and credit oracle.
+	oracle signer
 }
 
 func newEnv(t *testing.T, db *database.DB) *env {
 	t.Helper()
 	svc, err := ipfs.New(ipfs.Config{Dir: t.TempDir()}, nil, dbtest.Logger())
 	require.NoError(t, err)
-	e := &env{t: t, db: db, content: svc, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	e := &env{t: t, db: db, content: svc, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), oracle: newSigner(t)}
 	cfg := handler.DefaultConfig()
+	cfg.BalanceAddresses = []string{e.oracle.addr()}
+	cfg.CreditAddresses = []string{e.oracle.addr()}
 	e.deps = handler.Deps{Config: cfg, Storage: svc, Log: dbtest.Logger(), Now: func() time.Time { return e.now }}
 	e.deps.PostEffects = handler.MoneyEffects(cfg, db.Dialect)
 	e.store = handler.NewStore(e.deps, db.Client, db.Dialect)
@@ -259,4 +264,30 @@ func storeMsg(t *testing.T, s signer, at float64, hash string, extra map[string]
 		f[k] = v
 	}
 	return s.msg(t, message.TypeStore, at, f)
+}
+
+// balancesPost is a balances-update of the oracle.
+func (e *env) balancesPost(height int, balances map[string]any) *message.Message {
+	e.t.Helper()
+	return e.oracle.msg(e.t, message.TypePost, tPaid, map[string]any{
+		"type": "balances-update", "content": map[string]any{"chain": "ETH", "main_height": height, "balances": balances},
+	})
+}
+
+// creditPost is a credit post in the ALEPH_CREDIT channel.
+func (e *env) creditPost(from signer, typ string, at float64, body map[string]any) *message.Message {
+	e.t.Helper()
+	return from.msgFor(e.t, message.TypePost, at, from.addr(), "ALEPH_CREDIT", map[string]any{"type": typ, "content": body})
+}
+
+// distribution is a credit distribution of the oracle.
+func (e *env) distribution(at float64, credits ...map[string]any) *message.Message {
+	e.t.Helper()
+	list := make([]any, len(credits))
+	for i, c := range credits {
+		list[i] = c
+	}
+	return e.creditPost(e.oracle, "aleph_credit_distribution", at, map[string]any{
+		"distribution": map[string]any{"token": "ALEPH", "chain": "ETH", "credits": list},
+	})
 }
