@@ -36,5 +36,6 @@ rule 'database/...'  chains ipfs indexer processor graph server cmd
 rule 'graph/...'     chains ipfs indexer processor server cmd
 rule 'events/...'    chains ipfs indexer processor ent graph database server cmd
 rule 'server/...'    chains ipfs indexer processor ent graph database cmd
+rule 'rest/storage/...' chains ipfs indexer processor graph server cmd
 [ $fail -eq 0 ] && echo "import rules hold"
 exit $fail

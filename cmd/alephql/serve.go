@@ -28,12 +28,14 @@ type serveFlags struct {
 	maxComplexity   int
 	requestTimeout  time.Duration
 	maxBodyBytes    int64
+	storage         storageFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var f serveFlags
 	fs := quietFlagSet("alephql serve")
 	f.commonFlags.register(fs)
+	f.storage.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -104,6 +106,11 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		}})
 	}
 
+	store, err := newStorage(f.storage, f.dataDir, db.Client, log)
+	if err != nil {
+		return err
+	}
+
 	schema, err := graph.NewSchema(limits, db.Client, log)
 	if err != nil {
 		return err
@@ -114,12 +121,14 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	srv, err := server.New(srvCfg, server.Routes{
 		GraphQL:  gql,
 		GraphiQL: graphiql.Handler("/", "/graphql"),
+		Extra:    store.Routes,
 	}, checks, server.NewRegistry(), log)
 	if err != nil {
 		return err
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return store.GC.Run(gctx) })
 	g.Go(func() error {
 		return srv.Run(gctx, func(addr net.Addr) {
 			url := "http://" + addr.String() + "/"
