@@ -31,9 +31,13 @@ const (
 // MoneyEffects returns the post effects that maintain balances and
 // credits: balances-update posts from the balance oracles, and credit
 // distribution, expense and transfer posts. Give them to the POST handler
-// in Deps.PostEffects.
-func MoneyEffects(cfg Config, dialectName string) []PostEffect {
-	return []PostEffect{&BalancesEffect{cfg: cfg, dialect: dialectName}, &CreditEffect{cfg: cfg, dialect: dialectName}}
+// in Deps.PostEffects. deps gives the configuration and the clock.
+func MoneyEffects(deps Deps, dialectName string) []PostEffect {
+	deps = deps.withDefaults()
+	return []PostEffect{
+		&BalancesEffect{cfg: deps.Config, dialect: dialectName, now: deps.Now},
+		&CreditEffect{cfg: deps.Config, dialect: dialectName, now: deps.Now},
+	}
 }
 
 // postOf returns the POST content of m, or nil.
@@ -57,6 +61,7 @@ func truthyJSON(raw json.RawMessage) bool {
 type BalancesEffect struct {
 	cfg     Config
 	dialect string
+	now     func() time.Time
 }
 
 // Applies implements PostEffect.
@@ -108,7 +113,7 @@ func (e *BalancesEffect) Apply(ctx context.Context, tx *ent.Tx, m *message.Messa
 	if err := Lock(ctx, tx, e.dialect, "balances:"+*body.Chain+"/"+dapp); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := e.now().UTC()
 	for i := 0; i < len(addrs); i += 500 {
 		chunk := addrs[i:min(i+500, len(addrs))]
 		rows, err := tx.Balance.Query().Where(balance.Chain(*body.Chain), balance.Dapp(dapp), balance.AddressIn(chunk...)).All(ctx)
@@ -183,6 +188,7 @@ func sameDecimal(a, b string) (bool, error) {
 type CreditEffect struct {
 	cfg     Config
 	dialect string
+	now     func() time.Time
 }
 
 // Applies implements PostEffect.
@@ -207,7 +213,7 @@ func (e *CreditEffect) Applies(m *message.Message) bool {
 func (e *CreditEffect) Apply(ctx context.Context, tx *ent.Tx, m *message.Message) error {
 	c := postOf(m)
 	at := message.Timestamp(c.Time)
-	now := time.Now().UTC()
+	now := e.now().UTC()
 	rules := e.cfg.Rules()
 	switch c.Type {
 	case CreditDistribution:
@@ -241,7 +247,7 @@ func (e *CreditEffect) Apply(ctx context.Context, tx *ent.Tx, m *message.Message
 			if err := e.lock(ctx, tx, en.address); err != nil {
 				return err
 			}
-			if _, err := consume(ctx, tx, en.address, amount, at); err != nil {
+			if _, err := consume(ctx, tx, en.address, amount, at, now); err != nil {
 				return err
 			}
 			h := history(tx, en.address, m.ItemHash, i, -amount, at, now).SetOrigin(en.executionID).
@@ -298,7 +304,7 @@ func (e *CreditEffect) transfer(ctx context.Context, tx *ent.Tx, m *message.Mess
 		amount := rules.CreditAmount(en.amount, at)
 		parts := []lotPart{{amount, en.expiration}}
 		if !minter {
-			consumed, err := consume(ctx, tx, sender, amount, at)
+			consumed, err := consume(ctx, tx, sender, amount, at, now)
 			if err != nil {
 				return err
 			}
@@ -370,7 +376,7 @@ func sameTime(a, b *time.Time) bool {
 // consume drains amount from address's lots granted at or before at and
 // not expired at at, oldest first; an over-draw is dropped, as on the
 // reference node. It returns what each touched lot gave.
-func consume(ctx context.Context, tx *ent.Tx, address string, amount int64, at time.Time) ([]lotPart, error) {
+func consume(ctx context.Context, tx *ent.Tx, address string, amount int64, at, now time.Time) ([]lotPart, error) {
 	if amount <= 0 {
 		return nil, nil
 	}
@@ -388,7 +394,7 @@ func consume(ctx context.Context, tx *ent.Tx, address string, amount int64, at t
 			break
 		}
 		take := min(l.AmountRemaining, amount)
-		if err := tx.CreditBalance.UpdateOne(l).SetAmountRemaining(l.AmountRemaining - take).SetLastUpdate(time.Now().UTC()).Exec(ctx); err != nil {
+		if err := tx.CreditBalance.UpdateOne(l).SetAmountRemaining(l.AmountRemaining - take).SetLastUpdate(now).Exec(ctx); err != nil {
 			return nil, errcode.Wrap(errcode.InternalError, err, "update credit lot")
 		}
 		amount -= take
