@@ -479,3 +479,16 @@ func (h *VM) Forget(ctx context.Context, tx *ent.Tx, target *ent.Message) ([]str
 
 // Interface guards
 var _ Handler = (*VM)(nil)
+
+// PaidHandlers returns the handlers of the paid message types (STORE,
+// PROGRAM, INSTANCE, V-PROGRAM), for processor.Deps.Handlers; pair them
+// with MoneyEffects in the POST handler's Deps.PostEffects.
+func PaidHandlers(deps Deps, client *ent.Client, dialectName string) Registry {
+	v := NewVM(deps, dialectName)
+	return Registry{
+		message.TypeStore:    NewStore(deps, client, dialectName),
+		message.TypeProgram:  v,
+		message.TypeInstance: v,
+		message.TypeVProgram: v,
+	}
+}
