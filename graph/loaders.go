@@ -63,10 +63,7 @@ func (r *Resolver) loadersFor(ctx context.Context) *loaders {
 	return r.newLoaders(false)
 }
 
-// batchWait is how long a loader waits for more keys before querying.
-const batchWait = 2 * time.Millisecond
-
-func newLoader[V any](cache bool, max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *dataloader.Loader[string, V] {
+func newLoader[V any](cache bool, wait time.Duration, max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *dataloader.Loader[string, V] {
 	batch := func(ctx context.Context, keys []string) []*dataloader.Result[V] {
 		out := make([]*dataloader.Result[V], len(keys))
 		got, err := fetch(ctx, keys)
@@ -79,7 +76,7 @@ func newLoader[V any](cache bool, max int, fetch func(ctx context.Context, keys 
 		}
 		return out
 	}
-	opts := []dataloader.Option[string, V]{dataloader.WithWait[string, V](batchWait), dataloader.WithBatchCapacity[string, V](max)}
+	opts := []dataloader.Option[string, V]{dataloader.WithWait[string, V](wait), dataloader.WithBatchCapacity[string, V](max)}
 	if !cache {
 		opts = append(opts, dataloader.WithCache[string, V](&dataloader.NoCache[string, V]{}))
 	}
@@ -108,12 +105,12 @@ const maxBatch = 500
 func (r *Resolver) newLoaders(cache bool) *loaders {
 	c := r.client
 	return &loaders{
-		message: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Message, error) {
+		message: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Message, error) {
 			rows, err := c.Message.Query().Where(message.IDIn(keys...)).All(ctx)
 			return byKey(rows, func(m *ent.Message) string { return m.ID }), err
 		}),
-		status: newLoader(cache, maxBatch, r.loadStatuses),
-		confirmations: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*model.Confirmation, error) {
+		status: newLoader(cache, r.opts.LoaderWait, maxBatch, r.loadStatuses),
+		confirmations: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*model.Confirmation, error) {
 			rows, err := c.MessageConfirmation.Query().Where(messageconfirmation.ItemHashIn(keys...)).WithTx().All(ctx)
 			if err != nil {
 				return nil, err
@@ -131,40 +128,40 @@ func (r *Resolver) newLoaders(cache bool) *loaders {
 			}
 			return out, nil
 		}),
-		post: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Post, error) {
+		post: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Post, error) {
 			rows, err := c.Post.Query().Where(post.IDIn(keys...)).All(ctx)
 			return byKey(rows, func(p *ent.Post) string { return p.ID }), err
 		}),
-		amends: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.Post, error) {
+		amends: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.Post, error) {
 			rows, err := c.Post.Query().Where(post.AmendsIn(keys...)).Order(ent.Asc(post.FieldCreationDatetime), ent.Asc(post.FieldID)).All(ctx)
 			return groupBy(rows, func(p *ent.Post) string { return *p.Amends }), err
 		}),
-		element: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.AggregateElement, error) {
+		element: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.AggregateElement, error) {
 			rows, err := c.AggregateElement.Query().Where(aggregateelement.IDIn(keys...)).All(ctx)
 			return byKey(rows, func(e *ent.AggregateElement) string { return e.ID }), err
 		}),
-		file: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.File, error) {
+		file: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.File, error) {
 			rows, err := c.File.Query().Where(file.IDIn(keys...)).All(ctx)
 			return byKey(rows, func(f *ent.File) string { return f.ID }), err
 		}),
-		pins: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FilePin, error) {
+		pins: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FilePin, error) {
 			rows, err := c.FilePin.Query().Where(filepin.FileHashIn(keys...)).Order(ent.Asc(filepin.FieldCreated), ent.Asc(filepin.FieldID)).All(ctx)
 			return groupBy(rows, func(p *ent.FilePin) string { return p.FileHash }), err
 		}),
-		fileTags: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FileTag, error) {
+		fileTags: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FileTag, error) {
 			rows, err := c.FileTag.Query().Where(filetag.FileHashIn(keys...)).Order(ent.Asc(filetag.FieldID)).All(ctx)
 			return groupBy(rows, func(t *ent.FileTag) string { return t.FileHash }), err
 		}),
-		vm: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.VM, error) {
+		vm: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.VM, error) {
 			rows, err := c.VM.Query().Where(vm.IDIn(keys...)).All(ctx)
 			return byKey(rows, func(v *ent.VM) string { return v.ID }), err
 		}),
-		volumes: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.VMVolume, error) {
+		volumes: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.VMVolume, error) {
 			rows, err := c.VMVolume.Query().Where(vmvolume.VMHashIn(keys...)).
 				Order(ent.Asc(vmvolume.FieldKind), ent.Asc(vmvolume.FieldPosition)).All(ctx)
 			return groupBy(rows, func(v *ent.VMVolume) string { return v.VMHash }), err
 		}),
-		version: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string]string, error) {
+		version: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]string, error) {
 			rows, err := c.VMVersion.Query().Where(vmversion.IDIn(keys...)).All(ctx)
 			out := map[string]string{}
 			for _, v := range rows {
@@ -172,7 +169,7 @@ func (r *Resolver) newLoaders(cache bool) *loaders {
 			}
 			return out, err
 		}),
-		costs: newLoader(cache, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.AccountCost, error) {
+		costs: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.AccountCost, error) {
 			rows, err := c.AccountCost.Query().Where(accountcost.ItemHashIn(keys...)).
 				Order(ent.Asc(accountcost.FieldType), ent.Asc(accountcost.FieldName)).All(ctx)
 			return groupBy(rows, func(a *ent.AccountCost) string { return a.ItemHash }), err

@@ -75,6 +75,10 @@ type Options struct {
 	Hub *Hub
 	// ErrorNames names the protocol's error codes (rejections show them).
 	ErrorNames map[int]string
+	// LoaderWait is how long a dataloader waits for more keys before it
+	// queries: longer batches more under load, shorter answers sooner.
+	// Default 2 ms.
+	LoaderWait time.Duration
 }
 
 // Option sets an Option field.
@@ -91,6 +95,9 @@ func WithCountTimeout(d time.Duration) Option { return func(o *Options) { o.Coun
 
 // WithSubmitTimeout sets Options.SubmitTimeout.
 func WithSubmitTimeout(d time.Duration) Option { return func(o *Options) { o.SubmitTimeout = d } }
+
+// WithLoaderWait sets Options.LoaderWait.
+func WithLoaderWait(d time.Duration) Option { return func(o *Options) { o.LoaderWait = d } }
 
 // WithErrorNames sets Options.ErrorNames.
 func WithErrorNames(names map[int]string) Option { return func(o *Options) { o.ErrorNames = names } }
@@ -112,12 +119,12 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 	if err := limits.Validate(); err != nil {
 		return nil, err
 	}
-	o := Options{CountTimeout: 2 * time.Second, SubmitTimeout: 30 * time.Second}
+	o := Options{CountTimeout: 2 * time.Second, SubmitTimeout: 30 * time.Second, LoaderWait: 2 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.CountTimeout <= 0 || o.SubmitTimeout <= 0 {
-		return nil, errors.New("count and submit timeouts must be positive")
+	if o.CountTimeout <= 0 || o.SubmitTimeout <= 0 || o.LoaderWait <= 0 {
+		return nil, errors.New("count, submit and loader timeouts must be positive")
 	}
 	r := &Resolver{client: client, limits: limits, opts: o, log: log.With("component", "graphql")}
 	c := Config{Resolvers: r}
