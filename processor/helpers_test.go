@@ -121,3 +121,6 @@ const base = 1_700_000_000.0
 func demoMsg(typ, channel string, t float64, c map[string]any) demo.Msg {
 	return demo.Msg{Type: typ, Channel: channel, Time: t, Content: c}
 }
+
+// entCount is the count aggregate.
+func entCount() ent.AggregateFunc { return ent.Count() }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -111,11 +112,18 @@ func (c counters) add(dims map[string]string, delta int64) {
 
 // write upserts the deltas.
 func (c counters) write(ctx context.Context, tx *ent.Tx) error {
-	var b []*ent.MessageCounterCreate
+	// Sorted keys: two transactions upserting overlapping counters lock
+	// them in the same order, so they never deadlock.
+	ks := make([]string, 0, len(c))
 	for k, d := range c {
 		if d != 0 {
-			b = append(b, tx.MessageCounter.Create().SetID(k).SetCount(d))
+			ks = append(ks, k)
 		}
+	}
+	slices.Sort(ks)
+	b := make([]*ent.MessageCounterCreate, len(ks))
+	for i, k := range ks {
+		b[i] = tx.MessageCounter.Create().SetID(k).SetCount(c[k])
 	}
 	for i := 0; i < len(b); i += 1000 {
 		err := tx.MessageCounter.CreateBulk(b[i:min(i+1000, len(b))]...).

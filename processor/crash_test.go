@@ -1,0 +1,113 @@
+package processor_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/alephql/alephql/database"
+	"github.com/alephql/alephql/database/dbtest"
+	"github.com/alephql/alephql/processor"
+)
+
+// The crash test runs this test binary again as a child process that
+// imports a file and processes it (crashChild), kills it with SIGKILL in
+// the middle, starts it again and checks that every message was settled
+// exactly once.
+const (
+	crashDBEnv   = "ALEPHQL_CRASH_CHILD_DB"
+	crashFileEnv = "ALEPHQL_CRASH_CHILD_FILE"
+)
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(crashDBEnv); url != "" {
+		if err := crashChild(url, os.Getenv(crashFileEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild imports the file in small batches, then processes until
+// killed.
+func crashChild(url, file string) error {
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Config{URL: url}, dbtest.Logger())
+	if err != nil {
+		return err
+	}
+	p, err := processor.New(processor.Config{BatchSize: 100, Idle: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, processor.Deps{DB: db, Log: dbtest.Logger()})
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	if _, err := p.Import(ctx, f, 50, nil); err != nil {
+		return err
+	}
+	return <-done
+}
+
+func TestKillDuringImport(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	for _, b := range dbtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.URL(t)
+			db := dbtest.Open(t, url)
+			data, hashes := dataset(t, 3000)
+			file := filepath.Join(t.TempDir(), "messages.jsonl")
+			require.NoError(t, os.WriteFile(file, data, 0o600))
+			start := func() *exec.Cmd {
+				cmd := exec.Command(exe, "-test.run=^$")
+				cmd.Env = append(os.Environ(), crashDBEnv+"="+url, crashFileEnv+"="+file)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				require.NoError(t, cmd.Start())
+				return cmd
+			}
+			count := func() int {
+				n, err := db.Client.MessageStatus.Query().Count(context.Background())
+				if err != nil {
+					return -1
+				}
+				return n
+			}
+			// First run: killed once part of the file is in.
+			cmd := start()
+			require.Eventually(t, func() bool { return count() >= len(hashes)/3 }, 60*time.Second, 5*time.Millisecond)
+			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+			_ = cmd.Wait()
+			killedAt := count()
+			t.Logf("killed with %d of %d messages taken in", killedAt, len(hashes))
+			require.Less(t, killedAt, len(hashes), "the kill must land mid-import")
+
+			// Second run: imports the whole file again (known messages
+			// are duplicates) and processes everything.
+			cmd = start()
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			require.Eventually(t, func() bool {
+				n, err := db.Client.PendingMessage.Query().Count(context.Background())
+				return err == nil && n == 0 && count() == len(hashes)
+			}, 120*time.Second, 20*time.Millisecond)
+			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+			_ = cmd.Wait()
+			requireExactlyOnce(t, db, hashes)
+		})
+	}
+}

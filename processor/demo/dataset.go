@@ -1,0 +1,90 @@
+package demo
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Dataset generates a sample of signed messages: accounts posting notes
+// and blog entries, amending some, keeping profile and settings
+// aggregates (some updates out of order), one account delegating to
+// another through its security aggregate, and FORGETs of a few posts.
+type Dataset struct {
+	// Accounts sign the messages; NewDataset generates them.
+	Accounts []*Account
+	// Start is the time of the first message (epoch seconds).
+	Start float64
+	rng   *rand.Rand
+	posts [][]string // per account: post hashes
+	n     int
+}
+
+// NewDataset returns a generator with n fresh accounts (at least 2).
+func NewDataset(accounts int, start float64, seed uint64) (*Dataset, error) {
+	if accounts < 2 {
+		accounts = 2
+	}
+	d := &Dataset{Start: start, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	for range accounts {
+		a, err := NewAccount()
+		if err != nil {
+			return nil, err
+		}
+		d.Accounts = append(d.Accounts, a)
+	}
+	d.posts = make([][]string, accounts)
+	return d, nil
+}
+
+var channels = []string{"TEST", "MYALEPH", "ALEPH-CLOUDSOLUTIONS", "demo"}
+
+// Next returns the next message's wire JSON and item hash.
+func (d *Dataset) Next() ([]byte, string, error) {
+	d.n++
+	t := d.Start + float64(d.n)
+	i := d.rng.IntN(len(d.Accounts))
+	a := d.Accounts[i]
+	ch := channels[d.rng.IntN(len(channels))]
+	switch k := d.n % 20; {
+	case d.n == 1:
+		// Account 0 lets account 1 post notes for it.
+		return a0(d).Aggregate(t, "TEST", "security", map[string]any{"authorizations": []any{
+			map[string]any{"address": d.Accounts[1].Address(), "types": []string{"POST"}, "post_types": []string{"note"}},
+		}})
+	case k < 9:
+		raw, h, err := a.Post(t, ch, pick(d.rng, "note", "blog", "chat"), map[string]any{
+			"title": fmt.Sprintf("message %d", d.n), "body": "hello from the alephql demo",
+			"tags": []string{pick(d.rng, "demo", "alephql", "go"), pick(d.rng, "news", "test")},
+		}, "")
+		if err == nil {
+			d.posts[i] = append(d.posts[i], h)
+		}
+		return raw, h, err
+	case k < 11 && len(d.posts[i]) > 0:
+		ref := d.posts[i][d.rng.IntN(len(d.posts[i]))]
+		return a.Amend(t, ch, ref, map[string]any{"title": fmt.Sprintf("amended at %d", d.n), "body": "edited"})
+	case k < 16:
+		// Some updates are dated in the past: they arrive out of order.
+		at := t
+		if d.rng.IntN(5) == 0 {
+			at -= float64(d.rng.IntN(50) + 1)
+		}
+		return a.Aggregate(at, ch, pick(d.rng, "profile", "settings"), map[string]any{
+			pick(d.rng, "name", "avatar", "theme", "lang"): fmt.Sprintf("v%d", d.n),
+		})
+	case k == 16:
+		return d.Accounts[1].ForOwner(a0(d).Address(), Msg{Type: "POST", Channel: ch, Time: t,
+			Content: map[string]any{"type": "note", "content": map[string]any{"body": "posted by a delegate"}}})
+	case k == 17 && len(d.posts[i]) > 3:
+		h := d.posts[i][0]
+		d.posts[i] = d.posts[i][1:]
+		return a.Forget(t, ch, h)
+	default:
+		return a.Post(t, ch, "chat", map[string]any{"body": fmt.Sprintf("ping %d", d.n)}, "")
+	}
+}
+
+func a0(d *Dataset) *Account { return d.Accounts[0] }
+
+// pick returns one of the options.
+func pick(r *rand.Rand, opts ...string) string { return opts[r.IntN(len(opts))] }

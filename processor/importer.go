@@ -1,0 +1,163 @@
+package processor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrImportFormat: the import input is none of the accepted formats.
+var ErrImportFormat = errors.New("processor: import: not a JSON array, JSON lines or sync archive of messages")
+
+// ReadMessages reads wire messages from r and calls fn with each one's
+// JSON, in order. It accepts a JSON array of messages, JSON lines (or any
+// sequence of JSON objects), and the on-chain sync archive
+// {"protocol":"aleph","version":1,"content":{"messages":[...]}}.
+func ReadMessages(r io.Reader, fn func(raw json.RawMessage) error) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	dec := json.NewDecoder(br)
+	first, err := peekNonSpace(br)
+	if err == io.EOF {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch first {
+	case '[':
+		if _, err := dec.Token(); err != nil {
+			return fmt.Errorf("%w: %w", ErrImportFormat, err)
+		}
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fmt.Errorf("%w: %w", ErrImportFormat, err)
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	case '{':
+		for {
+			var raw json.RawMessage
+			err := dec.Decode(&raw)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrImportFormat, err)
+			}
+			if msgs, ok := archiveMessages(raw); ok {
+				for _, m := range msgs {
+					if err := fn(m); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+	}
+	return ErrImportFormat
+}
+
+// archiveMessages returns the messages of a sync archive.
+func archiveMessages(raw json.RawMessage) ([]json.RawMessage, bool) {
+	if !bytes.Contains(raw, []byte(`"protocol"`)) {
+		return nil, false
+	}
+	var a struct {
+		Protocol string `json:"protocol"`
+		Content  struct {
+			Messages []json.RawMessage `json:"messages"`
+		} `json:"content"`
+	}
+	if json.Unmarshal(raw, &a) != nil || a.Protocol != "aleph" {
+		return nil, false
+	}
+	return a.Content.Messages, true
+}
+
+// peekNonSpace returns the first non-space byte without consuming it.
+func peekNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return b, br.UnreadByte()
+	}
+}
+
+// ImportSummary counts what an import did.
+type ImportSummary struct {
+	Read, Queued, Duplicate, Confirmed, Rejected int
+}
+
+// Import submits every message read from r in batches of batchSize
+// (origin import), calling progress after each batch.
+func (p *Processor) Import(ctx context.Context, r io.Reader, batchSize int, progress func(ImportSummary)) (ImportSummary, error) {
+	if batchSize <= 0 {
+		batchSize = 500
+	}
+	var sum ImportSummary
+	batch := make([]Input, 0, batchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		res, err := p.SubmitBatch(ctx, batch)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			switch r.Outcome {
+			case Queued:
+				sum.Queued++
+			case Duplicate:
+				sum.Duplicate++
+			case Confirmed:
+				sum.Confirmed++
+			case Rejected:
+				sum.Rejected++
+			}
+		}
+		batch = batch[:0]
+		if progress != nil {
+			progress(sum)
+		}
+		return nil
+	}
+	err := ReadMessages(r, func(raw json.RawMessage) error {
+		sum.Read++
+		batch = append(batch, Input{Raw: raw, Origin: OriginImport})
+		if len(batch) == batchSize {
+			return flush()
+		}
+		return ctx.Err()
+	})
+	if err == nil {
+		err = flush()
+	}
+	return sum, err
+}
+
+// Pending returns the number of messages waiting in the queue.
+func (p *Processor) Pending(ctx context.Context) (int, error) {
+	n, err := p.client.PendingMessage.Query().Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("processor: count pending: %w", err)
+	}
+	return n, nil
+}
