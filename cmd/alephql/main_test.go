@@ -104,7 +104,8 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	require.NoError(t, err)
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	require.JSONEq(t, `{"data":{"messages":{"totalCount":0,"edges":[]},"message":null}}`, string(body))
+	require.JSONEq(t, `{"data":{"messages":{"totalCount":0,"edges":[]},"message":null},
+		"extensions":{"freshness":{"lastEventSeq":0,"lastEventAt":null,"pendingMessages":0}}}`, string(body))
 
 	res, err = http.Get(base + "metrics")
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/alephql/alephql/database"
+	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/server"
@@ -111,12 +112,20 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	schema, err := graph.NewSchema(limits, db.Client, log)
+	// bus carries the processor's events to the subscription hub; the
+	// processor publishes to it once it runs in this process.
+	bus := events.NewLocal(0)
+	hub, err := graph.NewHub(graph.HubConfig{}, db.Client, bus, log)
+	if err != nil {
+		return err
+	}
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub))
 	if err != nil {
 		return err
 	}
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout,
+		Freshness: graph.NewFreshness(db.Client, time.Second),
 	}, schema, log)
 	srv, err := server.New(srvCfg, server.Routes{
 		GraphQL:  gql,
@@ -129,6 +138,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.GC.Run(gctx) })
+	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error {
 		return srv.Run(gctx, func(addr net.Addr) {
 			url := "http://" + addr.String() + "/"
