@@ -156,6 +156,9 @@ func TestLimits(t *testing.T) {
 		{"too deep", `{ messages { edges { node { hash } } pageInfo { endCursor } } q2: messages { edges { node { hash } } } }`, ""},
 		{"too deep with fragments", `{ messages { ...E } } fragment E on MessageConnection { edges { node { ...N } } } fragment N on Message { hash }`, ""},
 		{"too complex", `{ messages(first: 50) { edges { node { hash type chain sender signature itemType time } } } }`, graph.CodeQueryTooComplex},
+		{"filter list too long", `{ messages(filter: {channels: [` + strings.Repeat(`"c",`, 51) + `]}) { totalCount } }`, graph.CodeBadUserInput},
+		{"too many node ids", `{ nodes(ids: [` + strings.Repeat(`"x",`, 51) + `]) { id } }`, graph.CodeBadUserInput},
+		{"first and last together", `{ messages(first: 1, last: 1) { totalCount } }`, graph.CodeBadUserInput},
 		{"syntax error", `{ messages( }`, "GRAPHQL_PARSE_FAILED"},
 		{"unknown field", `{ nope }`, "GRAPHQL_VALIDATION_FAILED"},
 	}
@@ -181,6 +184,13 @@ func TestLimits(t *testing.T) {
 		// Introspection is not counted against the depth limit.
 		out = query(t, deep.URL, `{ __schema { types { name fields { name type { name ofType { name ofType { name } } } } } } }`, nil)
 		require.Empty(t, out.Errors)
+	})
+
+	t.Run("request timeout", func(t *testing.T) {
+		slow := newServer(t, db.Client, graph.Limits{}, graph.HandlerConfig{RequestTimeout: time.Nanosecond})
+		out := query(t, slow.URL, `{ messages { totalCount edges { node { hash } } } }`, nil)
+		require.NotEmpty(t, out.Errors, string(out.Data))
+		require.Equal(t, graph.CodeTimeout, out.Errors[0].Extensions["code"])
 	})
 
 	t.Run("body too large", func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // HandlerConfig configures the HTTP side of the API.
@@ -69,6 +70,21 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	if cfg.Freshness != nil {
 		srv.Use(cfg.Freshness)
 	}
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		h := next(ctx)
+		if oc := graphql.GetOperationContext(ctx); oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+			return h // for subscriptions nil ends the stream
+		}
+		// A query or mutation whose deadline passed gets no response from
+		// the executor; answer the timeout instead of a bare null.
+		return func(ctx context.Context) *graphql.Response {
+			resp := h(ctx)
+			if resp == nil && ctx.Err() != nil {
+				return &graphql.Response{Errors: gqlerror.List{userError(CodeTimeout, "request timed out")}}
+			}
+			return resp
+		}
+	})
 	srv.SetErrorPresenter(st.presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		st.log.ErrorContext(ctx, "graphql resolver panicked", "panic", p, "stack", string(debug.Stack()))
