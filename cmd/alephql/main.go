@@ -3,6 +3,8 @@
 //
 //	alephql [serve] [flags]   run the node (the default)
 //	alephql migrate [flags]   apply database migrations and exit
+//	alephql import FILE|-     bulk-load messages through the pipeline
+//	alephql demo              keep submitting fresh signed messages
 //	alephql version           print the version
 //
 // Every flag can also be set by an environment variable (ALEPHQL_ and the
@@ -44,10 +46,10 @@ func main() {
 // exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serve := newServeCommand(stdout, stderr)
-	cmds := []*ffcli.Command{serve, newMigrateCommand(stderr), newVersionCommand(stdout)}
+	cmds := []*ffcli.Command{serve, newMigrateCommand(stderr), newImportCommand(stdout, stderr), newDemoCommand(stdout, stderr), newVersionCommand(stdout)}
 	root := &ffcli.Command{
 		Name:       "alephql",
-		ShortUsage: "alephql [serve|migrate|version] [flags]",
+		ShortUsage: "alephql [serve|migrate|import|demo|version] [flags]",
 		ShortHelp:  "GraphQL-first indexer and query node for the Aleph.im network.",
 		LongHelp:   "Without a subcommand, alephql runs `serve`. Run `alephql serve --help` for every setting.",
 		FlagSet:    quietFlagSet("alephql"),

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alephql/alephql/database"
+	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/ipfs"
+	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/processor/demo"
+	"github.com/alephql/alephql/processor/handler"
+)
+
+// pipelineFlags are the settings of the message processor.
+type pipelineFlags struct {
+	batchSize  int
+	maxRetries int
+	sampleData bool
+}
+
+func (f *pipelineFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.batchSize, "processor-batch-size", 500, "most messages applied in one database transaction (env ALEPHQL_PROCESSOR_BATCH_SIZE)")
+	fs.IntVar(&f.maxRetries, "processor-max-retries", 10, "retries after which a message waiting for a dependency is rejected (env ALEPHQL_PROCESSOR_MAX_RETRIES)")
+}
+
+// registerSample adds the flag that loads the sample dataset (serve only).
+func (f *pipelineFlags) registerSample(fs *flag.FlagSet) {
+	fs.BoolVar(&f.sampleData, "sample-data", false, "on an empty database, load a sample dataset of signed messages (make run sets it) (env ALEPHQL_SAMPLE_DATA)")
+}
+
+// newProcessor wires the processor: every handler, the content service as
+// storage, the money effects, the event bus (nil: none).
+func newProcessor(f pipelineFlags, db *database.DB, content *ipfs.Service, bus events.Publisher, log *slog.Logger) (*processor.Processor, error) {
+	cfg := processor.Config{BatchSize: f.batchSize, MaxRetries: f.maxRetries}
+	if err := cfg.Validate(); err != nil {
+		return nil, usageError{fmt.Errorf("--processor-*: %w", err)}
+	}
+	hd := handler.Deps{Config: handler.DefaultConfig(), Log: log}
+	if content != nil {
+		hd.Storage = storageAdapter{content}
+	}
+	hd.PostEffects = handler.MoneyEffects(hd, db.Dialect)
+	return processor.New(cfg, processor.Deps{
+		DB: db, Handler: hd, Handlers: handler.PaidHandlers(hd, db.Client, db.Dialect),
+		Events: bus, Log: log,
+	})
+}
+
+// loadSample submits the sample dataset when the database has no message
+// yet: a newcomer's GraphiQL then has real data to query.
+func loadSample(ctx context.Context, p *processor.Processor, db *database.DB, n int, log *slog.Logger) error {
+	known, err := db.Client.MessageStatus.Query().Exist(ctx)
+	if err != nil || known {
+		return err
+	}
+	d, err := demo.NewDataset(12, float64(time.Now().Add(-time.Duration(n)*time.Second).Unix()), uint64(time.Now().UnixNano()))
+	if err != nil {
+		return err
+	}
+	batch := make([]processor.Input, 0, 500)
+	for i := 0; i < n; i++ {
+		raw, _, err := d.Next()
+		if err != nil {
+			return err
+		}
+		batch = append(batch, processor.Input{Raw: raw, Origin: processor.OriginImport})
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := p.SubmitBatch(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	log.Info("sample dataset queued", "messages", n, "accounts", len(d.Accounts))
+	return nil
+}
+
+// storageAdapter gives the handlers the content service, with its errors
+// mapped onto the handler package's sentinels.
+type storageAdapter struct{ s *ipfs.Service }
+
+func storageErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ipfs.ErrNotFound):
+		return fmt.Errorf("%w: %w", handler.ErrNotFound, err)
+	case errors.Is(err, ipfs.ErrTooLarge):
+		return fmt.Errorf("%w: %w", handler.ErrTooLarge, err)
+	}
+	return fmt.Errorf("%w: %w", handler.ErrUnavailable, err)
+}
+
+// Get implements handler.Storage.
+func (a storageAdapter) Get(ctx context.Context, hash string, max int64) ([]byte, error) {
+	b, err := a.s.Get(ctx, hash, max)
+	return b, storageErr(err)
+}
+
+// Stat implements handler.Storage.
+func (a storageAdapter) Stat(ctx context.Context, hash string) (int64, bool, error) {
+	n, dir, err := a.s.Stat(ctx, hash)
+	return n, dir, storageErr(err)
+}
+
+// Pin implements handler.Storage.
+func (a storageAdapter) Pin(ctx context.Context, hash string) error {
+	return storageErr(a.s.Pin(ctx, hash))
+}
+
+// Unpin implements handler.Storage.
+func (a storageAdapter) Unpin(ctx context.Context, hash string) error {
+	return storageErr(a.s.Unpin(ctx, hash))
+}
+
+// Interface guards
+var _ handler.Storage = storageAdapter{}
