@@ -15,9 +15,9 @@ FUZZTIME ?= 10m
 help:
 	@sed -n 's/^#? //p' $(MAKEFILE_LIST) | column -t -s ':'
 
-#? run: build the node and start it on the embedded default (SQLite under ./data)
+#? run: build the node and start it on the embedded default (SQLite under ./data), with sample data on a new one
 run: build
-	./$(BIN) serve
+	./$(BIN) serve --sample-data
 
 #? build: build bin/alephql with GraphiQL embedded
 build: assets

@@ -30,6 +30,7 @@ type serveFlags struct {
 	requestTimeout  time.Duration
 	maxBodyBytes    int64
 	storage         storageFlags
+	pipeline        pipelineFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -37,6 +38,8 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := quietFlagSet("alephql serve")
 	f.commonFlags.register(fs)
 	f.storage.register(fs)
+	f.pipeline.register(fs)
+	f.pipeline.registerSample(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -139,6 +142,14 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.GC.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
+	proc, err := newProcessor(f.pipeline, db, store.Content, bus, log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return proc.Run(gctx) })
+	if f.pipeline.sampleData {
+		g.Go(func() error { return loadSample(gctx, proc, db, sampleSize, log) })
+	}
 	g.Go(func() error {
 		return srv.Run(gctx, func(addr net.Addr) {
 			url := "http://" + addr.String() + "/"
@@ -156,6 +167,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	log.Info("alephql stopped")
 	return err
 }
+
+// sampleSize is the number of messages of the sample dataset.
+const sampleSize = 3000
 
 // openRedis connects to Redis and checks that it answers.
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {
