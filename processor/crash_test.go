@@ -90,7 +90,7 @@ func TestKillDuringImport(t *testing.T) {
 			}
 			// First run: killed once part of the file is in.
 			cmd := start()
-			require.Eventually(t, func() bool { return count() >= len(hashes)/3 }, 60*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return count() >= len(hashes)/3 }, 180*time.Second, 5*time.Millisecond)
 			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 			_ = cmd.Wait()
 			killedAt := count()
@@ -104,7 +104,7 @@ func TestKillDuringImport(t *testing.T) {
 			require.Eventually(t, func() bool {
 				n, err := db.Client.PendingMessage.Query().Count(context.Background())
 				return err == nil && n == 0 && count() == len(hashes)
-			}, 120*time.Second, 20*time.Millisecond)
+			}, 300*time.Second, 20*time.Millisecond)
 			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 			_ = cmd.Wait()
 			requireExactlyOnce(t, db, hashes)

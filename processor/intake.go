@@ -155,8 +155,9 @@ func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResul
 		}
 		now := p.now().UTC()
 		var pend []*ent.PendingMessageCreate
+		var newStatus []*ent.MessageStatusCreate
 		for i, it := range items {
-			r, ev, pc, err := p.intakeOne(ctx, tx, it, statuses, now)
+			r, ev, pc, err := p.intakeOne(ctx, tx, it, statuses, now, &newStatus)
 			if err != nil {
 				return err
 			}
@@ -166,6 +167,13 @@ func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResul
 			}
 			if pc != nil {
 				pend = append(pend, pc)
+			}
+		}
+		for i := 0; i < len(newStatus); i += 1000 {
+			err := tx.MessageStatus.CreateBulk(newStatus[i:min(i+1000, len(newStatus))]...).
+				OnConflictColumns(messagestatus.FieldID).DoNothing().Exec(ctx)
+			if err != nil && !isNoRows(err) {
+				return fmt.Errorf("insert statuses: %w", err)
 			}
 		}
 		for i := 0; i < len(pend); i += 1000 {
@@ -219,7 +227,7 @@ func hashOf(it intakeItem) string {
 
 // intakeOne decides the fate of one input inside the intake transaction.
 // It writes status rows itself and returns the pending row to bulk-insert.
-func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st map[string]messagestatus.Status, now time.Time) (SubmitResult, *events.Event, *ent.PendingMessageCreate, error) {
+func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st map[string]messagestatus.Status, now time.Time, newStatus *[]*ent.MessageStatusCreate) (SubmitResult, *events.Event, *ent.PendingMessageCreate, error) {
 	if it.m == nil {
 		h := hashOf(it)
 		r := SubmitResult{ItemHash: h, Outcome: Rejected, Err: it.err, Status: string(messagestatus.StatusRejected)}
@@ -265,12 +273,9 @@ func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st
 	// New, re-submitted after a rejection, or another copy of a pending
 	// message carrying a transaction.
 	if !known {
-		err := tx.MessageStatus.Create().SetID(h).SetStatus(messagestatus.StatusPending).
-			SetReceptionTime(now).SetUpdatedAt(now).
-			OnConflictColumns(messagestatus.FieldID).DoNothing().Exec(ctx)
-		if err != nil && !isNoRows(err) {
-			return SubmitResult{}, nil, nil, fmt.Errorf("insert status: %w", err)
-		}
+		// Written in bulk by SubmitBatch, with the pending rows.
+		*newStatus = append(*newStatus, tx.MessageStatus.Create().SetID(h).SetStatus(messagestatus.StatusPending).
+			SetReceptionTime(now).SetUpdatedAt(now))
 	} else if s == messagestatus.StatusRejected {
 		_, err := tx.MessageStatus.Update().
 			Where(messagestatus.ID(h), messagestatus.StatusEQ(messagestatus.StatusRejected)).

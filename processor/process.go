@@ -15,6 +15,7 @@ import (
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
 	"github.com/alephql/alephql/ent/pendingmessage"
+	"github.com/alephql/alephql/ent/post"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/processor/errcode"
 	"github.com/alephql/alephql/processor/handler"
@@ -29,6 +30,83 @@ type batch struct {
 	done     []int // pending rows to delete
 	// seen are the item hashes inserted into messages by this batch.
 	seen map[string]string // item hash -> signature
+
+	// Rows written in bulk by flush: the messages rows of processed
+	// messages with their tags, confirmations and costs, and their status
+	// change. POST and AGGREGATE handlers never read them, so a batch of
+	// those costs a few statements per message; any other message flushes
+	// them before its checks.
+	tx        *ent.Tx
+	postRows  []*ent.PostCreate
+	msgRows   []*ent.MessageCreate
+	tagRows   []*ent.MessageTagCreate
+	confirms  [][2]string
+	costRows  []*ent.AccountCostCreate
+	processed []string
+}
+
+// DeferPost implements handler.Batch.
+func (b *batch) DeferPost(c *ent.PostCreate) { b.postRows = append(b.postRows, c) }
+
+// Flush implements handler.Batch.
+func (b *batch) Flush(ctx context.Context) error { return b.flush(ctx, b.tx) }
+
+// flush writes the deferred rows.
+func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
+	for i := 0; i < len(b.postRows); i += 1000 {
+		err := tx.Post.CreateBulk(b.postRows[i:min(i+1000, len(b.postRows))]...).
+			OnConflictColumns(post.FieldID).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert posts: %w", err)
+		}
+	}
+	b.postRows = b.postRows[:0]
+	for i := 0; i < len(b.msgRows); i += 500 {
+		if err := tx.Message.CreateBulk(b.msgRows[i:min(i+500, len(b.msgRows))]...).Exec(ctx); err != nil {
+			return fmt.Errorf("insert messages: %w", err)
+		}
+	}
+	for i := 0; i < len(b.tagRows); i += 1000 {
+		err := tx.MessageTag.CreateBulk(b.tagRows[i:min(i+1000, len(b.tagRows))]...).
+			OnConflictColumns(messagetag.FieldItemHash, messagetag.FieldTag).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert tags: %w", err)
+		}
+	}
+	for _, c := range b.confirms {
+		err := tx.MessageConfirmation.Create().SetItemHash(c[0]).SetTxHash(c[1]).
+			OnConflictColumns("item_hash", "tx_hash").DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert confirmation: %w", err)
+		}
+	}
+	for i := 0; i < len(b.costRows); i += 500 {
+		if err := tx.AccountCost.CreateBulk(b.costRows[i:min(i+500, len(b.costRows))]...).Exec(ctx); err != nil {
+			return fmt.Errorf("insert costs: %w", err)
+		}
+	}
+	for i := 0; i < len(b.processed); i += 1000 {
+		err := tx.MessageStatus.Update().Where(messagestatus.IDIn(b.processed[i:min(i+1000, len(b.processed))]...)).
+			SetStatus(messagestatus.StatusProcessed).SetUpdatedAt(b.now).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("update statuses: %w", err)
+		}
+	}
+	b.msgRows, b.tagRows, b.confirms, b.costRows, b.processed = b.msgRows[:0], b.tagRows[:0], b.confirms[:0], b.costRows[:0], b.processed[:0]
+	return nil
+}
+
+// readsMessages reports whether checking or processing m may read rows
+// the batch defers (messages, statuses): everything but plain POSTs and
+// AGGREGATEs.
+func readsMessages(m *msg.Message) bool {
+	switch m.Type {
+	case msg.TypeAggregate:
+		return false
+	case msg.TypePost:
+		return m.ContentType() == "amend"
+	}
+	return true
 }
 
 type batchKey struct{}
@@ -123,8 +201,9 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 	for i, r := range rows {
 		claimed[i] = r.ID
 	}
-	b := &batch{now: now, counters: counters{}, seen: map[string]string{}}
+	b := &batch{now: now, counters: counters{}, seen: map[string]string{}, tx: tx}
 	ctx = context.WithValue(ctx, batchKey{}, b)
+	ctx = handler.WithBatch(ctx, b)
 
 	// Rebuild and verify in parallel: signature checks are the CPU-bound
 	// part of the pipeline.
@@ -156,6 +235,7 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
+	tVerified := time.Now()
 	for i, r := range rows {
 		if err := p.applyOne(ctx, tx, b, r, msgs[i], errs[i], existing, statuses); err != nil {
 			if errors.Is(err, errAbort) {
@@ -168,13 +248,17 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 			return 0, nil, err
 		}
 	}
+	tApplied := time.Now()
 	if err := p.finish(ctx, tx, b); err != nil {
 		return 0, nil, err
 	}
+	tFinished := time.Now()
 	if err := tx.Commit(); err != nil {
 		return 0, claimed, &abortError{id: claimed[0], err: fmt.Errorf("commit: %w", err)}
 	}
 	p.publish(ctx, b.events)
+	p.log.Debug("batch applied", "rows", len(rows), "claim_verify", tVerified.Sub(now), "apply", tApplied.Sub(tVerified),
+		"finish", tFinished.Sub(tApplied), "commit", time.Since(tFinished))
 	return len(rows), nil, nil
 }
 
@@ -208,9 +292,7 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 		// Another copy of a processed message: a confirmation at most. A
 		// copy with another signature is dropped (the first one wins).
 		if sig == r.Signature && r.TxHash != nil {
-			if err := p.confirm(ctx, tx, h, *r.TxHash); err != nil {
-				return err
-			}
+			b.confirms = append(b.confirms, [2]string{h, *r.TxHash})
 			b.events = append(b.events, events.Event{Kind: events.Confirmed, At: b.now, ItemHash: h, Related: *r.TxHash})
 		}
 		b.done = append(b.done, r.ID)
@@ -222,6 +304,11 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 	}
 	if verr != nil {
 		return p.fail(ctx, tx, b, r, verr)
+	}
+	if readsMessages(m) {
+		if err := b.flush(ctx, tx); err != nil {
+			return &abortError{id: r.ID, err: err}
+		}
 	}
 	hd := p.handlers.For(m.Type)
 	if hd == nil {
@@ -237,12 +324,8 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 	if err != nil {
 		return p.failChecked(ctx, tx, b, r, err)
 	}
-	if err := p.insertMessage(ctx, tx, r, m); err != nil {
-		return &abortError{id: r.ID, err: err}
-	}
-	if err := p.insertCosts(ctx, tx, m, costs); err != nil {
-		return &abortError{id: r.ID, err: err}
-	}
+	p.insertMessage(tx, b, r, m)
+	p.insertCosts(tx, b, m, costs)
 	if err := hd.Process(ctx, tx, m); err != nil {
 		return &abortError{id: r.ID, err: err}
 	}
@@ -255,10 +338,7 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 	b.counters.add(counterDims(string(m.Type), string(m.Chain), m.Sender, m.Owner(), status, ch), 1)
 	ev := eventOf(m, events.Processed, b.now)
 	b.events = append(b.events, ev)
-	if err := tx.MessageStatus.Update().Where(messagestatus.ID(h)).
-		SetStatus(messagestatus.StatusProcessed).SetUpdatedAt(b.now).Exec(ctx); err != nil {
-		return &abortError{id: r.ID, err: err}
-	}
+	b.processed = append(b.processed, h)
 	b.done = append(b.done, r.ID)
 	return nil
 }
@@ -330,19 +410,9 @@ func (p *Processor) settleAborted(ctx context.Context, r *ent.PendingMessage, er
 	return 1, nil, nil
 }
 
-// confirm records an on-chain confirmation.
-func (p *Processor) confirm(ctx context.Context, tx *ent.Tx, hash, txHash string) error {
-	err := tx.MessageConfirmation.Create().SetItemHash(hash).SetTxHash(txHash).
-		OnConflictColumns("item_hash", "tx_hash").DoNothing().Exec(ctx)
-	if err != nil && !isNoRows(err) {
-		return &abortError{err: err}
-	}
-	return nil
-}
-
-// insertMessage writes the messages row with its denormalized columns and
-// tags.
-func (p *Processor) insertMessage(ctx context.Context, tx *ent.Tx, r *ent.PendingMessage, m *msg.Message) error {
+// insertMessage queues the messages row with its denormalized columns,
+// tags and confirmation.
+func (p *Processor) insertMessage(tx *ent.Tx, b *batch, r *ent.PendingMessage, m *msg.Message) {
 	base := m.Content.Base()
 	c := tx.Message.Create().
 		SetID(m.ItemHash).SetType(string(m.Type)).SetChain(string(m.Chain)).SetSender(m.Sender).
@@ -373,46 +443,30 @@ func (p *Processor) insertMessage(ctx context.Context, tx *ent.Tx, r *ent.Pendin
 	if s := m.PaymentType(); s != "" {
 		c.SetPaymentType(string(s))
 	}
-	if err := c.Exec(ctx); err != nil {
-		return fmt.Errorf("insert message: %w", err)
-	}
-	if tags := uniq(m.Tags()); len(tags) > 0 {
-		b := make([]*ent.MessageTagCreate, len(tags))
-		for i, t := range tags {
-			b[i] = tx.MessageTag.Create().SetItemHash(m.ItemHash).SetTag(t).SetTime(r.Time)
-		}
-		if err := tx.MessageTag.CreateBulk(b...).OnConflictColumns(messagetag.FieldItemHash, messagetag.FieldTag).DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
-			return fmt.Errorf("insert tags: %w", err)
-		}
+	b.msgRows = append(b.msgRows, c)
+	for _, t := range uniq(m.Tags()) {
+		b.tagRows = append(b.tagRows, tx.MessageTag.Create().SetItemHash(m.ItemHash).SetTag(t).SetTime(r.Time))
 	}
 	if r.TxHash != nil {
-		if err := p.confirm(ctx, tx, m.ItemHash, *r.TxHash); err != nil {
-			return err
-		}
+		b.confirms = append(b.confirms, [2]string{m.ItemHash, *r.TxHash})
 	}
-	return nil
 }
 
-// insertCosts writes the account_costs rows of a message.
-func (p *Processor) insertCosts(ctx context.Context, tx *ent.Tx, m *msg.Message, costs []handler.Cost) error {
-	if len(costs) == 0 {
-		return nil
-	}
-	b := make([]*ent.AccountCostCreate, len(costs))
-	for i, c := range costs {
-		b[i] = tx.AccountCost.Create().SetOwner(m.Owner()).SetItemHash(m.ItemHash).
+// insertCosts queues the account_costs rows of a message.
+func (p *Processor) insertCosts(tx *ent.Tx, b *batch, m *msg.Message, costs []handler.Cost) {
+	for _, c := range costs {
+		b.costRows = append(b.costRows, tx.AccountCost.Create().SetOwner(m.Owner()).SetItemHash(m.ItemHash).
 			SetType(c.Type).SetName(c.Name).SetNillableRef(c.Ref).SetPaymentType(c.PaymentType).
-			SetCostHold(orZero(c.Hold)).SetCostStream(orZero(c.Stream)).SetCostCredit(orZero(c.Credit))
+			SetCostHold(orZero(c.Hold)).SetCostStream(orZero(c.Stream)).SetCostCredit(orZero(c.Credit)))
 	}
-	if err := tx.AccountCost.CreateBulk(b...).Exec(ctx); err != nil {
-		return fmt.Errorf("insert costs: %w", err)
-	}
-	return nil
 }
 
 // finish writes what the batch accumulated: deleted pending rows,
 // counters, outbox.
 func (p *Processor) finish(ctx context.Context, tx *ent.Tx, b *batch) error {
+	if err := b.flush(ctx, tx); err != nil {
+		return err
+	}
 	for i := 0; i < len(b.done); i += 1000 {
 		if _, err := tx.PendingMessage.Delete().Where(pendingmessage.IDIn(b.done[i:min(i+1000, len(b.done))]...)).Exec(ctx); err != nil {
 			return fmt.Errorf("processor: delete pending: %w", err)
@@ -447,3 +501,6 @@ func orZero(s string) string {
 	}
 	return s
 }
+
+// Interface guards
+var _ handler.Batch = (*batch)(nil)

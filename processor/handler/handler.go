@@ -23,8 +23,12 @@ type Handler interface {
 	// CheckBalance returns the cost rows to persist in account_costs, or a
 	// BALANCE_INSUFFICIENT / CREDIT_INSUFFICIENT error.
 	CheckBalance(ctx context.Context, tx *ent.Tx, m *message.Message) ([]Cost, error)
-	// Process applies the message's effects. The messages row already
-	// exists when it is called.
+	// Process applies the message's effects. For every type but POST and
+	// AGGREGATE the messages rows of the message and of every earlier
+	// message of the batch exist when it is called; for plain POSTs and
+	// AGGREGATEs the pipeline writes those rows in bulk later in the same
+	// transaction, so their handlers and post effects must not read the
+	// messages or message_status tables.
 	Process(ctx context.Context, tx *ent.Tx, m *message.Message) error
 	// Forget undoes the effects of target, which a FORGET removes; it
 	// returns further item hashes to forget (the amends of a post, ...).

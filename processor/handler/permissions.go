@@ -57,6 +57,9 @@ func Authorize(ctx context.Context, tx *ent.Tx, a Action) error {
 	if strings.EqualFold(a.Sender, a.Owner) {
 		return nil
 	}
+	if err := flushBatch(ctx); err != nil {
+		return errcode.Wrap(errcode.InternalError, err, "flush batch")
+	}
 	ok, err := Delegated(ctx, tx, a)
 	if err != nil {
 		return err

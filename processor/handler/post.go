@@ -125,7 +125,9 @@ func (h *Post) Process(ctx context.Context, tx *ent.Tx, m *message.Message) erro
 	if c.Type == amendType {
 		q.SetAmends(c.Ref)
 	}
-	if err := q.OnConflictColumns(post.FieldID).DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
+	if b := BatchFrom(ctx); b != nil && c.Type != amendType {
+		b.DeferPost(q)
+	} else if err := q.OnConflictColumns(post.FieldID).DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
 		return errcode.Wrap(errcode.InternalError, err, "insert post")
 	}
 	if c.Type == amendType {
@@ -182,6 +184,9 @@ func newer(t time.Time, hash string, than time.Time, thanHash string) bool {
 // forgets its amends (returned), forgetting an amend recomputes the
 // original's latest amend from the remaining ones.
 func (h *Post) Forget(ctx context.Context, tx *ent.Tx, target *ent.Message) ([]string, error) {
+	if err := flushBatch(ctx); err != nil {
+		return nil, errcode.Wrap(errcode.InternalError, err, "flush batch")
+	}
 	p, err := tx.Post.Get(ctx, target.ID)
 	if ent.IsNotFound(err) {
 		return nil, nil
