@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/aggregateelement"
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
@@ -37,6 +38,9 @@ type batch struct {
 	// those costs a few statements per message; any other message flushes
 	// them before its checks.
 	tx        *ent.Tx
+	flushers  []func(context.Context, *ent.Tx) error
+	cache     map[string]any
+	elemRows  []*ent.AggregateElementCreate
 	postRows  []*ent.PostCreate
 	msgRows   []*ent.MessageCreate
 	tagRows   []*ent.MessageTagCreate
@@ -48,11 +52,39 @@ type batch struct {
 // DeferPost implements handler.Batch.
 func (b *batch) DeferPost(c *ent.PostCreate) { b.postRows = append(b.postRows, c) }
 
+// DeferElement implements handler.Batch.
+func (b *batch) DeferElement(c *ent.AggregateElementCreate) { b.elemRows = append(b.elemRows, c) }
+
+// Cache implements handler.Batch.
+func (b *batch) Cache() map[string]any {
+	if b.cache == nil {
+		b.cache = map[string]any{}
+	}
+	return b.cache
+}
+
+// OnFlush implements handler.Batch.
+func (b *batch) OnFlush(f func(context.Context, *ent.Tx) error) { b.flushers = append(b.flushers, f) }
+
 // Flush implements handler.Batch.
 func (b *batch) Flush(ctx context.Context) error { return b.flush(ctx, b.tx) }
 
 // flush writes the deferred rows.
 func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
+	for _, f := range b.flushers {
+		if err := f(ctx, tx); err != nil {
+			return err
+		}
+	}
+	b.flushers, b.cache = b.flushers[:0], nil
+	for i := 0; i < len(b.elemRows); i += 1000 {
+		err := tx.AggregateElement.CreateBulk(b.elemRows[i:min(i+1000, len(b.elemRows))]...).
+			OnConflictColumns(aggregateelement.FieldID).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert aggregate elements: %w", err)
+		}
+	}
+	b.elemRows = b.elemRows[:0]
 	for i := 0; i < len(b.postRows); i += 1000 {
 		err := tx.Post.CreateBulk(b.postRows[i:min(i+1000, len(b.postRows))]...).
 			OnConflictColumns(post.FieldID).DoNothing().Exec(ctx)

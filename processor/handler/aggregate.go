@@ -45,15 +45,20 @@ func (h *Aggregate) Process(ctx context.Context, tx *ent.Tx, m *message.Message)
 		return errcode.Newf(errcode.InternalError, "AGGREGATE handler got %T content", m.Content)
 	}
 	t := message.Timestamp(c.Time)
-	err := tx.AggregateElement.Create().
+	el := tx.AggregateElement.Create().
 		SetID(m.ItemHash).SetKey(c.Key).SetOwner(c.Address).
-		SetContent(c.Content).SetCreationDatetime(t).
-		OnConflictColumns(aggregateelement.FieldID).DoNothing().Exec(ctx)
-	if err != nil && !isNoRows(err) {
+		SetContent(c.Content).SetCreationDatetime(t)
+	b := BatchFrom(ctx)
+	if b != nil {
+		b.DeferElement(el)
+	} else if err := el.OnConflictColumns(aggregateelement.FieldID).DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
 		return errcode.Wrap(errcode.InternalError, err, "insert aggregate element")
 	}
 	if c.Address == h.deps.Config.FrozenAggregateOwner {
 		return nil // the reference node never merges this owner's aggregates
+	}
+	if b != nil {
+		return h.processBatched(ctx, tx, b, c, m.ItemHash, t)
 	}
 	if err := Lock(ctx, tx, h.dialect, "aggregate:"+c.Address+"\x00"+c.Key); err != nil {
 		return err
@@ -81,9 +86,88 @@ func (h *Aggregate) Process(ctx context.Context, tx *ent.Tx, m *message.Message)
 	return nil
 }
 
+// aggState is an aggregate being merged in a batch; row is nil for an
+// aggregate that does not exist yet.
+type aggState struct {
+	row   *ent.Aggregate
+	dirty bool
+}
+
+// processBatched merges an in-order element into the batch's cached copy
+// of its aggregate (read once per batch, written once at flush); an
+// out-of-order element flushes the batch and recomputes the aggregate.
+func (h *Aggregate) processBatched(ctx context.Context, tx *ent.Tx, b Batch, c *message.AggregateContent, hash string, t time.Time) error {
+	k := "aggregate:" + c.Address + "\x00" + c.Key
+	cache := b.Cache()
+	st, _ := cache[k].(*aggState)
+	if st == nil {
+		if err := Lock(ctx, tx, h.dialect, k); err != nil {
+			return err
+		}
+		row, err := tx.Aggregate.Query().Where(aggregate.Owner(c.Address), aggregate.Key(c.Key)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return errcode.Wrap(errcode.InternalError, err, "read aggregate")
+		}
+		st = &aggState{row: row}
+		if len(cache) == 0 {
+			b.OnFlush(writeAggregates(b))
+		}
+		cache[k] = st
+	}
+	switch {
+	case st.row == nil:
+		st.row = &ent.Aggregate{Owner: c.Address, Key: c.Key, Content: c.Content,
+			CreationDatetime: t, LastUpdated: t, LastRevisionHash: hash, ElementCount: 1}
+	case newer(t, hash, st.row.LastUpdated, st.row.LastRevisionHash):
+		merged, err := mergeObjects(st.row.Content, c.Content)
+		if err != nil {
+			return errcode.Wrap(errcode.InternalError, err, "merge aggregate")
+		}
+		st.row.Content, st.row.LastUpdated, st.row.LastRevisionHash = merged, t, hash
+		st.row.ElementCount++
+	default:
+		if err := b.Flush(ctx); err != nil {
+			return errcode.Wrap(errcode.InternalError, err, "flush batch")
+		}
+		return h.recompute(ctx, tx, c.Address, c.Key)
+	}
+	st.dirty = true
+	return nil
+}
+
+// writeAggregates returns the flush hook writing the batch's merged
+// aggregates.
+func writeAggregates(b Batch) func(ctx context.Context, tx *ent.Tx) error {
+	return func(ctx context.Context, tx *ent.Tx) error {
+		var rows []*ent.AggregateCreate
+		for _, v := range b.Cache() {
+			st, ok := v.(*aggState)
+			if !ok || !st.dirty {
+				continue
+			}
+			r := st.row
+			rows = append(rows, tx.Aggregate.Create().SetOwner(r.Owner).SetKey(r.Key).SetContent(r.Content).
+				SetCreationDatetime(r.CreationDatetime).SetLastUpdated(r.LastUpdated).
+				SetLastRevisionHash(r.LastRevisionHash).SetElementCount(r.ElementCount))
+		}
+		for i := 0; i < len(rows); i += 500 {
+			err := tx.Aggregate.CreateBulk(rows[i:min(i+500, len(rows))]...).
+				OnConflict(sql.ConflictColumns(aggregate.FieldOwner, aggregate.FieldKey)).
+				UpdateNewValues().Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("write aggregates: %w", err)
+			}
+		}
+		return nil
+	}
+}
+
 // Forget implements Handler: it deletes the element and recomputes the
 // aggregate from the remaining ones (deleting it when none remain).
 func (h *Aggregate) Forget(ctx context.Context, tx *ent.Tx, target *ent.Message) ([]string, error) {
+	if err := flushBatch(ctx); err != nil {
+		return nil, errcode.Wrap(errcode.InternalError, err, "flush batch")
+	}
 	el, err := tx.AggregateElement.Get(ctx, target.ID)
 	if ent.IsNotFound(err) {
 		return nil, nil

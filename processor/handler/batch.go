@@ -13,6 +13,15 @@ import (
 type Batch interface {
 	// DeferPost queues a posts row insert (ON CONFLICT DO NOTHING).
 	DeferPost(c *ent.PostCreate)
+	// DeferElement queues an aggregate_elements row insert (ON CONFLICT
+	// DO NOTHING).
+	DeferElement(c *ent.AggregateElementCreate)
+	// Cache is state handlers keep for the batch until the next flush
+	// (the aggregates being merged).
+	Cache() map[string]any
+	// OnFlush registers f to run first at the next flush, while Cache is
+	// still filled.
+	OnFlush(f func(ctx context.Context, tx *ent.Tx) error)
 	// Flush writes every deferred row now.
 	Flush(ctx context.Context) error
 }
