@@ -110,6 +110,11 @@ func TestSharedPostgres(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1500, sum.Queued)
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("pending rows:\n" + pendingErrors(t, db1))
+		}
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	for _, p := range []*processor.Processor{p1, p2} {
@@ -119,7 +124,7 @@ func TestSharedPostgres(t *testing.T) {
 	require.Eventually(t, func() bool {
 		n, err := p1.Pending(t.Context())
 		return err == nil && n == 0
-	}, 60*time.Second, 50*time.Millisecond, "pending: %v", pendingErrors(t, db1))
+	}, 180*time.Second, 50*time.Millisecond)
 	cancel()
 	wg.Wait()
 	requireExactlyOnce(t, db1, hashes)
