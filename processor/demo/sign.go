@@ -40,6 +40,18 @@ type Msg struct {
 
 // Sign returns the wire JSON of a signed inline message.
 func (a *Account) Sign(m Msg) ([]byte, string, error) {
+	raw, hash, _, err := a.sign(m, false)
+	return raw, hash, err
+}
+
+// SignStorage returns the wire JSON of a signed "storage" message (its
+// content is fetched by hash) and the content bytes to serve for it.
+func (a *Account) SignStorage(m Msg) ([]byte, string, []byte, error) {
+	return a.sign(m, true)
+}
+
+// sign builds and signs a message, inline or by storage hash.
+func (a *Account) sign(m Msg, storage bool) ([]byte, string, []byte, error) {
 	c := make(map[string]any, len(m.Content)+2)
 	for k, v := range m.Content {
 		c[k] = v
@@ -52,26 +64,30 @@ func (a *Account) Sign(m Msg) ([]byte, string, error) {
 	}
 	ic, err := json.Marshal(c)
 	if err != nil {
-		return nil, "", fmt.Errorf("demo: content: %w", err)
+		return nil, "", nil, fmt.Errorf("demo: content: %w", err)
 	}
 	sum := sha256.Sum256(ic)
 	hash := hex.EncodeToString(sum[:])
 	s := chains.Signed{Type: m.Type, ItemHash: hash, Time: m.Time}
 	if err := chains.Sign(a.Signer, &s); err != nil {
-		return nil, "", fmt.Errorf("demo: sign: %w", err)
+		return nil, "", nil, fmt.Errorf("demo: sign: %w", err)
 	}
 	w := map[string]any{
 		"chain": s.Chain, "sender": s.Sender, "type": m.Type, "item_hash": hash,
 		"item_type": "inline", "item_content": string(ic), "signature": s.Signature, "time": m.Time,
+	}
+	if storage {
+		w["item_type"] = "storage"
+		delete(w, "item_content")
 	}
 	if m.Channel != "" {
 		w["channel"] = m.Channel
 	}
 	raw, err := json.Marshal(w)
 	if err != nil {
-		return nil, "", fmt.Errorf("demo: wire: %w", err)
+		return nil, "", nil, fmt.Errorf("demo: wire: %w", err)
 	}
-	return raw, hash, nil
+	return raw, hash, ic, nil
 }
 
 // Post signs a POST.
