@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph/model"
@@ -27,6 +28,13 @@ type HubConfig struct {
 	SendTimeout time.Duration
 	// ReplayBatch is the number of outbox rows read per query. Default 500.
 	ReplayBatch int
+	// PollInterval is how often the hub reads the outbox without being
+	// woken, to pick up changes committed by other nodes. Default 1 s.
+	PollInterval time.Duration
+	// GapGrace is how long a hole in the outbox ids is waited for (a lower
+	// id may belong to a transaction still committing) before it is taken
+	// for a rolled-back insert. Default 5 s.
+	GapGrace time.Duration
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -40,87 +48,208 @@ func (c *HubConfig) Validate() error {
 	if c.ReplayBatch == 0 {
 		c.ReplayBatch = 500
 	}
-	if c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 {
-		return errors.New("hub buffer, send timeout and replay batch must be positive")
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.GapGrace == 0 {
+		c.GapGrace = 5 * time.Second
+	}
+	if c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 {
+		return errors.New("hub buffer, timeouts and replay batch must be positive")
 	}
 	return nil
 }
 
-// Hub fans the node's event stream out to subscriptions. It listens once
-// (one events.Subscription) and matches each event against an index of the
-// subscribers' filters: an event costs a lookup per attribute plus the
+// Hub fans the node's state changes out to subscriptions. The
+// message_events outbox is the source of truth: bus events (and a poll, for
+// changes committed by other nodes) only wake the hub, which then reads the
+// outbox rows after the last one it dispatched, once for all subscribers,
+// loads their messages in one query, and matches each against an index of
+// the subscribers' filters: an event costs a lookup per attribute plus the
 // subscribers that filter on one of its values (or on nothing indexable),
-// not a scan of every subscriber. Subscriptions resume from the
-// message_events outbox when they or the hub fall behind, so nothing is lost
-// and nothing is delivered twice.
+// not a scan of every subscriber. Reading the outbox in id order is what
+// makes delivery ordered, gap-free and duplicate-free even when events are
+// published out of commit order or dropped by the bus.
 type Hub struct {
 	cfg    HubConfig
 	client *ent.Client
 	bus    events.Subscriber
 	log    *slog.Logger
 
-	// mu guards subs and index. Never held while sending.
-	mu    sync.RWMutex
+	// mu guards index, subs and last: a subscription registers at a
+	// known outbox position, and the hub dispatches rows after it.
+	mu    sync.Mutex
 	index map[string]map[*hubSub]struct{} // "dim=value" -> subscribers; "" = unindexed
 	subs  int
+	last  int64 // last outbox id dispatched
 
-	lastSeq atomic.Int64
-	lastAt  atomic.Int64 // unix nanoseconds
-	running atomic.Bool
+	lastAt  atomic.Int64  // unix nanoseconds of the last dispatched row
+	ready   chan struct{} // closed once Run knows the outbox position
+	started atomic.Bool
 }
 
-// NewHub returns a hub reading events from bus and the outbox through
-// client. Run must be running for subscriptions to receive live events.
+// NewHub returns a hub reading the outbox through client, woken by bus.
+// Run must be running for subscriptions to receive live events.
 func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.Logger) (*Hub, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "graphql-hub"), index: map[string]map[*hubSub]struct{}{}}, nil
+	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "graphql-hub"),
+		index: map[string]map[*hubSub]struct{}{}, ready: make(chan struct{})}, nil
+}
+
+// hubEvent is one outbox row with its message, shared by every
+// subscription it matches.
+type hubEvent struct {
+	ev  events.Event
+	msg *ent.Message
 }
 
 // hubSub is one subscription's registration: the hub's only handle on it.
 type hubSub struct {
 	keys   []string
 	f      *model.MessageFilter
-	c      chan events.Event
-	lagged chan struct{} // capacity 1: "you missed events, catch up"
+	c      chan hubEvent
+	lagged chan struct{} // capacity 1: "you missed events, re-register"
 }
 
-// Run listens to the bus until ctx ends. When the bus cuts the hub off as
-// slow, every subscription is told to catch up from the outbox and the hub
-// listens again.
+// Run dispatches outbox rows until ctx ends, woken by bus events and
+// every PollInterval. When the bus cuts the hub off as slow it listens
+// again: the outbox still holds everything.
 func (h *Hub) Run(ctx context.Context) error {
-	h.running.Store(true)
-	defer h.running.Store(false)
+	end, err := h.outboxEnd(ctx)
+	if err != nil {
+		return err
+	}
+	if !h.started.CompareAndSwap(false, true) {
+		return errors.New("hub already running")
+	}
+	h.mu.Lock()
+	h.last = end
+	h.mu.Unlock()
+	close(h.ready)
+	poll := time.NewTicker(h.cfg.PollInterval)
+	defer poll.Stop()
 	for {
 		sub, err := h.bus.Subscribe(ctx)
 		if err != nil {
 			return fmt.Errorf("subscribe to events: %w", err)
 		}
-		for ev := range sub.C {
-			h.dispatch(ev)
+	listen:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case _, ok := <-sub.C:
+				if !ok {
+					break listen
+				}
+			case <-poll.C:
+			}
+			if err := h.catchUp(ctx); err != nil && ctx.Err() == nil {
+				h.log.Warn("read outbox", "err", err)
+			}
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		h.log.Warn("event stream cut off; subscriptions catch up from the outbox", "err", sub.Err())
-		h.lagAll()
+		h.log.Warn("event stream cut off; catching up from the outbox", "err", sub.Err())
 	}
 }
 
-// LastEvent returns the sequence number and time of the last event seen.
+func (h *Hub) outboxEnd(ctx context.Context) (int64, error) {
+	ev, err := h.client.MessageEvent.Query().Order(ent.Desc(messageevent.FieldID)).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("read outbox end: %w", err)
+	}
+	return ev.ID, nil
+}
+
+// readOutbox returns up to ReplayBatch rows after `after` (and at most
+// `upTo` when positive) with their messages, stopping before a recent gap
+// in the ids: a lower id may belong to a transaction still committing.
+func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, error) {
+	q := h.client.MessageEvent.Query().Where(messageevent.IDGT(after))
+	if upTo > 0 {
+		q.Where(messageevent.IDLTE(upTo))
+	}
+	rows, err := q.Order(ent.Asc(messageevent.FieldID)).Limit(h.cfg.ReplayBatch).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox after %d: %w", after, err)
+	}
+	prev := after
+	for i, row := range rows {
+		if upTo <= 0 && row.ID != prev+1 && time.Since(row.CreatedAt) < h.cfg.GapGrace {
+			rows = rows[:i]
+			break
+		}
+		prev = row.ID
+	}
+	hashes := make([]string, len(rows))
+	for i, row := range rows {
+		hashes[i] = row.ItemHash
+	}
+	found, err := h.client.Message.Query().Where(message.IDIn(hashes...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load outbox messages: %w", err)
+	}
+	msgs := byKey(found, func(m *ent.Message) string { return m.ID })
+	out := make([]hubEvent, len(rows))
+	for i, row := range rows {
+		m := msgs[row.ItemHash]
+		if m == nil { // rejected, forgotten, removed or pending: rare
+			if m, err = findMessage(ctx, h.client, row.ItemHash); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = hubEvent{ev: outboxEvent(row), msg: m}
+	}
+	return out, nil
+}
+
+// catchUp dispatches every outbox row after the last one dispatched.
+func (h *Hub) catchUp(ctx context.Context) error {
+	for {
+		h.mu.Lock()
+		after := h.last
+		h.mu.Unlock()
+		evs, err := h.readOutbox(ctx, after, 0)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		h.mu.Lock()
+		if h.last == after { // Run is the only writer; kept for safety
+			for _, e := range evs {
+				h.dispatch(e)
+				h.last = e.ev.Seq
+			}
+			h.lastAt.Store(evs[len(evs)-1].ev.At.UnixNano())
+		}
+		h.mu.Unlock()
+		if len(evs) < h.cfg.ReplayBatch {
+			return nil
+		}
+	}
+}
+
+// LastEvent returns the last outbox id dispatched and its time.
 func (h *Hub) LastEvent() (int64, time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	at := h.lastAt.Load()
 	if at == 0 {
-		return h.lastSeq.Load(), time.Time{}
+		return h.last, time.Time{}
 	}
-	return h.lastSeq.Load(), time.Unix(0, at).UTC()
+	return h.last, time.Unix(0, at).UTC()
 }
 
 // Subscribers returns the number of registered subscriptions.
 func (h *Hub) Subscribers() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return h.subs
 }
 
@@ -149,30 +278,15 @@ func indexKeys(f *model.MessageFilter) []string {
 	return []string{""}
 }
 
-// eventKeys are the index keys an event matches.
-func eventKeys(ev events.Event) []string {
-	keys := []string{"", "hash=" + ev.ItemHash}
-	add := func(dim, v string) {
-		if v != "" {
-			keys = append(keys, dim+"="+v)
-		}
+// register adds a subscription and returns the outbox position from which
+// the hub will hand it rows. It waits for Run to know its position.
+func (h *Hub) register(ctx context.Context, f *model.MessageFilter) (*hubSub, int64, error) {
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
 	}
-	add("sender", ev.Sender)
-	add("owner", ev.Owner)
-	add("channel", ev.Channel)
-	add("ref", ev.ContentRef)
-	add("key", ev.ContentKey)
-	add("ctype", ev.ContentType)
-	add("type", ev.Type)
-	add("chain", ev.Chain)
-	for _, t := range ev.Tags {
-		add("tag", t)
-	}
-	return keys
-}
-
-func (h *Hub) register(f *model.MessageFilter) *hubSub {
-	s := &hubSub{keys: indexKeys(f), f: f, c: make(chan events.Event, h.cfg.Buffer), lagged: make(chan struct{}, 1)}
+	s := &hubSub{keys: indexKeys(f), f: f, c: make(chan hubEvent, h.cfg.Buffer), lagged: make(chan struct{}, 1)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, k := range s.keys {
@@ -184,7 +298,7 @@ func (h *Hub) register(f *model.MessageFilter) *hubSub {
 		m[s] = struct{}{}
 	}
 	h.subs++
-	return s
+	return s, h.last, nil
 }
 
 func (h *Hub) unregister(s *hubSub) {
@@ -199,28 +313,50 @@ func (h *Hub) unregister(s *hubSub) {
 	h.subs--
 }
 
-// dispatch hands ev to every subscription whose filter may match it,
-// without blocking: a full buffer marks the subscription lagged.
-func (h *Hub) dispatch(ev events.Event) {
-	if ev.Seq > h.lastSeq.Load() {
-		h.lastSeq.Store(ev.Seq)
-		h.lastAt.Store(ev.At.UnixNano())
+// messageKeys are the index keys a message matches.
+func messageKeys(hash string, m *ent.Message) []string {
+	keys := []string{"", "hash=" + hash}
+	if m == nil {
+		return keys
 	}
-	var targets []*hubSub
-	h.mu.RLock()
-	for _, k := range eventKeys(ev) {
-		for s := range h.index[k] {
-			if !slices.Contains(targets, s) && matchEvent(s.f, ev) {
-				targets = append(targets, s)
-			}
+	add := func(dim string, v *string) {
+		if v != nil && *v != "" {
+			keys = append(keys, dim+"="+*v)
 		}
 	}
-	h.mu.RUnlock()
-	for _, s := range targets {
-		select {
-		case s.c <- ev:
-		default:
-			s.lag()
+	add("sender", &m.Sender)
+	add("owner", &m.Owner)
+	add("channel", m.Channel)
+	add("ref", m.ContentRef)
+	add("key", m.ContentKey)
+	add("ctype", m.ContentType)
+	add("type", &m.Type)
+	add("chain", &m.Chain)
+	for _, t := range m.Tags {
+		add("tag", &t)
+	}
+	return keys
+}
+
+// dispatch hands e to every subscription whose filter matches, without
+// blocking: a full buffer marks the subscription lagged. Called with mu
+// held.
+func (h *Hub) dispatch(e hubEvent) {
+	seen := map[*hubSub]bool{}
+	for _, k := range messageKeys(e.ev.ItemHash, e.msg) {
+		for s := range h.index[k] {
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			if !matchMessage(s.f, e.msg) {
+				continue
+			}
+			select {
+			case s.c <- e:
+			default:
+				s.lag()
+			}
 		}
 	}
 }
@@ -230,30 +366,6 @@ func (s *hubSub) lag() {
 	case s.lagged <- struct{}{}:
 	default:
 	}
-}
-
-func (h *Hub) lagAll() {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, m := range h.index {
-		for s := range m {
-			s.lag()
-		}
-	}
-}
-
-// matchEvent is the hub's cheap pre-match on the attributes an event
-// carries; criteria it cannot see pass here and are checked on the row.
-func matchEvent(f *model.MessageFilter, ev events.Event) bool {
-	if f == nil {
-		return true
-	}
-	in := func(vs []string, v string) bool { return len(vs) == 0 || slices.Contains(vs, v) }
-	return in(f.Hashes, ev.ItemHash) && in(f.Senders, ev.Sender) && in(f.Owners, ev.Owner) &&
-		in(f.Channels, ev.Channel) && in(f.Chains, ev.Chain) && in(f.Refs, ev.ContentRef) &&
-		in(f.ContentKeys, ev.ContentKey) && in(f.ContentTypes, ev.ContentType) &&
-		in(mapSlice(f.Types, storedMessageType), ev.Type) &&
-		(len(f.Tags) == 0 || slices.ContainsFunc(ev.Tags, func(t string) bool { return slices.Contains(f.Tags, t) }))
 }
 
 // matchMessage is the authoritative filter check, on the message as
@@ -312,39 +424,17 @@ func parseEventCursor(s string) (int64, error) {
 // within the hub's send timeout.
 var ErrSlowClient = errors.New("subscription client too slow")
 
-// stream runs one subscription: register first, replay the outbox after
-// `after` (or from the current end), then deliver live events, skipping
-// those the replay already delivered. It owns out and closes it.
-func (h *Hub) stream(ctx context.Context, f *model.MessageFilter, after *int64, load func(context.Context, string) (*ent.Message, error), out chan<- model.MessageEvent) error {
+// stream runs one subscription: register at outbox position x, replay the
+// rows in (after, x] from the outbox, then take the hub's rows after x. A
+// subscription that falls behind re-registers and replays what it missed.
+// It owns out and closes it.
+func (h *Hub) stream(ctx context.Context, f *model.MessageFilter, after *int64, out chan<- model.MessageEvent) error {
 	defer close(out)
-	s := h.register(f)
-	defer h.unregister(s)
-
-	var last int64
-	if after != nil {
-		last = *after
-	} else {
-		// Start live: everything committed so far is history.
-		ev, err := h.client.MessageEvent.Query().Order(ent.Desc(messageevent.FieldID)).First(ctx)
-		if err != nil && !ent.IsNotFound(err) {
-			return fmt.Errorf("read outbox end: %w", err)
-		}
-		if ev != nil {
-			last = ev.ID
-		}
-	}
-	emit := func(e events.Event) error {
-		m, err := load(ctx, e.ItemHash)
-		if err != nil {
-			return err
-		}
-		if !matchMessage(f, m) {
-			return nil
-		}
+	emit := func(e hubEvent) error {
 		t := time.NewTimer(h.cfg.SendTimeout)
 		defer t.Stop()
 		select {
-		case out <- typedEvent(e, m):
+		case out <- typedEvent(e.ev, e.msg):
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -352,50 +442,63 @@ func (h *Hub) stream(ctx context.Context, f *model.MessageFilter, after *int64, 
 			return ErrSlowClient
 		}
 	}
-	replay := func() error {
-		for {
-			rows, err := h.client.MessageEvent.Query().Where(messageevent.IDGT(last)).
-				Order(ent.Asc(messageevent.FieldID)).Limit(h.cfg.ReplayBatch).All(ctx)
-			if err != nil {
-				return fmt.Errorf("replay outbox after %d: %w", last, err)
+	for {
+		s, x, err := h.register(ctx, f)
+		if err != nil {
+			return nil // ended before the hub started
+		}
+		err = func() error {
+			defer h.unregister(s)
+			last := x
+			if after != nil {
+				last = *after
 			}
-			for _, row := range rows {
-				if err := emit(outboxEvent(row)); err != nil {
+			for last < x {
+				evs, err := h.readOutbox(ctx, last, x)
+				if err != nil {
 					return err
 				}
-				last = row.ID
+				for _, e := range evs {
+					if matchMessage(f, e.msg) {
+						if err := emit(e); err != nil {
+							return err
+						}
+					}
+					last = e.ev.Seq
+				}
+				if len(evs) < h.cfg.ReplayBatch {
+					last = x
+				}
 			}
-			if len(rows) < h.cfg.ReplayBatch {
+			after = &last
+			for {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-s.lagged:
+					return errLagged
+				case e := <-s.c:
+					if e.ev.Seq <= last {
+						continue // resumed past the hub's position: already seen
+					}
+					if err := emit(e); err != nil {
+						return err
+					}
+					last = e.ev.Seq
+				}
+			}
+		}()
+		if !errors.Is(err, errLagged) {
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 				return nil
 			}
-		}
-	}
-	if after != nil {
-		if err := replay(); err != nil {
 			return err
 		}
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.lagged:
-			if err := replay(); err != nil {
-				return err
-			}
-		case ev := <-s.c:
-			if ev.Seq != 0 && ev.Seq <= last {
-				continue // replayed already
-			}
-			if err := emit(ev); err != nil {
-				return err
-			}
-			if ev.Seq > last {
-				last = ev.Seq
-			}
-		}
-	}
 }
+
+// errLagged makes a subscription re-register after it missed events.
+var errLagged = errors.New("subscription lagged")
 
 // outboxEvent rebuilds the event of an outbox row.
 func outboxEvent(row *ent.MessageEvent) events.Event {

@@ -8,8 +8,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph/model"
 )
 
@@ -51,9 +49,8 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 		seq = &n
 	}
 	out := make(chan model.MessageEvent)
-	load := func(ctx context.Context, hash string) (*ent.Message, error) { return findMessage(ctx, r.client, hash) }
 	go func() {
-		if err := r.opts.Hub.stream(ctx, f, seq, load, out); err != nil && ctx.Err() == nil {
+		if err := r.opts.Hub.stream(ctx, f, seq, out); err != nil && ctx.Err() == nil {
 			r.log.WarnContext(ctx, "subscription ended", "err", err)
 		}
 	}()
@@ -77,7 +74,10 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
 	}
 	out := make(chan *model.MessageStatusInfo)
-	s := h.register(&model.MessageFilter{Hashes: []string{hash}})
+	s, _, err := h.register(ctx, &model.MessageFilter{Hashes: []string{hash}})
+	if err != nil {
+		return nil, err
+	}
 	go func() {
 		defer close(out)
 		defer h.unregister(s)
@@ -131,7 +131,10 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 	_ = json.Unmarshal(raw, &wire) // the submitter validates; this only arms the wait
 	var s *hubSub
 	if sync && r.opts.Hub != nil && wire.ItemHash != "" {
-		s = r.opts.Hub.register(&model.MessageFilter{Hashes: []string{wire.ItemHash}})
+		var err error
+		if s, _, err = r.opts.Hub.register(ctx, &model.MessageFilter{Hashes: []string{wire.ItemHash}}); err != nil {
+			return nil, err
+		}
 		defer r.opts.Hub.unregister(s)
 	}
 	hash, err := r.opts.Submitter.Submit(ctx, raw)
@@ -146,7 +149,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 	defer cancel()
 	poll := time.NewTicker(250 * time.Millisecond) // also covers nodes without a hub
 	defer poll.Stop()
-	var evc <-chan events.Event
+	var evc <-chan hubEvent
 	var lag <-chan struct{}
 	if s != nil {
 		evc, lag = s.c, s.lagged
