@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +11,11 @@ import (
 
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/graph"
 	"github.com/alephql/alephql/ipfs"
 	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/demo"
+	"github.com/alephql/alephql/processor/errcode"
 	"github.com/alephql/alephql/processor/handler"
 )
 
@@ -80,6 +83,23 @@ func loadSample(ctx context.Context, p *processor.Processor, db *database.DB, n 
 	return nil
 }
 
+// graphSubmitter is the API's intake: graph.Submitter over the processor.
+type graphSubmitter struct{ p *processor.Processor }
+
+// Submit implements graph.Submitter. A malformed message is recorded as
+// rejected and reported as a *graph.InvalidMessageError; a duplicate is
+// not an error.
+func (s graphSubmitter) Submit(ctx context.Context, raw json.RawMessage) (string, error) {
+	r, err := s.p.Submit(ctx, raw, processor.OriginAPI, nil)
+	if err == nil {
+		return r.ItemHash, nil
+	}
+	if c, ok := errcode.CodeOf(err); ok && c.Kind() == errcode.Invalid {
+		return "", &graph.InvalidMessageError{Code: int(c), Reason: err.Error()}
+	}
+	return "", err
+}
+
 // storageAdapter gives the handlers the content service, with its errors
 // mapped onto the handler package's sentinels.
 type storageAdapter struct{ s *ipfs.Service }
@@ -119,4 +139,7 @@ func (a storageAdapter) Unpin(ctx context.Context, hash string) error {
 }
 
 // Interface guards
-var _ handler.Storage = storageAdapter{}
+var (
+	_ handler.Storage = storageAdapter{}
+	_ graph.Submitter = graphSubmitter{}
+)

@@ -122,7 +122,11 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub))
+	proc, err := newProcessor(f.pipeline, db, store.Content, bus, log)
+	if err != nil {
+		return err
+	}
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}))
 	if err != nil {
 		return err
 	}
@@ -142,10 +146,6 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.GC.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
-	proc, err := newProcessor(f.pipeline, db, store.Content, bus, log)
-	if err != nil {
-		return err
-	}
 	g.Go(func() error { return proc.Run(gctx) })
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, sampleSize, log) })
