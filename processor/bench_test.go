@@ -82,7 +82,7 @@ func BenchmarkIngest(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		db := benchDB(b)
-		p, err := processor.New(processor.Config{Idle: 5 * time.Millisecond}, processor.Deps{DB: db, Log: dbtest.Logger()})
+		p, err := processor.New(processor.Config{Idle: 5 * time.Millisecond, BatchSize: benchBatch()}, processor.Deps{DB: db, Log: dbtest.Logger()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -190,4 +190,11 @@ func benchDB(b *testing.B) *database.DB {
 		b.Fatal(err)
 	}
 	return db
+}
+
+// benchBatch is the batch size (ALEPHQL_BENCH_BATCH overrides the
+// default).
+func benchBatch() int {
+	n, _ := strconv.Atoi(os.Getenv("ALEPHQL_BENCH_BATCH"))
+	return n
 }
