@@ -46,9 +46,9 @@ check-generate:
 test: assets
 	scripts/test.sh
 
-#? bench: run the Go benchmarks (results go to BENCHMARKS.md by hand, with this command)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out
+#? bench: start the test servers and run every benchmark (BENCH=regexp COUNT=n); figures go to BENCHMARKS.md
+bench: assets
+	scripts/bench.sh
 
 #? lint: gofmt, go vet and the import rules
 lint:

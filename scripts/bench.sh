@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# bench.sh: what `make bench` runs. Starts the same loopback servers as the
+# tests (PostgreSQL, Redis, kubo), runs every Go benchmark, then the
+# instruction-count ratio of the protocol core. Figures go to BENCHMARKS.md
+# by hand, with the command that produced them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+servers=$(mktemp -d /tmp/alephql-bench.XXXXXX)
+trap 'scripts/test-servers.sh stop "$servers"' EXIT
+scripts/test-servers.sh start "$servers"
+# shellcheck disable=SC1091
+. "$servers/env"
+go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "${COUNT:-1}" ./... | tee bench.out
+if command -v valgrind >/dev/null; then
+	scripts/bench-instructions.sh ./processor/message 'EcrecoverDigest$' 'ParseHashVerify/ETH$' 'Decode$' | tee -a bench.out
+fi
