@@ -423,7 +423,21 @@ func (p *jsonParser) str() (string, error) {
 
 const hexDigits = "0123456789abcdef"
 
-func writeOrjson(out *bytes.Buffer, v *jsonValue) {
+// jsonStyle is how one serializer spells JSON: orjson's compact form, or
+// Python's json.dumps defaults.
+type jsonStyle struct {
+	itemSep, keySep string
+	float           func(float64) string
+	str             func(*bytes.Buffer, string)
+}
+
+var (
+	orjsonStyle = jsonStyle{itemSep: ",", keySep: ":", float: orjsonFloat, str: writeOrjsonString}
+	pythonStyle = jsonStyle{itemSep: ", ", keySep: ": ", float: pythonFloat, str: writePythonString}
+)
+
+// write serializes v in this style.
+func (st *jsonStyle) write(out *bytes.Buffer, v *jsonValue) {
 	switch v.kind {
 	case jNull:
 		out.WriteString("null")
@@ -434,31 +448,33 @@ func writeOrjson(out *bytes.Buffer, v *jsonValue) {
 	case jInt:
 		out.WriteString(v.text)
 	case jFloat:
-		out.WriteString(orjsonFloat(v.f))
+		out.WriteString(st.float(v.f))
 	case jString:
-		writeOrjsonString(out, v.text)
+		st.str(out, v.text)
 	case jArray:
 		out.WriteByte('[')
 		for i, e := range v.arr {
 			if i > 0 {
-				out.WriteByte(',')
+				out.WriteString(st.itemSep)
 			}
-			writeOrjson(out, e)
+			st.write(out, e)
 		}
 		out.WriteByte(']')
 	case jObject:
 		out.WriteByte('{')
 		for i, k := range v.keys {
 			if i > 0 {
-				out.WriteByte(',')
+				out.WriteString(st.itemSep)
 			}
-			writeOrjsonString(out, k)
-			out.WriteByte(':')
-			writeOrjson(out, v.vals[i])
+			st.str(out, k)
+			out.WriteString(st.keySep)
+			st.write(out, v.vals[i])
 		}
 		out.WriteByte('}')
 	}
 }
+
+func writeOrjson(out *bytes.Buffer, v *jsonValue) { orjsonStyle.write(out, v) }
 
 func writeOrjsonString(out *bytes.Buffer, s string) {
 	out.WriteByte('"')
@@ -587,42 +603,7 @@ func pythonFloat(f float64) string {
 	return b.String()
 }
 
-func writePython(out *bytes.Buffer, v *jsonValue) {
-	switch v.kind {
-	case jNull:
-		out.WriteString("null")
-	case jTrue:
-		out.WriteString("true")
-	case jFalse:
-		out.WriteString("false")
-	case jInt:
-		out.WriteString(v.text)
-	case jFloat:
-		out.WriteString(pythonFloat(v.f))
-	case jString:
-		writePythonString(out, v.text)
-	case jArray:
-		out.WriteByte('[')
-		for i, e := range v.arr {
-			if i > 0 {
-				out.WriteString(", ")
-			}
-			writePython(out, e)
-		}
-		out.WriteByte(']')
-	case jObject:
-		out.WriteByte('{')
-		for i, k := range v.keys {
-			if i > 0 {
-				out.WriteString(", ")
-			}
-			writePythonString(out, k)
-			out.WriteString(": ")
-			writePython(out, v.vals[i])
-		}
-		out.WriteByte('}')
-	}
-}
+func writePython(out *bytes.Buffer, v *jsonValue) { pythonStyle.write(out, v) }
 
 // writePythonString writes s (WTF-8) as json.dumps with ensure_ascii does.
 func writePythonString(out *bytes.Buffer, s string) {
