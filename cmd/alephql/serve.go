@@ -99,6 +99,12 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	checks := []server.Check{{Name: "database", Check: db.Ready}}
 
+	// bus carries the processor's events to the subscription hub: in
+	// process, or through Redis so that every node sharing the database
+	// hears every node's events. Either way the hub reads the outbox, so
+	// events lost by the bus delay a feed, never break it.
+	var bus events.Bus = events.NewLocal(0)
+	var runBus func(context.Context) error
 	if f.redis != "" {
 		rdb, err := openRedis(ctx, f.redis)
 		if err != nil {
@@ -108,6 +114,11 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		checks = append(checks, server.Check{Name: "redis", Check: func(ctx context.Context) error {
 			return rdb.Ping(ctx).Err()
 		}})
+		rbus, err := events.NewRedis(ctx, rdb, events.DefaultRedisChannel, 0, log)
+		if err != nil {
+			return fmt.Errorf("--redis (ALEPHQL_REDIS): %w", err)
+		}
+		bus, runBus = rbus, rbus.Run
 	}
 
 	store, err := newStorage(f.storage, f.dataDir, db.Client, log)
@@ -115,9 +126,6 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	// bus carries the processor's events to the subscription hub; the
-	// processor publishes to it once it runs in this process.
-	bus := events.NewLocal(0)
 	hub, err := graph.NewHub(graph.HubConfig{}, db.Client, bus, log)
 	if err != nil {
 		return err
@@ -145,6 +153,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return store.GC.Run(gctx) })
+	if runBus != nil {
+		g.Go(func() error { return runBus(gctx) })
+	}
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return proc.Run(gctx) })
 	if f.pipeline.sampleData {
