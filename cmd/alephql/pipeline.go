@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,7 +57,7 @@ func newProcessor(f pipelineFlags, db *database.DB, content *ipfs.Service, bus e
 
 // loadSample submits the sample dataset when the database has no message
 // yet: a newcomer's GraphiQL then has real data to query.
-func loadSample(ctx context.Context, p *processor.Processor, db *database.DB, n int, log *slog.Logger) error {
+func loadSample(ctx context.Context, p *processor.Processor, db *database.DB, content *ipfs.Service, n int, log *slog.Logger) error {
 	known, err := db.Client.MessageStatus.Query().Exist(ctx)
 	if err != nil || known {
 		return err
@@ -64,6 +65,12 @@ func loadSample(ctx context.Context, p *processor.Processor, db *database.DB, n 
 	d, err := demo.NewDataset(12, float64(time.Now().Add(-time.Duration(n)*time.Second).Unix()), uint64(time.Now().UnixNano()))
 	if err != nil {
 		return err
+	}
+	if content != nil {
+		d.Files = func(b []byte) (string, error) {
+			h, _, err := content.AddStorage(ctx, bytes.NewReader(b), 0)
+			return h, err
+		}
 	}
 	batch := make([]processor.Input, 0, 500)
 	for i := 0; i < n; i++ {

@@ -159,7 +159,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return proc.Run(gctx) })
 	if f.pipeline.sampleData {
-		g.Go(func() error { return loadSample(gctx, proc, db, sampleSize, log) })
+		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, sampleSize, log) })
 	}
 	g.Go(func() error {
 		return srv.Run(gctx, func(addr net.Addr) {

@@ -8,10 +8,16 @@ import (
 // Dataset generates a sample of signed messages: accounts posting notes
 // and blog entries, amending some, keeping profile and settings
 // aggregates (some updates out of order), one account delegating to
-// another through its security aggregate, and FORGETs of a few posts.
+// another through its security aggregate, FORGETs of a few posts and,
+// when Files is set, STOREs of small files (new versions of named files
+// among them).
 type Dataset struct {
 	// Accounts sign the messages; NewDataset generates them.
 	Accounts []*Account
+	// Files, when set, stores a file's bytes where the node will find them
+	// (the "storage" engine) and returns their sha256 hash. Without it the
+	// dataset has no STORE messages.
+	Files func(data []byte) (string, error)
 	// Start is the time of the first message (epoch seconds).
 	Start float64
 	rng   *rand.Rand
@@ -75,6 +81,8 @@ func (d *Dataset) Next() ([]byte, string, error) {
 	case k == 16:
 		return d.Accounts[1].ForOwner(a0(d).Address(), Msg{Type: "POST", Channel: ch, Time: t,
 			Content: map[string]any{"type": "note", "content": map[string]any{"body": "posted by a delegate"}}})
+	case k == 18 && d.Files != nil:
+		return d.store(a, t, ch)
 	case k == 17 && len(d.posts[i]) > 3:
 		h := d.posts[i][0]
 		d.posts[i] = d.posts[i][1:]
@@ -85,6 +93,22 @@ func (d *Dataset) Next() ([]byte, string, error) {
 }
 
 func a0(d *Dataset) *Account { return d.Accounts[0] }
+
+// store signs a STORE of a small new file. Half of them are versions of a
+// named file ("<owner>/notes.txt"), so file tags have a history. Small
+// files paid by holding tokens are free, so they need no balance.
+func (d *Dataset) store(a *Account, t float64, ch string) ([]byte, string, error) {
+	data := fmt.Appendf(nil, "alephql demo file %d by %s\n", d.n, a.Address())
+	h, err := d.Files(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("demo: store file: %w", err)
+	}
+	c := map[string]any{"item_type": "storage", "item_hash": h, "size": len(data), "mime_type": "text/plain"}
+	if d.rng.IntN(2) == 0 {
+		c["ref"] = "notes.txt"
+	}
+	return a.Sign(Msg{Type: "STORE", Channel: ch, Time: t, Content: c})
+}
 
 // pick returns one of the options.
 func pick(r *rand.Rand, opts ...string) string { return opts[r.IntN(len(opts))] }
