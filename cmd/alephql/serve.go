@@ -15,6 +15,7 @@ import (
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/server"
 )
@@ -105,7 +106,15 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	// events lost by the bus delay a feed, never break it.
 	var bus events.Bus = events.NewLocal(0)
 	var runBus func(context.Context) error
-	if f.redis != "" {
+	// rowCache holds hot rows (messages by hash, aggregates): in Redis,
+	// shared by the nodes, or in process. The hub validates entries against
+	// the outbox (see graph/cache), so no node ever serves stale rows.
+	var rowCache cache.Cache
+	if f.redis == "" {
+		if rowCache, err = cache.NewLRU(rowCacheSize, rowCacheTTL); err != nil {
+			return err
+		}
+	} else {
 		rdb, err := openRedis(ctx, f.redis)
 		if err != nil {
 			return fmt.Errorf("--redis (ALEPHQL_REDIS): %w", err)
@@ -119,6 +128,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--redis (ALEPHQL_REDIS): %w", err)
 		}
 		bus, runBus = rbus, rbus.Run
+		rowCache = cache.NewRedis(rdb, "alephql:cache:")
 	}
 
 	store, err := newStorage(f.storage, f.dataDir, db.Client, log)
@@ -126,7 +136,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	hub, err := graph.NewHub(graph.HubConfig{}, db.Client, bus, log)
+	hub, err := graph.NewHub(graph.HubConfig{CacheTTL: rowCacheTTL}, db.Client, bus, log)
 	if err != nil {
 		return err
 	}
@@ -134,7 +144,8 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}))
+	store.acceptSigned(proc, db.Client)
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}), graph.WithCache(rowCache))
 	if err != nil {
 		return err
 	}
@@ -178,6 +189,13 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	log.Info("alephql stopped")
 	return err
 }
+
+// The row cache's bounds: entries in the in-process cache, and the life
+// of an entry in either cache.
+const (
+	rowCacheSize = 10000
+	rowCacheTTL  = 5 * time.Minute
+)
 
 // sampleSize is the number of messages of the sample dataset.
 const sampleSize = 3000

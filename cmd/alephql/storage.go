@@ -13,6 +13,7 @@ import (
 
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ipfs"
+	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/filegc"
 	"github.com/alephql/alephql/rest/storage"
 )
@@ -36,8 +37,17 @@ func (f *storageFlags) register(fs *flag.FlagSet) {
 // storageNode is the wired storage side of the node.
 type storageNode struct {
 	Content *ipfs.Service
+	// Routes are the storage routes; signed uploads answer 501 until
+	// acceptSigned wires the processor.
 	Routes  map[string]http.Handler
 	GC      *filegc.Collector
+	handler *storage.Handler
+}
+
+// acceptSigned rebuilds Routes so that uploads with a signed STORE message
+// are verified and submitted to p.
+func (s *storageNode) acceptSigned(p *processor.Processor, client *ent.Client) {
+	s.Routes = s.handler.WithSubmitter(storeSubmitter{p: p, client: client}).Routes()
 }
 
 // newStorage builds the content service (files under DATA_DIR/files), the
@@ -56,7 +66,7 @@ func newStorage(f storageFlags, dataDir string, client *ent.Client, log *slog.Lo
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--storage-gc-period: %w", err)}
 	}
-	return &storageNode{Content: svc, Routes: h.Routes(), GC: gc}, nil
+	return &storageNode{Content: svc, Routes: h.Routes(), GC: gc, handler: h}, nil
 }
 
 // contentAdapter gives the storage routes the content service, with its

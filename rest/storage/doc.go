@@ -12,9 +12,23 @@
 // a files row plus a grace-period pin (24 h), after which the garbage
 // collector removes them unless a STORE message pinned them meanwhile.
 //
-// Not yet: uploads carrying a signed STORE message (multipart "metadata"),
-// which need the message pipeline to verify and submit the message; they
-// are refused with 501 for now. CAR uploads (ipfs/add_car) are not served.
+// Signed uploads carry a multipart "metadata" field, JSON
+// {"message": <inline STORE message>, "sync": bool}, sent before the file
+// (a file sent before its metadata keeps the unauthenticated limit). The
+// message must verify (403 otherwise) and be a valid inline STORE message
+// whose content.item_type is the route's engine, whose content.item_hash is
+// the uploaded file's hash and whose content.size, if set, is its size (422
+// with {"status": "error", "error": reason} otherwise). Such uploads may
+// reach 100 MiB (storage) or 1 GiB (ipfs). The message is then submitted
+// through the Submitter; the answer is the usual body with the status of
+// the reference node's message_status_to_http_status: 202 while pending
+// (always without sync), 200 once processed, 422 if rejected; with
+// "sync": true the route waits up to Config.SyncTimeout (30 s) for the
+// message to leave pending. Unlike the reference node, a signed upload also
+// gets the grace-period pin, so the file of a message rejected later is
+// collected rather than kept forever without a pin; the balance check
+// (402) is left to message processing. Routes without a Submitter answer
+// 501 to signed uploads. CAR uploads (ipfs/add_car) are not served.
 //
 // The package reaches the content service and the database through the
 // small interfaces Content and Files, wired in cmd.

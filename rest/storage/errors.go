@@ -20,3 +20,11 @@ var (
 	// ErrIsDirectory: a directory where file bytes were asked for.
 	ErrIsDirectory = errors.New("content is a directory")
 )
+
+// ErrForbidden: the signature of an upload's STORE message does not
+// verify (403).
+var ErrForbidden = errors.New("invalid signature")
+
+// errNoSubmitter: a signed upload reached routes built without a
+// Submitter (501).
+var errNoSubmitter = errors.New(signedUploadsNotImplemented)

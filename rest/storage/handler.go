@@ -37,11 +37,13 @@ type Content interface {
 const (
 	DefaultMaxFileSize          = 100 << 20 // storage.max_file_size
 	DefaultMaxUnauthenticated   = 25 << 20  // *.max_unauthenticated_upload_file_size
+	DefaultMaxIPFSFileSize      = 1 << 30   // ipfs.max_upload_file_size
 	DefaultGracePeriod          = 24 * time.Hour
+	DefaultSyncTimeout          = 30 * time.Second
 	multipartOverhead           = 64 << 10
 	contentTypeOctetStream      = "application/octet-stream"
 	contentTypeTar              = "application/x-tar"
-	signedUploadsNotImplemented = "uploads with a signed STORE message (metadata) are not supported yet; upload without metadata, then send the STORE message to /api/v0/messages"
+	signedUploadsNotImplemented = "this node does not take signed uploads; upload without metadata, then send the STORE message to /api/v0/messages"
 )
 
 // Config configures the routes.
@@ -55,27 +57,36 @@ type Config struct {
 	// MaxUnauthenticatedUpload caps uploads without a STORE message (413
 	// above). Default DefaultMaxUnauthenticated.
 	MaxUnauthenticatedUpload int64
-	// GracePeriod keeps an unauthenticated upload that long. Default
-	// DefaultGracePeriod.
+	// MaxIPFSFileSize caps ipfs/add_file uploads with a signed STORE
+	// message (413 above). Default DefaultMaxIPFSFileSize. Signed
+	// storage/add_file uploads are capped by MaxFileSize.
+	MaxIPFSFileSize int64
+	// GracePeriod keeps an upload that long without a message pin (every
+	// upload gets it, signed or not). Default DefaultGracePeriod.
 	GracePeriod time.Duration
+	// SyncTimeout bounds how long a signed upload with "sync": true waits
+	// for its message to be processed. Default DefaultSyncTimeout.
+	SyncTimeout time.Duration
 	// Now returns the current time (tests); default time.Now.
 	Now func() time.Time
 }
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
-	if c.MaxFileSize < 0 || c.MaxRawSize < 0 || c.MaxUnauthenticatedUpload < 0 || c.GracePeriod < 0 {
-		return errors.New("storage routes: limits and grace period must not be negative")
+	if c.MaxFileSize < 0 || c.MaxRawSize < 0 || c.MaxUnauthenticatedUpload < 0 || c.MaxIPFSFileSize < 0 ||
+		c.GracePeriod < 0 || c.SyncTimeout < 0 {
+		return errors.New("storage routes: limits, grace period and sync timeout must not be negative")
 	}
 	return nil
 }
 
 // Handler serves the routes.
 type Handler struct {
-	cfg     Config
-	content Content
-	files   Files
-	log     *slog.Logger
+	cfg       Config
+	content   Content
+	files     Files
+	submitter Submitter // nil: signed uploads answer 501
+	log       *slog.Logger
 }
 
 // New returns the routes' handler.
@@ -89,8 +100,14 @@ func New(cfg Config, content Content, files Files, log *slog.Logger) (*Handler, 
 	if cfg.MaxUnauthenticatedUpload == 0 {
 		cfg.MaxUnauthenticatedUpload = DefaultMaxUnauthenticated
 	}
+	if cfg.MaxIPFSFileSize == 0 {
+		cfg.MaxIPFSFileSize = DefaultMaxIPFSFileSize
+	}
 	if cfg.GracePeriod == 0 {
 		cfg.GracePeriod = DefaultGracePeriod
+	}
+	if cfg.SyncTimeout == 0 {
+		cfg.SyncTimeout = DefaultSyncTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -140,6 +157,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusServiceUnavailable
 	case errors.Is(err, ErrInvalid):
 		status = http.StatusUnprocessableEntity
+	case errors.Is(err, ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, errNoSubmitter):
+		status = http.StatusNotImplemented
 	}
 	if status == http.StatusInternalServerError {
 		h.log.Error("storage route failed", "path", r.URL.Path, "err", err)
@@ -298,11 +319,19 @@ type upload struct {
 	hash, name  string
 	size        int64
 	hasMetadata bool
+	md          metadata // the signed upload's metadata, when hasMetadata
+	ref         StoreRef // what its message stores
 }
 
+// storeFunc stores at most max bytes of an uploaded file.
+type storeFunc func(r io.Reader, max int64) (hash string, size int64, err error)
+
 // receive reads a multipart upload (or, when raw is allowed, a raw body)
-// and hands the "file" part to store.
-func (h *Handler) receive(w http.ResponseWriter, r *http.Request, raw bool, store func(io.Reader) (string, int64, error)) (upload, error) {
+// and hands the "file" part to store, with the unauthenticated limit, or
+// signedMax when a valid "metadata" field came before the file. A file
+// sent before its metadata keeps the unauthenticated limit (the field
+// order of the reference clients puts metadata first).
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request, raw bool, signedMax int64, store storeFunc) (upload, error) {
 	var up upload
 	limit := h.cfg.MaxUnauthenticatedUpload
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -311,11 +340,11 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, raw bool, stor
 			return up, fmt.Errorf("expected Content-Type: multipart/form-data: %w", ErrInvalid)
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit+1)
-		hash, size, err := store(r.Body)
+		hash, size, err := store(r.Body, limit)
 		up.hash, up.size = hash, size
 		return up, err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartOverhead)
+	r.Body = http.MaxBytesReader(w, r.Body, max(limit, signedMax)+maxMetadataSize+multipartOverhead)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return up, fmt.Errorf("multipart: %w: %w", ErrInvalid, err)
@@ -337,12 +366,22 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, raw bool, stor
 			if up.name == "" {
 				up.name = "file"
 			}
-			up.hash, up.size, err = store(part)
+			fileMax := limit
+			if up.hasMetadata {
+				fileMax = signedMax
+			}
+			up.hash, up.size, err = store(part, fileMax)
 			if err != nil {
 				return up, err
 			}
 		case "metadata":
+			if up.hasMetadata {
+				return up, fmt.Errorf("more than one metadata field: %w", ErrInvalid)
+			}
 			up.hasMetadata = true
+			if up.md, up.ref, err = h.readMetadata(part); err != nil {
+				return up, err
+			}
 		}
 	}
 	if up.hash == "" {
@@ -352,40 +391,61 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, raw bool, stor
 }
 
 func (h *Handler) addStorageFile(w http.ResponseWriter, r *http.Request) {
-	up, err := h.receive(w, r, true, func(body io.Reader) (string, int64, error) {
-		return h.content.AddStorage(r.Context(), body, h.cfg.MaxUnauthenticatedUpload)
+	up, err := h.receive(w, r, true, h.cfg.MaxFileSize, func(body io.Reader, max int64) (string, int64, error) {
+		return h.content.AddStorage(r.Context(), body, max)
 	})
-	h.finishUpload(w, r, up, err, [][2]any{{"status", "success"}, {"hash", up.hash}})
+	h.finishUpload(w, r, up, err, "storage", [][2]any{{"status", "success"}, {"hash", up.hash}})
 }
 
 func (h *Handler) addIPFSFile(w http.ResponseWriter, r *http.Request) {
-	up, err := h.receive(w, r, false, func(body io.Reader) (string, int64, error) {
-		counted := &limitedCounter{r: body, max: h.cfg.MaxUnauthenticatedUpload}
+	up, err := h.receive(w, r, false, h.cfg.MaxIPFSFileSize, func(body io.Reader, max int64) (string, int64, error) {
+		counted := &limitedCounter{r: body, max: max}
 		cid, err := h.content.AddIPFS(r.Context(), counted)
 		if counted.over {
 			return "", 0, fmt.Errorf("more than %d bytes: %w", counted.max, ErrTooLarge)
 		}
 		return cid, counted.n, err
 	})
-	h.finishUpload(w, r, up, err, [][2]any{{"status", "success"}, {"hash", up.hash}, {"name", up.name}, {"size", up.size}})
+	h.finishUpload(w, r, up, err, "ipfs", [][2]any{{"status", "success"}, {"hash", up.hash}, {"name", up.name}, {"size", up.size}})
 }
 
-func (h *Handler) finishUpload(w http.ResponseWriter, r *http.Request, up upload, err error, answer [][2]any) {
+// finishUpload records the stored file, submits the message of a signed
+// upload and answers.
+func (h *Handler) finishUpload(w http.ResponseWriter, r *http.Request, up upload, err error, engine string, answer [][2]any) {
+	// Record every stored file, even one refused for its metadata: its
+	// grace pin lets the garbage collector remove the bytes. A signed
+	// upload gets it too (the reference node skips it), so that a message
+	// rejected later leaves no orphan file; the message's own pin keeps
+	// the file once the message is processed.
+	if up.hash != "" {
+		if rerr := h.record(r.Context(), up.hash, up.size); rerr != nil {
+			h.fail(w, r, rerr)
+			return
+		}
+	}
+	status := http.StatusOK
+	if err == nil && up.hasMetadata {
+		status, err = h.submitSigned(r.Context(), up, engine)
+	}
 	if err != nil {
+		if up.hasMetadata && (errors.Is(err, ErrInvalid) || errors.Is(err, ErrForbidden)) {
+			h.failJSON(w, err)
+			return
+		}
 		h.fail(w, r, err)
 		return
 	}
-	// Record even an upload refused for its metadata: its grace pin lets
-	// the garbage collector remove the bytes.
-	if err := h.record(r.Context(), up.hash, up.size); err != nil {
-		h.fail(w, r, err)
-		return
+	writeJSON(w, status, answer)
+}
+
+// failJSON answers a refused signed upload with a JSON body:
+// {"status": "error", "error": reason} (422, or 403 for a bad signature).
+func (h *Handler) failJSON(w http.ResponseWriter, err error) {
+	status := http.StatusUnprocessableEntity
+	if errors.Is(err, ErrForbidden) {
+		status = http.StatusForbidden
 	}
-	if up.hasMetadata {
-		http.Error(w, signedUploadsNotImplemented, http.StatusNotImplemented)
-		return
-	}
-	writeJSON(w, http.StatusOK, answer)
+	writeJSON(w, status, [][2]any{{"status", "error"}, {"error", err.Error()}})
 }
 
 // limitedCounter counts bytes read and fails past max, so a streamed
