@@ -15,6 +15,7 @@ import (
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
 )
 
@@ -35,6 +36,10 @@ type HubConfig struct {
 	// id may belong to a transaction still committing) before it is taken
 	// for a rolled-back insert. Default 5 s.
 	GapGrace time.Duration
+	// CacheTTL is the lifetime of cached rows (see WithCache): the hub
+	// remembers which keys each change invalidated for that long. Default
+	// 5 min.
+	CacheTTL time.Duration
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -54,7 +59,10 @@ func (c *HubConfig) Validate() error {
 	if c.GapGrace == 0 {
 		c.GapGrace = 5 * time.Second
 	}
-	if c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 {
+	if c.CacheTTL == 0 {
+		c.CacheTTL = 5 * time.Minute
+	}
+	if c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 {
 		return errors.New("hub buffer, timeouts and replay batch must be positive")
 	}
 	return nil
@@ -86,6 +94,9 @@ type Hub struct {
 	lastAt  atomic.Int64  // unix nanoseconds of the last dispatched row
 	ready   chan struct{} // closed once Run knows the outbox position
 	started atomic.Bool
+
+	// gens records the cache keys each applied outbox row invalidated.
+	gens *cache.Gens
 }
 
 // NewHub returns a hub reading the outbox through client, woken by bus.
@@ -95,7 +106,7 @@ func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.
 		return nil, err
 	}
 	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "graphql-hub"),
-		index: map[string]map[*hubSub]struct{}{}, ready: make(chan struct{})}, nil
+		index: map[string]map[*hubSub]struct{}{}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL)}, nil
 }
 
 // hubEvent is one outbox row with its message, shared by every
@@ -126,6 +137,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.last = end
+	h.gens.Start(end)
 	h.mu.Unlock()
 	close(h.ready)
 	poll := time.NewTicker(h.cfg.PollInterval)
@@ -224,6 +236,7 @@ func (h *Hub) catchUp(ctx context.Context) error {
 		if h.last == after { // Run is the only writer; kept for safety
 			for _, e := range evs {
 				h.dispatch(e)
+				h.gens.Bump(e.ev.Seq, cacheKeys(e)...)
 				h.last = e.ev.Seq
 			}
 			h.lastAt.Store(evs[len(evs)-1].ev.At.UnixNano())

@@ -410,15 +410,6 @@ func (r *Resolver) isPostgres(ctx context.Context) bool {
 	return r.postgres
 }
 
-// aggregate answers Query.aggregate.
-func (r *Resolver) aggregate(ctx context.Context, owner, key string) (*ent.Aggregate, error) {
-	a, err := r.client.Aggregate.Query().Where(aggregate.Owner(owner), aggregate.Key(key)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	return a, err
-}
-
 // channelCount is Channel.messageCount, from the channel counter.
 func (r *Resolver) channelCount(ctx context.Context, name string) (int, error) {
 	n, err := r.counter(ctx, countkey.Key(map[string]string{"channel": name}))

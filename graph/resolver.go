@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
 )
 
@@ -75,6 +76,8 @@ type Options struct {
 	Hub *Hub
 	// ErrorNames names the protocol's error codes (rejections show them).
 	ErrorNames map[int]string
+	// Cache caches hot rows (see WithCache); nil: no cache.
+	Cache cache.Cache
 	// LoaderWait is how long a dataloader waits for more keys before it
 	// queries: longer batches more under load, shorter answers sooner.
 	// Default 2 ms.

@@ -30,7 +30,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 
 // Message is the resolver for the message field.
 func (r *queryResolver) Message(ctx context.Context, hash string) (*ent.Message, error) {
-	return findMessage(ctx, r.client, hash)
+	return r.message(ctx, hash)
 }
 
 // MessageStatus is the resolver for the messageStatus field.

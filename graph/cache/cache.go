@@ -1,0 +1,73 @@
+// Package cache holds the GraphQL API's cache of hot rows: a small
+// byte-oriented Cache interface with an in-process bounded LRU (NewLRU) and
+// a Redis implementation shared by every node (NewRedis), plus Gens, the
+// per-key record of the outbox sequence numbers that invalidate entries.
+//
+// # Why entries are never stale
+//
+// Deleting keys when events arrive is not enough on its own: an event can
+// arrive after a reader already saw the committed write (it is published
+// after the commit, and other nodes hear it later still), and a reader that
+// read a row just before a write can store it just after the deletion.
+// So the cache is validated by outbox sequence numbers (message_events.id,
+// strictly increasing in commit order) instead:
+//
+//   - Before reading the database, a reader notes the outbox end E (one
+//     index-only query). It stores what it read as an Entry with Seq E and
+//     its start time: the row reflects at least every change up to E.
+//   - The node's subscription hub reads every outbox row in id order (the
+//     outbox, not the lossy bus, is its source) and, for each, calls
+//     Gens.Bump with the keys the change can affect and its id.
+//   - A reader uses an entry only if the hub has applied the outbox up to
+//     the end E' it just read (otherwise it reads the database), the
+//     entry's Seq is at least the last Bump of its keys and at least the
+//     hub's starting position (Gens.Floor: changes before it are unknown to
+//     this node), and the entry is younger than the TTL.
+//
+// Any change committed before the read began has an id at most E', has been
+// applied, and so either predates the entry's read (id <= Seq) or makes
+// the entry invalid (Bump > Seq). A read after a write therefore never sees
+// the state before the write, whatever the bus delivers and whichever node
+// filled the entry. Gens forgets bumps after TTL plus a clock-skew margin:
+// by then every entry they could invalidate has expired.
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Cache stores opaque values by key with a time to live. Implementations
+// are safe for concurrent use. A missing key is (nil, false, nil).
+type Cache interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// Entry is a cached value with the outbox position it reflects.
+type Entry struct {
+	// Seq is the outbox end read before the value was read.
+	Seq int64 `json:"s"`
+	// Start is when the read began (unix nanoseconds).
+	Start int64 `json:"t"`
+	// Value is the serialized row.
+	Value json.RawMessage `json:"v"`
+}
+
+// ErrBadEntry reports a cached value that is not an Entry.
+var ErrBadEntry = errors.New("cache: malformed entry")
+
+// Encode serializes an entry.
+func (e Entry) Encode() ([]byte, error) { return json.Marshal(e) }
+
+// DecodeEntry parses an entry written by Encode.
+func DecodeEntry(b []byte) (Entry, error) {
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil || e.Value == nil {
+		return Entry{}, ErrBadEntry
+	}
+	return e, nil
+}

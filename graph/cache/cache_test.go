@@ -1,0 +1,109 @@
+package cache_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/alephql/alephql/database/dbtest"
+	"github.com/alephql/alephql/graph/cache"
+)
+
+// backends returns an LRU and a Redis cache (under a prefix unique to t).
+func backends(t *testing.T) map[string]cache.Cache {
+	t.Helper()
+	lru, err := cache.NewLRU(2, time.Minute)
+	require.NoError(t, err)
+	opts, err := redis.ParseURL(dbtest.RedisURL(t))
+	require.NoError(t, err)
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return map[string]cache.Cache{"lru": lru, "redis": cache.NewRedis(rdb, fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano()))}
+}
+
+func TestCacheGetSetDelete(t *testing.T) {
+	for name, c := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			_, ok, err := c.Get(ctx, "a")
+			require.NoError(t, err)
+			require.False(t, ok, "missing key")
+			require.NoError(t, c.Set(ctx, "a", []byte("1"), time.Minute))
+			require.NoError(t, c.Set(ctx, "b", []byte("2"), time.Minute))
+			v, ok, err := c.Get(ctx, "a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, "1", string(v))
+			require.NoError(t, c.Delete(ctx, "a", "b", "never-set"))
+			for _, k := range []string{"a", "b"} {
+				_, ok, err = c.Get(ctx, k)
+				require.NoError(t, err)
+				require.False(t, ok, "deleted %s", k)
+			}
+			require.NoError(t, c.Delete(ctx))
+		})
+	}
+}
+
+func TestLRUIsBounded(t *testing.T) {
+	c, err := cache.NewLRU(2, time.Minute)
+	require.NoError(t, err)
+	ctx := t.Context()
+	for _, k := range []string{"a", "b", "c"} {
+		require.NoError(t, c.Set(ctx, k, []byte(k), time.Minute))
+	}
+	_, ok, _ := c.Get(ctx, "a")
+	require.False(t, ok, "the least recently used entry is evicted")
+	_, ok, _ = c.Get(ctx, "c")
+	require.True(t, ok)
+	_, err = cache.NewLRU(0, time.Minute)
+	require.Error(t, err)
+}
+
+func TestEntryRoundTrip(t *testing.T) {
+	e := cache.Entry{Seq: 7, Start: 42, Value: []byte(`{"x":1}`)}
+	b, err := e.Encode()
+	require.NoError(t, err)
+	got, err := cache.DecodeEntry(b)
+	require.NoError(t, err)
+	require.Equal(t, e.Seq, got.Seq)
+	require.JSONEq(t, `{"x":1}`, string(got.Value))
+	for _, bad := range []string{"", "nope", `{"s":1}`} {
+		_, err := cache.DecodeEntry([]byte(bad))
+		require.ErrorIs(t, err, cache.ErrBadEntry, bad)
+	}
+}
+
+func TestGensValid(t *testing.T) {
+	now := time.Now()
+	fresh := now.UnixNano()
+	g := cache.NewGens(time.Minute)
+	g.Start(10)
+	g.Bump(12, "m:a")
+	g.Bump(13, "ao:x")
+	require.Equal(t, int64(13), g.Applied())
+	tests := []struct {
+		name  string
+		e     cache.Entry
+		keys  []string
+		valid bool
+	}{
+		{"read after the key's last change", cache.Entry{Seq: 12, Start: fresh}, []string{"m:a"}, true},
+		{"read before the key's last change", cache.Entry{Seq: 11, Start: fresh}, []string{"m:a"}, false},
+		{"untouched key", cache.Entry{Seq: 10, Start: fresh}, []string{"m:b"}, true},
+		{"any of several keys changed", cache.Entry{Seq: 12, Start: fresh}, []string{"m:a", "ao:x"}, false},
+		{"read before the node started", cache.Entry{Seq: 9, Start: fresh}, []string{"m:b"}, false},
+		{"older than the ttl", cache.Entry{Seq: 13, Start: now.Add(-2 * time.Minute).UnixNano()}, []string{"m:b"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.valid, g.Valid(tt.e, time.Minute, tt.keys...))
+		})
+	}
+	g.Bump(14, cache.All)
+	require.False(t, g.Valid(cache.Entry{Seq: 13, Start: fresh}, time.Minute, "m:b"), "All invalidates every key")
+	require.True(t, g.Valid(cache.Entry{Seq: 14, Start: fresh}, time.Minute, "m:b"))
+}
