@@ -25,6 +25,7 @@ type pipelineFlags struct {
 	batchSize  int
 	maxRetries int
 	sampleData bool
+	sampleSize int
 }
 
 func (f *pipelineFlags) register(fs *flag.FlagSet) {
@@ -35,6 +36,7 @@ func (f *pipelineFlags) register(fs *flag.FlagSet) {
 // registerSample adds the flag that loads the sample dataset (serve only).
 func (f *pipelineFlags) registerSample(fs *flag.FlagSet) {
 	fs.BoolVar(&f.sampleData, "sample-data", false, "on an empty database, load a sample dataset of signed messages (make run sets it) (env ALEPHQL_SAMPLE_DATA)")
+	fs.IntVar(&f.sampleSize, "sample-size", 3000, "number of messages of the sample dataset (env ALEPHQL_SAMPLE_SIZE)")
 }
 
 // newProcessor wires the processor: every handler, the content service as

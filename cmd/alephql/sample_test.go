@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -15,11 +17,14 @@ import (
 // processed, STOREs (whose files the loader put in the local store)
 // included.
 func TestSampleDataLoadsEveryKind(t *testing.T) {
-	base, stop := startServe(t, "--data-dir", t.TempDir(), "--sample-data")
-	count := func(kind string) (int, int) {
+	const size = 400
+	base, stop := startServe(t, "--data-dir", t.TempDir(), "--sample-data", "--sample-size", fmt.Sprint(size))
+	count := func(kind string) (total, pending int, err error) {
 		res, err := http.Post(base+"graphql", "application/json", strings.NewReader(
 			`{"query":"{ messages(filter: {types: [`+kind+`]}, first: 1) { totalCount } }"}`))
-		require.NoError(t, err)
+		if err != nil {
+			return 0, 0, err
+		}
 		defer res.Body.Close()
 		var out struct {
 			Data struct {
@@ -29,17 +34,20 @@ func TestSampleDataLoadsEveryKind(t *testing.T) {
 				Freshness struct{ PendingMessages int }
 			}
 		}
-		require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
-		return out.Data.Messages.TotalCount, out.Extensions.Freshness.PendingMessages
+		err = json.NewDecoder(res.Body).Decode(&out)
+		return out.Data.Messages.TotalCount, out.Extensions.Freshness.PendingMessages, err
 	}
-	// 3 000 messages, every 20th a STORE: 150 of them, all free (small hold
-	// STOREs), all processed once the queue is empty.
-	require.Eventually(t, func() bool {
-		n, pending := count("STORE")
-		return n == sampleSize/20 && pending == 0
+	// Every 20th sample message is a STORE of a small file: free (a small
+	// hold STORE), so all of them end processed once the queue is empty.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		n, pending, err := count("STORE")
+		require.NoError(c, err)
+		assert.Equal(c, size/20, n, "processed STOREs")
+		assert.Zero(c, pending, "pending messages")
 	}, 120*time.Second, 250*time.Millisecond)
 	for _, kind := range []string{"POST", "AGGREGATE", "FORGET"} {
-		n, _ := count(kind)
+		n, _, err := count(kind)
+		require.NoError(t, err)
 		require.Positive(t, n, kind)
 	}
 	require.Equal(t, 0, stop())

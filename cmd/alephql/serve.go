@@ -170,7 +170,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return proc.Run(gctx) })
 	if f.pipeline.sampleData {
-		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, sampleSize, log) })
+		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })
 	}
 	g.Go(func() error {
 		return srv.Run(gctx, func(addr net.Addr) {
@@ -197,8 +197,6 @@ const (
 	rowCacheTTL  = 5 * time.Minute
 )
 
-// sampleSize is the number of messages of the sample dataset.
-const sampleSize = 3000
 
 // openRedis connects to Redis and checks that it answers.
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {
