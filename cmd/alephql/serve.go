@@ -197,7 +197,6 @@ const (
 	rowCacheTTL  = 5 * time.Minute
 )
 
-
 // openRedis connects to Redis and checks that it answers.
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
