@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"time"
 
 	"github.com/alephql/alephql/ent"
@@ -97,6 +98,11 @@ func (r *fileResolver) ID(ctx context.Context, obj *ent.File) (string, error) {
 // Type is the resolver for the type field.
 func (r *fileResolver) Type(ctx context.Context, obj *ent.File) (model.FileType, error) {
 	return enumOf[model.FileType](string(obj.Type)), nil
+}
+
+// DownloadURL is the resolver for the downloadUrl field.
+func (r *fileResolver) DownloadURL(ctx context.Context, obj *ent.File) (string, error) {
+	return rawStoragePath + url.PathEscape(obj.ID), nil
 }
 
 // Pins is the resolver for the pins field.
