@@ -24,12 +24,27 @@ import (
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ipfs"
+	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/demo"
 )
 
 // signedStorageServer is storageServer with the processor running and
 // wired as the routes' submitter.
 func signedStorageServer(t *testing.T, db *database.DB, api string) (*storageNode, *httptest.Server) {
+	t.Helper()
+	st, _ := storageWithProcessor(t, db, api)
+	mux := http.NewServeMux()
+	for p, h := range st.Routes {
+		mux.Handle(p, h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return st, srv
+}
+
+// storageWithProcessor wires the storage node and a running processor as
+// serve does, over db and the kubo at api.
+func storageWithProcessor(t *testing.T, db *database.DB, api string) (*storageNode, *processor.Processor) {
 	t.Helper()
 	log := dbtest.Logger()
 	st, err := newStorage(storageFlags{ipfsAPI: api, gcPeriod: time.Hour, grace: 24 * time.Hour, maxUpload: 1 << 20},
@@ -47,13 +62,7 @@ func signedStorageServer(t *testing.T, db *database.DB, api string) (*storageNod
 			t.Errorf("processor: %v", err)
 		}
 	})
-	mux := http.NewServeMux()
-	for p, h := range st.Routes {
-		mux.Handle(p, h)
-	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return st, srv
+	return st, proc
 }
 
 // signedBody is a multipart upload with its metadata first, as the SDKs
