@@ -8,6 +8,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregateelement"
 	"github.com/alephql/alephql/ent/file"
+	entmessage "github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/ent/vmvolume"
@@ -89,28 +90,56 @@ func (h *Forget) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.M
 	if err != nil {
 		return err
 	}
+	statuses := make(map[string]messagestatus.Status, len(targets))
+	usedByVM := make(map[string]bool)
+	for _, chunk := range chunks(targets) {
+		rows, err := tx.MessageStatus.Query().Where(messagestatus.IDIn(chunk...)).All(ctx)
+		if err != nil {
+			return errcode.Wrap(errcode.InternalError, err, "read target statuses")
+		}
+		for _, r := range rows {
+			statuses[r.ID] = r.Status
+		}
+		refs, err := tx.VMVolume.Query().Where(vmvolume.RefIn(chunk...)).Select(vmvolume.FieldRef).Strings(ctx)
+		if err != nil {
+			return errcode.Wrap(errcode.InternalError, err, "read vm volumes")
+		}
+		for _, r := range refs {
+			usedByVM[r] = true
+		}
+	}
 	for _, t := range targets {
-		st, err := tx.MessageStatus.Get(ctx, t)
-		if ent.IsNotFound(err) {
+		st, ok := statuses[t]
+		if !ok {
 			return errcode.Newf(errcode.ForgetTargetNotFound, "message %s is not known", t)
 		}
-		if err != nil {
-			return errcode.Wrap(errcode.InternalError, err, "read target status")
-		}
-		switch st.Status {
+		switch st {
 		case messagestatus.StatusPending:
 			return errcode.Newf(errcode.ForgetTargetNotFound, "message %s is not processed yet", t)
 		case messagestatus.StatusProcessed, messagestatus.StatusRemoving:
-			used, err := tx.VMVolume.Query().Where(vmvolume.Ref(t)).Exist(ctx)
-			if err != nil {
-				return errcode.Wrap(errcode.InternalError, err, "read vm volumes")
-			}
-			if used {
+			if usedByVM[t] {
 				return errcode.Newf(errcode.ForgetNotAllowed, "message %s is used as a VM volume", t)
 			}
 		}
 	}
 	return nil
+}
+
+// chunkSize bounds the parameters of one IN (...) query, well under
+// SQLite's and PostgreSQL's limits.
+const chunkSize = 500
+
+// chunks splits hashes into slices of at most chunkSize.
+func chunks(hashes []string) [][]string {
+	var out [][]string
+	for len(hashes) > chunkSize {
+		out = append(out, hashes[:chunkSize])
+		hashes = hashes[chunkSize:]
+	}
+	if len(hashes) > 0 {
+		out = append(out, hashes)
+	}
+	return out
 }
 
 // CheckPermissions implements Handler: for each live target, the target
@@ -125,13 +154,20 @@ func (h *Forget) CheckPermissions(ctx context.Context, tx *ent.Tx, m *message.Me
 	if err != nil {
 		return err
 	}
-	for _, t := range targets {
-		tm, err := tx.Message.Get(ctx, t)
-		if ent.IsNotFound(err) {
-			continue // forgotten, rejected or removed: skipped
-		}
+	live := make(map[string]*ent.Message, len(targets))
+	for _, chunk := range chunks(targets) {
+		rows, err := tx.Message.Query().Where(entmessage.IDIn(chunk...)).All(ctx)
 		if err != nil {
-			return errcode.Wrap(errcode.InternalError, err, "read target")
+			return errcode.Wrap(errcode.InternalError, err, "read targets")
+		}
+		for _, r := range rows {
+			live[r.ID] = r
+		}
+	}
+	for _, t := range targets {
+		tm, ok := live[t]
+		if !ok {
+			continue // forgotten, rejected or removed: skipped
 		}
 		if tm.Type == string(message.TypeForget) {
 			return errcode.Newf(errcode.ForgetForget, "message %s is a FORGET", t)
