@@ -35,6 +35,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if url := os.Getenv(ingestDBEnv); url != "" {
+		if err := ingestChild(url, os.Getenv(ingestFileEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "ingest child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
