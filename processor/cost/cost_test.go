@@ -174,6 +174,35 @@ func TestWorkedExample(t *testing.T) {
 	require.Zero(t, total.Cmp(FromInt(2000)))
 }
 
+// TestEphemeralVolumesAreFree: an ephemeral volume adds no cost line and
+// leaves every total unchanged, a deliberate difference from the reference
+// node, which charges it as a persistent volume of its size_mib (README,
+// "Where alephql deliberately differs"). One compute unit includes exactly
+// the 20 GiB rootfs, so a charged volume would not be absorbed by the
+// volume discount: the persistent volume of the same size shows it.
+func TestEphemeralVolumesAreFree(t *testing.T) {
+	m := DefaultModel()
+	costs := func(vols ...message.Volume) ([]Line, string) {
+		t.Helper()
+		c := instance(message.PaymentHold, res(1, 2048), 20480)
+		c.Volumes = vols
+		lines, err := m.Costs(t.Context(), "msg", c, sizes{})
+		require.NoError(t, err)
+		total, err := Total(lines, message.PaymentHold)
+		require.NoError(t, err)
+		return lines, fixed(t, total)
+	}
+	bare, bareTotal := costs()
+	require.Equal(t, "1000.000000000000000000", bareTotal, "one compute unit; the rootfs is within the included disk")
+
+	lines, total := costs(message.Volume{Kind: message.VolumeEphemeral, SizeMiB: 1000, Mount: "/tmp"})
+	require.Equal(t, "1000.000000000000000000", total, "the ephemeral volume is free")
+	require.Equal(t, bare, lines, "no line for the ephemeral volume, the same discount")
+
+	_, charged := costs(message.Volume{Kind: message.VolumePersistent, SizeMiB: 1000, Mount: "/tmp", Persistence: "host", Name: "p"})
+	require.Equal(t, "1050.000000000000000000", charged, "the same size as a persistent volume is charged (1000 MiB at 0.05)")
+}
+
 func TestStoreWithoutFile(t *testing.T) {
 	m := DefaultModel()
 	files := sizes{files: map[string]int64{"empty": 0}}

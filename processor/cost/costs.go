@@ -415,15 +415,22 @@ func (m Model) storageLines(ctx context.Context, e executable, prod *Product, pt
 		}
 	}
 	for i, v := range e.base.Volumes {
-		if v.Kind == message.VolumeImmutable {
+		switch v.Kind {
+		case message.VolumeImmutable:
 			vols = append(vols, volume{typ: TypeVolumeImmutable, name: volumeName(i, v.Mount, TypeVolumeImmutable),
 				ref: strPtr(v.Ref), useLatest: v.UseLatest})
-			continue
+		case message.VolumeEphemeral:
+			// A deliberate difference from the reference node: ephemeral
+			// volumes are free (spec 5.3: scratch space inside the host's
+			// allocation, lost when the VM stops), so they get no line and
+			// do not count towards the volume discount. pyaleph's
+			// _get_additional_storage_price prices every non-immutable
+			// volume by its size_mib, ephemeral ones included (a bug the
+			// spec lists; see README, "Where alephql deliberately differs").
+		default:
+			vols = append(vols, volume{typ: TypeVolumePersistent, name: volumeName(i, v.Mount, TypeVolumePersistent),
+				size: FromInt(v.SizeMiB)})
 		}
-		// Ephemeral volumes take this branch too: the reference node
-		// prices every non-immutable volume by its size_mib.
-		vols = append(vols, volume{typ: TypeVolumePersistent, name: volumeName(i, v.Mount, TypeVolumePersistent),
-			size: FromInt(v.SizeMiB)})
 	}
 	p, err := perSecond(prod.Storage)
 	if err != nil {
