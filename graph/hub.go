@@ -92,11 +92,40 @@ type Hub struct {
 	last  int64 // last outbox id dispatched
 
 	lastAt  atomic.Int64  // unix nanoseconds of the last dispatched row
+	slow    atomic.Int64  // subscriptions cut off as too slow
 	ready   chan struct{} // closed once Run knows the outbox position
 	started atomic.Bool
 
 	// gens records the cache keys each applied outbox row invalidated.
 	gens *cache.Gens
+
+	// live counts payload executions of live events (see shared.go).
+	live liveStats
+}
+
+// HubStats are the hub's counters.
+type HubStats struct {
+	// Subscribers is the number of registered subscriptions.
+	Subscribers int
+	// Executed is the number of live event payloads executed (a selection
+	// set run and marshalled for one event).
+	Executed int64
+	// Shared is the number of live event payloads sent without execution,
+	// because a subscription with the same selection set had executed it.
+	Shared int64
+	// SlowClients is the number of subscriptions cut off because their
+	// client did not take an event within SendTimeout.
+	SlowClients int64
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() HubStats {
+	h.live.mu.Lock()
+	st := HubStats{Executed: h.live.executed, Shared: h.live.shared}
+	h.live.mu.Unlock()
+	st.SlowClients = h.slow.Load()
+	st.Subscribers = h.Subscribers()
+	return st
 }
 
 // NewHub returns a hub reading the outbox through client, woken by bus.
@@ -114,6 +143,10 @@ func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.
 type hubEvent struct {
 	ev  events.Event
 	msg *ent.Message
+	// typed and shared are set on live events only: the GraphQL value
+	// every subscriber sends, and the payloads executed for it.
+	typed  model.MessageEvent
+	shared *sharedPayloads
 }
 
 // hubSub is one subscription's registration: the hub's only handle on it.
@@ -235,6 +268,7 @@ func (h *Hub) catchUp(ctx context.Context) error {
 		h.mu.Lock()
 		if h.last == after { // Run is the only writer; kept for safety
 			for _, e := range evs {
+				e.typed, e.shared = typedEvent(e.ev, e.msg), newSharedPayloads()
 				h.dispatch(e)
 				h.gens.Bump(e.ev.Seq, cacheKeys(e)...)
 				h.last = e.ev.Seq
@@ -441,18 +475,33 @@ var ErrSlowClient = errors.New("subscription client too slow")
 // rows in (after, x] from the outbox, then take the hub's rows after x. A
 // subscription that falls behind re-registers and replays what it missed.
 // It owns out and closes it.
-func (h *Hub) stream(ctx context.Context, f *model.MessageFilter, after *int64, out chan<- model.MessageEvent) error {
+func (h *Hub) stream(ctx context.Context, f *model.MessageFilter, after *int64, out chan<- liveItem) error {
 	defer close(out)
+	var t *time.Timer
 	emit := func(e hubEvent) error {
-		t := time.NewTimer(h.cfg.SendTimeout)
+		it := liveItem{ev: e.typed, shared: e.shared}
+		if it.ev == nil {
+			it.ev = typedEvent(e.ev, e.msg)
+		}
+		select { // fast path: the client is waiting
+		case out <- it:
+			return nil
+		default:
+		}
+		if t == nil {
+			t = time.NewTimer(h.cfg.SendTimeout)
+		} else {
+			t.Reset(h.cfg.SendTimeout)
+		}
 		defer t.Stop()
 		select {
-		case out <- typedEvent(e.ev, e.msg):
+		case out <- it:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
-			return ErrSlowClient
+			h.slow.Add(1)
+			return fmt.Errorf("%w: an event waited %s", ErrSlowClient, h.cfg.SendTimeout)
 		}
 	}
 	for {

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,7 +27,18 @@ func (s loaderSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		cache = false
 	}
 	l := s.r.newLoaders(cache)
-	h := s.ExecutableSchema.Exec(context.WithValue(ctx, loadersKey{}, l))
+	ctx = context.WithValue(ctx, loadersKey{}, l)
+	var stats *liveStats
+	if s.r.opts.Hub != nil {
+		stats = &s.r.opts.Hub.live
+	}
+	if feed := liveFeedFor(graphql.GetOperationContext(ctx), stats); feed != nil {
+		h := s.ExecutableSchema.Exec(context.WithValue(ctx, liveFeedKey{}, feed))
+		return func(ctx context.Context) *graphql.Response {
+			return feed.next(context.WithValue(ctx, loadersKey{}, l), h)
+		}
+	}
+	h := s.ExecutableSchema.Exec(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		return h(context.WithValue(ctx, loadersKey{}, l))
 	}
@@ -48,13 +60,32 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 		}
 		seq = &n
 	}
-	out := make(chan model.MessageEvent)
+	feed, _ := ctx.Value(liveFeedKey{}).(*liveFeed)
+	if feed == nil || feed.started { // not through loaderSchema: no sharing
+		feed = &liveFeed{items: make(chan liveItem), inner: make(chan model.MessageEvent)}
+		go func() {
+			defer close(feed.inner)
+			for it := range feed.items {
+				select {
+				case feed.inner <- it.ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	feed.started = true
 	go func() {
-		if err := r.opts.Hub.stream(ctx, f, seq, out); err != nil && ctx.Err() == nil {
+		err := r.opts.Hub.stream(ctx, f, seq, feed.items)
+		switch {
+		case errors.Is(err, ErrSlowClient):
+			r.log.WarnContext(ctx, "subscription cut off", "err", err)
+			closeSlowClient(ctx)
+		case err != nil && ctx.Err() == nil:
 			r.log.WarnContext(ctx, "subscription ended", "err", err)
 		}
 	}()
-	return out, nil
+	return feed.inner, nil
 }
 
 // currentStatus reads a status without the request's cache.
@@ -99,6 +130,9 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 				return true
 			case <-ctx.Done():
 			case <-t.C:
+				h.slow.Add(1)
+				r.log.WarnContext(ctx, "status subscription cut off", "err", ErrSlowClient)
+				closeSlowClient(ctx)
 			}
 			return false
 		}

@@ -28,6 +28,10 @@ type HandlerConfig struct {
 	RequestTimeout time.Duration
 	// KeepAlive is the websocket keep-alive ping interval. Default 15 s.
 	KeepAlive time.Duration
+	// WriteTimeout bounds one websocket write: a client that stops reading
+	// is disconnected after it (subscriptions cut a slow client off sooner,
+	// with a close reason: see HubConfig.SendTimeout). Default 1 min.
+	WriteTimeout time.Duration
 	// Freshness, if set, adds extensions.freshness to every response.
 	Freshness *Freshness
 }
@@ -54,11 +58,15 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 15 * time.Second
 	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = time.Minute
+	}
 	st := &handlerState{log: log.With("component", "graphql")}
 
 	srv := handler.New(schema)
 	srv.AddTransport(transport.SSE{})
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: cfg.KeepAlive})
+	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: cfg.KeepAlive,
+		Implementation: wsImplementation{writeTimeout: cfg.WriteTimeout}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -98,7 +106,9 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
-		if r.Header.Get("Upgrade") == "" && r.Header.Get("Accept") != "text/event-stream" {
+		if r.Header.Get("Upgrade") != "" {
+			r = withWSConnRef(r) // lets a subscription close its websocket with a reason
+		} else if r.Header.Get("Accept") != "text/event-stream" {
 			ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)

@@ -1,0 +1,241 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+
+	"github.com/alephql/alephql/graph/model"
+)
+
+// Shared execution of live events.
+//
+// gqlgen executes a subscription's selection set, and marshals the result,
+// once per subscriber and event. With thousands of subscribers asking for
+// the same fields that is the dominant cost of an event, and it is the same
+// work every time: a live event's payload depends only on the event (one
+// outbox row and its message, loaded once by the hub) and on the selection
+// set with the variables it uses, not on the subscriber's filter or resume
+// cursor. So each `messages` subscription gets a liveFeed between its hub
+// stream and gqlgen's response handler, keyed by its selection set: for a
+// live event, the first subscriber whose handler gets to it executes the
+// selection set and stores the response bytes on the event (sharedPayloads);
+// every other subscriber with the same key sends those bytes. Replayed
+// events, which each subscriber reads from the outbox itself, are executed
+// per subscriber. Ordering, gaps and filters are untouched: each subscriber
+// still gets exactly the events its own stream hands it, in its order; only
+// the bytes of each are shared.
+
+// liveFeedKey is the context key of a subscription's *liveFeed.
+type liveFeedKey struct{}
+
+// liveItem is one event on its way to a subscriber.
+type liveItem struct {
+	ev     model.MessageEvent
+	shared *sharedPayloads // nil: replayed, executed for this subscriber only
+}
+
+// liveFeed connects one `messages` subscription's hub stream to its
+// response handler.
+type liveFeed struct {
+	key     string        // selection-set key; "" never shares
+	items   chan liveItem // written by Hub.stream, closed when it ends
+	inner   chan model.MessageEvent
+	started bool // the resolver started a stream (set during Exec)
+	stats   *liveStats
+}
+
+// liveStats counts how live payloads were produced.
+type liveStats struct {
+	mu       sync.Mutex
+	executed int64 // selection sets executed for live events
+	shared   int64 // live payloads sent from another subscriber's execution
+}
+
+func (s *liveStats) add(executed, shared int64) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.executed += executed
+	s.shared += shared
+	s.mu.Unlock()
+}
+
+// sharedPayloads holds the responses produced for one live event, one per
+// selection-set key. It lives on the hub's event and goes away with it.
+type sharedPayloads struct {
+	mu sync.Mutex
+	m  map[string]*sharedPayload
+}
+
+type sharedPayload struct {
+	done chan struct{}
+	resp *graphql.Response // nil: not shareable (errors, cancelled leader)
+}
+
+func newSharedPayloads() *sharedPayloads { return &sharedPayloads{m: map[string]*sharedPayload{}} }
+
+// response returns the response for key, executing it with exec if no
+// other subscriber has, or waiting for the one that is. A response with
+// errors, or produced while its subscriber was going away, is not shared:
+// the others execute for themselves.
+func (s *sharedPayloads) response(ctx context.Context, key string, stats *liveStats, exec func() *graphql.Response) *graphql.Response {
+	s.mu.Lock()
+	p, found := s.m[key]
+	if !found {
+		p = &sharedPayload{done: make(chan struct{})}
+		s.m[key] = p
+	}
+	s.mu.Unlock()
+	if !found {
+		defer close(p.done)
+		resp := exec()
+		stats.add(1, 0)
+		if resp != nil && len(resp.Errors) == 0 && len(graphql.GetErrors(ctx)) == 0 && ctx.Err() == nil {
+			// The generated handler reuses its buffer: keep a copy.
+			p.resp = &graphql.Response{Data: bytes.Clone(resp.Data)}
+		}
+		return resp
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil
+	}
+	if p.resp == nil {
+		stats.add(1, 0)
+		return exec()
+	}
+	stats.add(0, 1)
+	return &graphql.Response{Data: p.resp.Data}
+}
+
+// next produces the subscription's next response: it takes the stream's
+// next event and executes it through h, or reuses another subscriber's
+// execution of the same event and selection set.
+func (f *liveFeed) next(ctx context.Context, h graphql.ResponseHandler) *graphql.Response {
+	if !f.started {
+		return h(ctx) // the resolver failed: h reports it
+	}
+	select {
+	case it, ok := <-f.items:
+		if !ok {
+			close(f.inner)
+			f.started = false
+			return h(ctx) // reads the closed channel: ends the stream
+		}
+		exec := func() *graphql.Response {
+			f.inner <- it.ev
+			return h(ctx)
+		}
+		if it.shared == nil || f.key == "" {
+			return exec()
+		}
+		return it.shared.response(ctx, f.key, f.stats, exec)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// liveFeedFor returns a feed for a subscription operation whose only root
+// field is `messages`, or nil.
+func liveFeedFor(oc *graphql.OperationContext, stats *liveStats) *liveFeed {
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription || len(oc.Operation.SelectionSet) != 1 {
+		return nil
+	}
+	field, ok := oc.Operation.SelectionSet[0].(*ast.Field)
+	if !ok || field.Name != "messages" {
+		return nil
+	}
+	return &liveFeed{
+		key:   selectionKey(oc, field),
+		items: make(chan liveItem),
+		inner: make(chan model.MessageEvent, 1),
+		stats: stats,
+	}
+}
+
+// selectionKey identifies what a live event's payload depends on: the root
+// field's alias, directives and selection set (with the document's
+// fragments) and the values of the variables used there. The root field's
+// arguments (filter, resume cursor) are left out: they choose which events
+// a subscriber gets, not what an event looks like. "" if the key cannot be
+// computed: such a subscription never shares.
+func selectionKey(oc *graphql.OperationContext, field *ast.Field) string {
+	root := &ast.Field{Alias: field.Alias, Name: field.Name, Directives: field.Directives, SelectionSet: field.SelectionSet}
+	doc := &ast.QueryDocument{
+		Operations: ast.OperationList{{Operation: ast.Subscription, SelectionSet: ast.SelectionSet{root}}},
+	}
+	if oc.Doc != nil {
+		doc.Fragments = oc.Doc.Fragments
+	}
+	var b strings.Builder
+	formatter.NewFormatter(&b, formatter.WithCompacted()).FormatQueryDocument(doc)
+	vars := map[string]bool{}
+	usedVariables(ast.SelectionSet{root}, doc.Fragments, vars, map[string]bool{})
+	used := make(map[string]any, len(vars))
+	for name := range vars {
+		used[name] = oc.Variables[name]
+	}
+	js, err := json.Marshal(used) // map keys are sorted
+	if err != nil {
+		return ""
+	}
+	b.WriteByte(0)
+	b.Write(js)
+	return b.String()
+}
+
+// usedVariables adds the variables referenced in set (arguments and
+// directives, through fragments) to into.
+func usedVariables(set ast.SelectionSet, frags ast.FragmentDefinitionList, into, seenFrags map[string]bool) {
+	var value func(v *ast.Value)
+	value = func(v *ast.Value) {
+		if v == nil {
+			return
+		}
+		if v.Kind == ast.Variable {
+			into[v.Raw] = true
+		}
+		for _, c := range v.Children {
+			value(c.Value)
+		}
+	}
+	directives := func(ds ast.DirectiveList) {
+		for _, d := range ds {
+			for _, a := range d.Arguments {
+				value(a.Value)
+			}
+		}
+	}
+	for _, s := range set {
+		switch s := s.(type) {
+		case *ast.Field:
+			for _, a := range s.Arguments {
+				value(a.Value)
+			}
+			directives(s.Directives)
+			usedVariables(s.SelectionSet, frags, into, seenFrags)
+		case *ast.InlineFragment:
+			directives(s.Directives)
+			usedVariables(s.SelectionSet, frags, into, seenFrags)
+		case *ast.FragmentSpread:
+			directives(s.Directives)
+			if seenFrags[s.Name] {
+				continue
+			}
+			seenFrags[s.Name] = true
+			if def := frags.ForName(s.Name); def != nil {
+				directives(def.Directives)
+				usedVariables(def.SelectionSet, frags, into, seenFrags)
+			}
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+)
+
+// WebsocketCloseSlowClient is the close code (RFC 6455 "policy
+// violation") of a websocket whose client did not read a subscription's
+// events in time. The close reason says so; the client may reconnect and
+// resume from its last cursor.
+const WebsocketCloseSlowClient = int(websocket.StatusPolicyViolation)
+
+// slowClientReason is the close reason sent with WebsocketCloseSlowClient
+// (at most 123 bytes).
+const slowClientReason = "slow consumer: subscription events were not read in time; resume with after"
+
+// wsImplementation accepts websockets for gqlgen's transport with
+// github.com/coder/websocket, like gqlgen's own adapter, plus what a node
+// serving many subscribers needs: a write that waits longer than
+// writeTimeout closes the connection (a client that stopped reading holds
+// no goroutine or buffer forever), and a subscription can close its
+// connection with a reason (see closeSlowClient).
+type wsImplementation struct {
+	writeTimeout time.Duration
+}
+
+// wsConnRefKey is the context key of the request's *wsConnRef.
+type wsConnRefKey struct{}
+
+// wsConnRef lets a subscription reach the websocket it is served on. The
+// HTTP handler puts an empty one in the upgrade request's context; Accept
+// fills it.
+type wsConnRef struct {
+	mu   sync.Mutex
+	conn *wsConn
+}
+
+// withWSConnRef prepares an upgrade request for closeSlowClient.
+func withWSConnRef(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), wsConnRefKey{}, &wsConnRef{}))
+}
+
+// closeSlowClient closes the websocket of the subscription whose context
+// is ctx with WebsocketCloseSlowClient. Over other transports (SSE) ending
+// the stream is all there is to do.
+func closeSlowClient(ctx context.Context) {
+	ref, _ := ctx.Value(wsConnRefKey{}).(*wsConnRef)
+	if ref == nil {
+		return
+	}
+	ref.mu.Lock()
+	c := ref.conn
+	ref.mu.Unlock()
+	if c != nil {
+		_ = c.WriteClose(WebsocketCloseSlowClient, slowClientReason)
+	}
+}
+
+// Accept implements transport.WebsocketImplementation.
+func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	for k, vs := range opts.ResponseHeader {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:    slices.Clone(opts.Subprotocols),
+		CompressionMode: websocket.CompressionDisabled, // a flate writer per connection costs far more than the bytes it saves
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &wsConn{conn: conn, writeTimeout: u.writeTimeout}
+	if ref, _ := r.Context().Value(wsConnRefKey{}).(*wsConnRef); ref != nil {
+		ref.mu.Lock()
+		ref.conn = c
+		ref.mu.Unlock()
+	}
+	return c, nil
+}
+
+// wsConn adapts a *websocket.Conn to gqlgen's transport.
+type wsConn struct {
+	conn         *websocket.Conn
+	writeTimeout time.Duration
+
+	mu        sync.Mutex
+	deadline  *time.Timer   // read deadline (ping/pong)
+	closing   chan struct{} // non-nil once a close handshake started
+	closeOnce sync.Once
+}
+
+// NextReader implements transport.WebsocketConn.
+func (c *wsConn) NextReader() (int, io.Reader, error) {
+	typ, data, err := c.conn.Read(context.Background())
+	if err != nil {
+		switch websocket.CloseStatus(err) {
+		case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
+			return int(typ), nil, transport.ErrWebsocketClosed
+		}
+		return int(typ), nil, err
+	}
+	return int(typ), bytes.NewReader(data), nil
+}
+
+// WriteJSON implements transport.WebsocketConn. A write that waits longer
+// than the write timeout closes the connection.
+func (c *wsConn) WriteJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if c.writeTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.writeTimeout)
+		defer cancel()
+	}
+	return c.conn.Write(ctx, websocket.MessageText, data)
+}
+
+// WriteClose implements transport.WebsocketConn: it starts the close
+// handshake in the background (it may wait seconds for the peer) and
+// returns; only the first call has an effect.
+func (c *wsConn) WriteClose(code int, reason string) error {
+	c.stopDeadline()
+	c.closeOnce.Do(func() {
+		done := make(chan struct{})
+		c.mu.Lock()
+		c.closing = done
+		c.mu.Unlock()
+		go func() {
+			defer close(done)
+			_ = c.conn.Close(websocket.StatusCode(code), reason)
+		}()
+	})
+	return nil
+}
+
+// Close implements transport.WebsocketConn.
+func (c *wsConn) Close() error {
+	c.stopDeadline()
+	c.mu.Lock()
+	closing := c.closing != nil
+	c.mu.Unlock()
+	if closing {
+		return nil // the handshake closes the connection
+	}
+	return c.conn.CloseNow()
+}
+
+// Subprotocol implements transport.WebsocketConn.
+func (c *wsConn) Subprotocol() string { return c.conn.Subprotocol() }
+
+// SetReadLimit implements transport.WebsocketReadLimiter.
+func (c *wsConn) SetReadLimit(n int64) { c.conn.SetReadLimit(n) }
+
+// SetReadDeadline implements transport.WebsocketReadDeadliner: past the
+// deadline the connection is closed.
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deadline != nil {
+		c.deadline.Stop()
+		c.deadline = nil
+	}
+	if t.IsZero() {
+		return nil
+	}
+	d := time.Until(t)
+	if d <= 0 {
+		return c.conn.CloseNow()
+	}
+	c.deadline = time.AfterFunc(d, func() { _ = c.conn.CloseNow() })
+	return nil
+}
+
+func (c *wsConn) stopDeadline() { _ = c.SetReadDeadline(time.Time{}) }
+
+// Interface guards
+var (
+	_ transport.WebsocketImplementation = wsImplementation{}
+	_ transport.WebsocketConn           = (*wsConn)(nil)
+	_ transport.WebsocketReadLimiter    = (*wsConn)(nil)
+	_ transport.WebsocketReadDeadliner  = (*wsConn)(nil)
+)
