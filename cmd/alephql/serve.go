@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/alephql/alephql/bench/baseline"
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
@@ -30,6 +35,7 @@ type serveFlags struct {
 	maxComplexity   int
 	requestTimeout  time.Duration
 	maxBodyBytes    int64
+	benchBaseline   bool
 	storage         storageFlags
 	pipeline        pipelineFlags
 }
@@ -49,6 +55,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&f.maxComplexity, "graphql-max-complexity", 5000, "largest query complexity accepted (env ALEPHQL_GRAPHQL_MAX_COMPLEXITY)")
 	fs.DurationVar(&f.requestTimeout, "graphql-request-timeout", 30*time.Second, "time limit of one query or mutation (env ALEPHQL_GRAPHQL_REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
+	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
 	return &ffcli.Command{
 		Name:       "serve",
 		ShortUsage: "alephql serve [flags]",
@@ -153,10 +160,18 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout,
 		Freshness: graph.NewFreshness(db.Client, time.Second),
 	}, schema, log)
+	extra := store.Routes
+	if f.benchBaseline {
+		var closePool func()
+		if extra, closePool, err = withBenchBaseline(ctx, extra, dbCfg.URL, f.dbMaxConns, log); err != nil {
+			return err
+		}
+		defer closePool()
+	}
 	srv, err := server.New(srvCfg, server.Routes{
 		GraphQL:  gql,
 		GraphiQL: graphiql.Handler("/", "/graphql"),
-		Extra:    store.Routes,
+		Extra:    extra,
 	}, checks, server.NewRegistry(), log)
 	if err != nil {
 		return err
@@ -188,6 +203,26 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	log.Info("alephql stopped")
 	return err
+}
+
+// withBenchBaseline adds the API benchmark's baseline handler to the
+// routes: a benchmark aid (package bench/baseline), PostgreSQL only. The
+// returned function closes its connection pool.
+func withBenchBaseline(ctx context.Context, routes map[string]http.Handler, url string, maxConns int, log *slog.Logger) (map[string]http.Handler, func(), error) {
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, nil, usageError{errors.New("--bench-baseline (ALEPHQL_BENCH_BASELINE) needs a PostgreSQL --db")}
+	}
+	pool, err := baseline.Open(ctx, url, maxConns)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--bench-baseline (ALEPHQL_BENCH_BASELINE): %w", err)
+	}
+	out := maps.Clone(routes)
+	if out == nil {
+		out = map[string]http.Handler{}
+	}
+	out[baseline.Prefix] = baseline.New(pool, log)
+	log.Warn("benchmark baseline mounted: not an API, for scripts/bench-api.sh only", "path", baseline.Prefix)
+	return out, pool.Close, nil
 }
 
 // The row cache's bounds: entries in the in-process cache, and the life
