@@ -169,20 +169,8 @@ func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResul
 				pend = append(pend, pc)
 			}
 		}
-		for i := 0; i < len(newStatus); i += 1000 {
-			err := tx.MessageStatus.CreateBulk(newStatus[i:min(i+1000, len(newStatus))]...).
-				OnConflictColumns(messagestatus.FieldID).DoNothing().Exec(ctx)
-			if err != nil && !isNoRows(err) {
-				return fmt.Errorf("insert statuses: %w", err)
-			}
-		}
-		for i := 0; i < len(pend); i += 1000 {
-			err := tx.PendingMessage.CreateBulk(pend[i:min(i+1000, len(pend))]...).
-				OnConflict(sql.ConflictColumns(pendingmessage.FieldSender, pendingmessage.FieldItemHash, pendingmessage.FieldSignature)).
-				DoNothing().Exec(ctx)
-			if err != nil && !isNoRows(err) {
-				return fmt.Errorf("insert pending: %w", err)
-			}
+		if err := p.insertQueued(ctx, tx, newStatus, pend); err != nil {
+			return err
 		}
 		return p.writeEvents(ctx, tx, evs)
 	})
@@ -193,6 +181,47 @@ func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResul
 	notify(p.wake)
 	notify(p.wakeF)
 	return results, nil
+}
+
+// insertQueued writes the new status rows and the pending rows of an
+// intake batch (ON CONFLICT DO NOTHING both).
+func (p *Processor) insertQueued(ctx context.Context, tx *ent.Tx, newStatus []*ent.MessageStatusCreate, pend []*ent.PendingMessageCreate) error {
+	if p.db.Dialect == dialectPostgres {
+		st := newRows(pgStatuses, len(newStatus))
+		for _, c := range newStatus {
+			m := c.Mutation()
+			id, _ := m.ID()
+			if err := st.add(id, m); err != nil {
+				return err
+			}
+		}
+		pr := newRows(pgPending, len(pend))
+		for _, c := range pend {
+			if err := pr.add(nil, c.Mutation()); err != nil {
+				return err
+			}
+		}
+		if err := st.exec(ctx, tx); err != nil {
+			return err
+		}
+		return pr.exec(ctx, tx)
+	}
+	for i := 0; i < len(newStatus); i += 1000 {
+		err := tx.MessageStatus.CreateBulk(newStatus[i:min(i+1000, len(newStatus))]...).
+			OnConflictColumns(messagestatus.FieldID).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert statuses: %w", err)
+		}
+	}
+	for i := 0; i < len(pend); i += 1000 {
+		err := tx.PendingMessage.CreateBulk(pend[i:min(i+1000, len(pend))]...).
+			OnConflict(sql.ConflictColumns(pendingmessage.FieldSender, pendingmessage.FieldItemHash, pendingmessage.FieldSignature)).
+			DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert pending: %w", err)
+		}
+	}
+	return nil
 }
 
 // decodeInput validates one input.

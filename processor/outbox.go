@@ -58,6 +58,9 @@ func eventOf(m *message.Message, kind events.Kind, at time.Time) events.Event {
 
 // writeEvents appends the events to the outbox and sets their Seq.
 func (p *Processor) writeEvents(ctx context.Context, tx *ent.Tx, evs []events.Event) error {
+	if p.db.Dialect == dialectPostgres {
+		return writeEventsPostgres(ctx, tx, evs)
+	}
 	for i := 0; i < len(evs); i += 1000 {
 		chunk := evs[i:min(i+1000, len(evs))]
 		b := make([]*ent.MessageEventCreate, len(chunk))
@@ -133,6 +136,29 @@ func (c counters) write(ctx context.Context, tx *ent.Tx) error {
 		if err != nil {
 			return fmt.Errorf("write counters: %w", err)
 		}
+	}
+	return nil
+}
+
+// writeEventsPostgres is writeEvents in one unnest insert (bulk.go).
+func writeEventsPostgres(ctx context.Context, tx *ent.Tx, evs []events.Event) error {
+	r := newRows(pgEvents, len(evs))
+	for _, ev := range evs {
+		c := tx.MessageEvent.Create().SetItemHash(ev.ItemHash).SetKind(string(ev.Kind)).
+			SetCreatedAt(ev.At).SetNillableErrorCode(ev.ErrorCode)
+		if ev.Related != "" {
+			c.SetRelated(ev.Related)
+		}
+		if err := r.add(nil, c.Mutation()); err != nil {
+			return err
+		}
+	}
+	ids, err := r.returningIDs(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("write outbox: %w", err)
+	}
+	for i, id := range ids {
+		evs[i].Seq = id
 	}
 	return nil
 }

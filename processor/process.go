@@ -26,6 +26,7 @@ import (
 // batch is the state of one process-stage transaction.
 type batch struct {
 	now      time.Time
+	pg       bool // PostgreSQL: bulk inserts through unnest (bulk.go)
 	events   []events.Event
 	counters counters
 	done     []int // pending rows to delete
@@ -77,34 +78,14 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 		}
 	}
 	b.flushers, b.cache = b.flushers[:0], nil
-	for i := 0; i < len(b.elemRows); i += 1000 {
-		err := tx.AggregateElement.CreateBulk(b.elemRows[i:min(i+1000, len(b.elemRows))]...).
-			OnConflictColumns(aggregateelement.FieldID).DoNothing().Exec(ctx)
-		if err != nil && !isNoRows(err) {
-			return fmt.Errorf("insert aggregate elements: %w", err)
+	if b.pg {
+		if err := b.flushPostgres(ctx, tx); err != nil {
+			return err
 		}
+	} else if err := b.flushEnt(ctx, tx); err != nil {
+		return err
 	}
-	b.elemRows = b.elemRows[:0]
-	for i := 0; i < len(b.postRows); i += 1000 {
-		err := tx.Post.CreateBulk(b.postRows[i:min(i+1000, len(b.postRows))]...).
-			OnConflictColumns(post.FieldID).DoNothing().Exec(ctx)
-		if err != nil && !isNoRows(err) {
-			return fmt.Errorf("insert posts: %w", err)
-		}
-	}
-	b.postRows = b.postRows[:0]
-	for i := 0; i < len(b.msgRows); i += 500 {
-		if err := tx.Message.CreateBulk(b.msgRows[i:min(i+500, len(b.msgRows))]...).Exec(ctx); err != nil {
-			return fmt.Errorf("insert messages: %w", err)
-		}
-	}
-	for i := 0; i < len(b.tagRows); i += 1000 {
-		err := tx.MessageTag.CreateBulk(b.tagRows[i:min(i+1000, len(b.tagRows))]...).
-			OnConflictColumns(messagetag.FieldItemHash, messagetag.FieldTag).DoNothing().Exec(ctx)
-		if err != nil && !isNoRows(err) {
-			return fmt.Errorf("insert tags: %w", err)
-		}
-	}
+	b.elemRows, b.postRows = b.elemRows[:0], b.postRows[:0]
 	for _, c := range b.confirms {
 		err := tx.MessageConfirmation.Create().SetItemHash(c[0]).SetTxHash(c[1]).
 			OnConflictColumns("item_hash", "tx_hash").DoNothing().Exec(ctx)
@@ -125,6 +106,79 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 		}
 	}
 	b.msgRows, b.tagRows, b.confirms, b.costRows, b.processed = b.msgRows[:0], b.tagRows[:0], b.confirms[:0], b.costRows[:0], b.processed[:0]
+	return nil
+}
+
+// flushEnt writes the deferred elements, posts, messages and tags with
+// ent's bulk builders (SQLite).
+func (b *batch) flushEnt(ctx context.Context, tx *ent.Tx) error {
+	for i := 0; i < len(b.elemRows); i += 1000 {
+		err := tx.AggregateElement.CreateBulk(b.elemRows[i:min(i+1000, len(b.elemRows))]...).
+			OnConflictColumns(aggregateelement.FieldID).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert aggregate elements: %w", err)
+		}
+	}
+	for i := 0; i < len(b.postRows); i += 1000 {
+		err := tx.Post.CreateBulk(b.postRows[i:min(i+1000, len(b.postRows))]...).
+			OnConflictColumns(post.FieldID).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert posts: %w", err)
+		}
+	}
+	for i := 0; i < len(b.msgRows); i += 500 {
+		if err := tx.Message.CreateBulk(b.msgRows[i:min(i+500, len(b.msgRows))]...).Exec(ctx); err != nil {
+			return fmt.Errorf("insert messages: %w", err)
+		}
+	}
+	for i := 0; i < len(b.tagRows); i += 1000 {
+		err := tx.MessageTag.CreateBulk(b.tagRows[i:min(i+1000, len(b.tagRows))]...).
+			OnConflictColumns(messagetag.FieldItemHash, messagetag.FieldTag).DoNothing().Exec(ctx)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("insert tags: %w", err)
+		}
+	}
+	return nil
+}
+
+// flushPostgres is flushEnt on PostgreSQL: one unnest insert per table
+// (see bulk.go).
+func (b *batch) flushPostgres(ctx context.Context, tx *ent.Tx) error {
+	elems := newRows(pgElements, len(b.elemRows))
+	for _, c := range b.elemRows {
+		m := c.Mutation()
+		id, _ := m.ID()
+		if err := elems.add(id, m); err != nil {
+			return err
+		}
+	}
+	posts := newRows(pgPosts, len(b.postRows))
+	for _, c := range b.postRows {
+		m := c.Mutation()
+		id, _ := m.ID()
+		if err := posts.add(id, m); err != nil {
+			return err
+		}
+	}
+	msgs := newRows(pgMessages, len(b.msgRows))
+	for _, c := range b.msgRows {
+		m := c.Mutation()
+		id, _ := m.ID()
+		if err := msgs.add(id, m); err != nil {
+			return err
+		}
+	}
+	tags := newRows(pgTags, len(b.tagRows))
+	for _, c := range b.tagRows {
+		if err := tags.add(nil, c.Mutation()); err != nil {
+			return err
+		}
+	}
+	for _, r := range []*pgRows{elems, posts, msgs, tags} {
+		if err := r.exec(ctx, tx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -233,7 +287,7 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 	for i, r := range rows {
 		claimed[i] = r.ID
 	}
-	b := &batch{now: now, counters: counters{}, seen: map[string]string{}, tx: tx}
+	b := &batch{now: now, pg: p.db.Dialect == dialect.Postgres, counters: counters{}, seen: map[string]string{}, tx: tx}
 	ctx = context.WithValue(ctx, batchKey{}, b)
 	ctx = handler.WithBatch(ctx, b)
 
