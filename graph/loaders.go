@@ -10,7 +10,6 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/accountcost"
 	"github.com/alephql/alephql/ent/aggregateelement"
-	"github.com/alephql/alephql/ent/file"
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/filetag"
 	"github.com/alephql/alephql/ent/forgottenmessage"
@@ -128,10 +127,7 @@ func (r *Resolver) newLoaders(cache bool) *loaders {
 			}
 			return out, nil
 		}),
-		post: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Post, error) {
-			rows, err := c.Post.Query().Where(post.IDIn(keys...)).All(ctx)
-			return byKey(rows, func(p *ent.Post) string { return p.ID }), err
-		}),
+		post: newLoader(cache, r.opts.LoaderWait, maxBatch, r.postsByHash), // through the row cache
 		amends: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.Post, error) {
 			rows, err := c.Post.Query().Where(post.AmendsIn(keys...)).Order(ent.Asc(post.FieldCreationDatetime), ent.Asc(post.FieldID)).All(ctx)
 			return groupBy(rows, func(p *ent.Post) string { return *p.Amends }), err
@@ -140,10 +136,7 @@ func (r *Resolver) newLoaders(cache bool) *loaders {
 			rows, err := c.AggregateElement.Query().Where(aggregateelement.IDIn(keys...)).All(ctx)
 			return byKey(rows, func(e *ent.AggregateElement) string { return e.ID }), err
 		}),
-		file: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.File, error) {
-			rows, err := c.File.Query().Where(file.IDIn(keys...)).All(ctx)
-			return byKey(rows, func(f *ent.File) string { return f.ID }), err
-		}),
+		file: newLoader(cache, r.opts.LoaderWait, maxBatch, r.filesByHash), // through the row cache
 		pins: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FilePin, error) {
 			rows, err := c.FilePin.Query().Where(filepin.FileHashIn(keys...)).Order(ent.Asc(filepin.FieldCreated), ent.Asc(filepin.FieldID)).All(ctx)
 			return groupBy(rows, func(p *ent.FilePin) string { return p.FileHash }), err

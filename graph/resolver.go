@@ -78,6 +78,8 @@ type Options struct {
 	ErrorNames map[int]string
 	// Cache caches hot rows (see WithCache); nil: no cache.
 	Cache cache.Cache
+	// CacheMetrics counts cache lookups (see WithCacheMetrics); nil: none.
+	CacheMetrics *cache.Metrics
 	// LoaderWait is how long a dataloader waits for more keys before it
 	// queries: longer batches more under load, shorter answers sooner.
 	// Default 2 ms.

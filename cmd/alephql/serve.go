@@ -113,7 +113,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	// events lost by the bus delay a feed, never break it.
 	var bus events.Bus = events.NewLocal(0)
 	var runBus func(context.Context) error
-	// rowCache holds hot rows (messages by hash, aggregates): in Redis,
+	// rowCache holds hot rows (messages, aggregates, posts, file metadata): in Redis,
 	// shared by the nodes, or in process. The hub validates entries against
 	// the outbox (see graph/cache), so no node ever serves stale rows.
 	var rowCache cache.Cache
@@ -152,7 +152,13 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 	store.acceptSigned(proc, db.Client)
-	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}), graph.WithCache(rowCache))
+	registry := server.NewRegistry()
+	cacheMetrics, err := cache.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}),
+		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics))
 	if err != nil {
 		return err
 	}
@@ -172,7 +178,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		GraphQL:  gql,
 		GraphiQL: graphiql.Handler("/", "/graphql"),
 		Extra:    extra,
-	}, checks, server.NewRegistry(), log)
+	}, checks, registry, log)
 	if err != nil {
 		return err
 	}

@@ -41,9 +41,13 @@ import (
 
 // Cache stores opaque values by key with a time to live. Implementations
 // are safe for concurrent use. A missing key is (nil, false, nil).
+// GetMany and SetMany do the same for several keys in one round trip
+// (dataloader batches): GetMany's result holds only the keys found.
 type Cache interface {
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	GetMany(ctx context.Context, keys []string) (map[string][]byte, error)
+	SetMany(ctx context.Context, vals map[string][]byte, ttl time.Duration) error
 	Delete(ctx context.Context, keys ...string) error
 }
 
@@ -53,6 +57,15 @@ type Entry struct {
 	Seq int64 `json:"s"`
 	// Start is when the read began (unix nanoseconds).
 	Start int64 `json:"t"`
+	// Deps are invalidation keys that only the value could tell (a post's
+	// owner, the message holding a file's pin): checked as well as the
+	// keys the reader names.
+	Deps []string `json:"d,omitempty"`
+	// Until, when not zero, is when the value stops being valid whatever
+	// the outbox says (unix nanoseconds): for changes that write no outbox
+	// row but happen at a known time (a file whose last pin is a grace
+	// period is deleted by the collector after it ends).
+	Until int64 `json:"u,omitempty"`
 	// Value is the serialized row.
 	Value json.RawMessage `json:"v"`
 }

@@ -44,6 +44,15 @@ func TestCacheGetSetDelete(t *testing.T) {
 				require.False(t, ok, "deleted %s", k)
 			}
 			require.NoError(t, c.Delete(ctx))
+
+			require.NoError(t, c.SetMany(ctx, map[string][]byte{"x": []byte("10"), "y": []byte("20")}, time.Minute))
+			got, err := c.GetMany(ctx, []string{"x", "missing", "y"})
+			require.NoError(t, err)
+			require.Equal(t, map[string][]byte{"x": []byte("10"), "y": []byte("20")}, got, "only the keys found")
+			got, err = c.GetMany(ctx, nil)
+			require.NoError(t, err)
+			require.Empty(t, got)
+			require.NoError(t, c.SetMany(ctx, nil, time.Minute))
 		})
 	}
 }
@@ -64,12 +73,14 @@ func TestLRUIsBounded(t *testing.T) {
 }
 
 func TestEntryRoundTrip(t *testing.T) {
-	e := cache.Entry{Seq: 7, Start: 42, Value: []byte(`{"x":1}`)}
+	e := cache.Entry{Seq: 7, Start: 42, Deps: []string{"po:a"}, Until: 99, Value: []byte(`{"x":1}`)}
 	b, err := e.Encode()
 	require.NoError(t, err)
 	got, err := cache.DecodeEntry(b)
 	require.NoError(t, err)
 	require.Equal(t, e.Seq, got.Seq)
+	require.Equal(t, e.Deps, got.Deps)
+	require.Equal(t, e.Until, got.Until)
 	require.JSONEq(t, `{"x":1}`, string(got.Value))
 	for _, bad := range []string{"", "nope", `{"s":1}`} {
 		_, err := cache.DecodeEntry([]byte(bad))
@@ -97,6 +108,10 @@ func TestGensValid(t *testing.T) {
 		{"any of several keys changed", cache.Entry{Seq: 12, Start: fresh}, []string{"m:a", "ao:x"}, false},
 		{"read before the node started", cache.Entry{Seq: 9, Start: fresh}, []string{"m:b"}, false},
 		{"older than the ttl", cache.Entry{Seq: 13, Start: now.Add(-2 * time.Minute).UnixNano()}, []string{"m:b"}, false},
+		{"own dep changed", cache.Entry{Seq: 12, Start: fresh, Deps: []string{"ao:x"}}, []string{"m:b"}, false},
+		{"own dep unchanged since", cache.Entry{Seq: 13, Start: fresh, Deps: []string{"ao:x"}}, []string{"m:b"}, true},
+		{"before its end", cache.Entry{Seq: 13, Start: fresh, Until: now.Add(time.Minute).UnixNano()}, nil, true},
+		{"past its end", cache.Entry{Seq: 13, Start: fresh, Until: now.Add(-time.Second).UnixNano()}, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -74,20 +74,26 @@ func (g *Gens) Applied() int64 {
 }
 
 // Valid reports whether an entry may be served: it was read after the
-// node's starting position, after the last bump of each of keys (and of
-// All), and within ttl of now.
+// node's starting position, after the last bump of each of keys, of its
+// own Deps (and of All), within ttl of now and before its Until.
 func (g *Gens) Valid(e Entry, ttl time.Duration, keys ...string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if e.Seq < g.floor || g.now().Sub(time.Unix(0, e.Start)) > ttl {
+	now := g.now()
+	if e.Seq < g.floor || now.Sub(time.Unix(0, e.Start)) > ttl {
+		return false
+	}
+	if e.Until != 0 && !now.Before(time.Unix(0, e.Until)) {
 		return false
 	}
 	if v, ok := g.m[All]; ok && v.seq > e.Seq {
 		return false
 	}
-	for _, k := range keys {
-		if v, ok := g.m[k]; ok && v.seq > e.Seq {
-			return false
+	for _, ks := range [][]string{keys, e.Deps} {
+		for _, k := range ks {
+			if v, ok := g.m[k]; ok && v.seq > e.Seq {
+				return false
+			}
 		}
 	}
 	return true

@@ -38,6 +38,25 @@ func (c *LRU) Set(_ context.Context, key string, val []byte, _ time.Duration) er
 	return nil
 }
 
+// GetMany returns the values of the keys found.
+func (c *LRU) GetMany(_ context.Context, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		if v, ok := c.l.Get(k); ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// SetMany stores vals. The entries live the LRU's ttl.
+func (c *LRU) SetMany(_ context.Context, vals map[string][]byte, _ time.Duration) error {
+	for k, v := range vals {
+		c.l.Add(k, v)
+	}
+	return nil
+}
+
 // Delete removes keys.
 func (c *LRU) Delete(_ context.Context, keys ...string) error {
 	for _, k := range keys {
