@@ -10,7 +10,8 @@ import (
 // aggregates (some updates out of order), one account delegating to
 // another through its security aggregate, FORGETs of a few posts and,
 // when Files is set, STOREs of small files (new versions of named files
-// among them).
+// among them) and PROGRAM and INSTANCE messages with volumes of every
+// kind (see vm).
 type Dataset struct {
 	// Accounts sign the messages; NewDataset generates them.
 	Accounts []*Account
@@ -23,6 +24,17 @@ type Dataset struct {
 	rng   *rand.Rand
 	posts [][]string // per account: post hashes
 	n     int
+	// queue holds signed messages Next returns before generating more.
+	queue []signed
+	// vmFiles are the STOREs the VMs use as volumes, once sent.
+	vmFiles *vmFiles
+	vms     int
+}
+
+// signed is one generated message.
+type signed struct {
+	raw  []byte
+	hash string
 }
 
 // NewDataset returns a generator with n fresh accounts (at least 2).
@@ -47,6 +59,11 @@ var channels = []string{"TEST", "MYALEPH", "ALEPH-CLOUDSOLUTIONS", "demo"}
 // Next returns the next message's wire JSON and item hash.
 func (d *Dataset) Next() ([]byte, string, error) {
 	d.n++
+	if len(d.queue) > 0 {
+		m := d.queue[0]
+		d.queue = d.queue[1:]
+		return m.raw, m.hash, nil
+	}
 	t := d.Start + float64(d.n)
 	i := d.rng.IntN(len(d.Accounts))
 	a := d.Accounts[i]
@@ -83,6 +100,8 @@ func (d *Dataset) Next() ([]byte, string, error) {
 			Content: map[string]any{"type": "note", "content": map[string]any{"body": "posted by a delegate"}}})
 	case k == 18 && d.Files != nil:
 		return d.store(a, t, ch)
+	case k == 19 && d.Files != nil:
+		return d.vm(a, ch)
 	case k == 17 && len(d.posts[i]) > 3:
 		h := d.posts[i][0]
 		d.posts[i] = d.posts[i][1:]
