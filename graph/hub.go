@@ -24,8 +24,10 @@ type HubConfig struct {
 	// Buffer is the number of events a subscription may have waiting before
 	// it is marked lagged and catches up from the outbox. Default 256.
 	Buffer int
-	// SendTimeout is how long a subscription waits for its client to take
-	// an event before it is closed as too slow. Default 30 s.
+	// SendTimeout is how long a messageStatus subscription waits for its
+	// client to take an update before it is closed as too slow (a messages
+	// subscription is paced by its websocket: see
+	// HandlerConfig.WriteTimeout). Default 30 s.
 	SendTimeout time.Duration
 	// ReplayBatch is the number of outbox rows read per query. Default 500.
 	ReplayBatch int
@@ -92,7 +94,6 @@ type Hub struct {
 	last  int64 // last outbox id dispatched
 
 	lastAt  atomic.Int64  // unix nanoseconds of the last dispatched row
-	slow    atomic.Int64  // subscriptions cut off as too slow
 	ready   chan struct{} // closed once Run knows the outbox position
 	started atomic.Bool
 
@@ -113,9 +114,6 @@ type HubStats struct {
 	// Shared is the number of live event payloads sent without execution,
 	// because a subscription with the same selection set had executed it.
 	Shared int64
-	// SlowClients is the number of subscriptions cut off because their
-	// client did not take an event within SendTimeout.
-	SlowClients int64
 }
 
 // Stats returns the hub's counters.
@@ -123,7 +121,6 @@ func (h *Hub) Stats() HubStats {
 	h.live.mu.Lock()
 	st := HubStats{Executed: h.live.executed, Shared: h.live.shared}
 	h.live.mu.Unlock()
-	st.SlowClients = h.slow.Load()
 	st.Subscribers = h.Subscribers()
 	return st
 }
@@ -150,11 +147,61 @@ type hubEvent struct {
 }
 
 // hubSub is one subscription's registration: the hub's only handle on it.
+// Its queue grows with the events waiting for it (at most Buffer), so an
+// idle subscription costs a few words rather than a preallocated buffer.
 type hubSub struct {
-	keys   []string
-	f      *model.MessageFilter
-	c      chan hubEvent
-	lagged chan struct{} // capacity 1: "you missed events, re-register"
+	keys []string
+	f    *model.MessageFilter
+	wake chan struct{} // capacity 1: "events are queued, or you lagged"
+
+	mu     sync.Mutex
+	q      []*hubEvent
+	lagged bool // missed events: re-register and replay from the outbox
+}
+
+// push queues e, or marks the subscription lagged when Buffer events are
+// already waiting. Never blocks.
+func (s *hubSub) push(e *hubEvent, limit int) {
+	s.mu.Lock()
+	switch {
+	case s.lagged:
+	case len(s.q) >= limit:
+		s.lagged, s.q = true, nil
+	default:
+		s.q = append(s.q, e)
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop returns the next queued event, or lagged (once) if events were
+// missed, or nothing.
+func (s *hubSub) pop() (e *hubEvent, lagged bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lagged {
+		s.lagged = false
+		return nil, true
+	}
+	if len(s.q) == 0 {
+		return nil, false
+	}
+	e, s.q[0] = s.q[0], nil
+	if s.q = s.q[1:]; len(s.q) == 0 {
+		s.q = nil
+	}
+	return e, false
+}
+
+// drain discards what is queued: for waiters that only need to know
+// something happened.
+func (s *hubSub) drain() {
+	s.mu.Lock()
+	s.q, s.lagged = nil, false
+	s.mu.Unlock()
 }
 
 // Run dispatches outbox rows until ctx ends, woken by bus events and
@@ -267,10 +314,11 @@ func (h *Hub) catchUp(ctx context.Context) error {
 		}
 		h.mu.Lock()
 		if h.last == after { // Run is the only writer; kept for safety
-			for _, e := range evs {
+			for i := range evs {
+				e := &evs[i]
 				e.typed, e.shared = typedEvent(e.ev, e.msg), newSharedPayloads()
 				h.dispatch(e)
-				h.gens.Bump(e.ev.Seq, cacheKeys(e)...)
+				h.gens.Bump(e.ev.Seq, cacheKeys(*e)...)
 				h.last = e.ev.Seq
 			}
 			h.lastAt.Store(evs[len(evs)-1].ev.At.UnixNano())
@@ -333,7 +381,7 @@ func (h *Hub) register(ctx context.Context, f *model.MessageFilter) (*hubSub, in
 	case <-ctx.Done():
 		return nil, 0, ctx.Err()
 	}
-	s := &hubSub{keys: indexKeys(f), f: f, c: make(chan hubEvent, h.cfg.Buffer), lagged: make(chan struct{}, 1)}
+	s := &hubSub{keys: indexKeys(f), f: f, wake: make(chan struct{}, 1)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, k := range s.keys {
@@ -388,7 +436,7 @@ func messageKeys(hash string, m *ent.Message) []string {
 // dispatch hands e to every subscription whose filter matches, without
 // blocking: a full buffer marks the subscription lagged. Called with mu
 // held.
-func (h *Hub) dispatch(e hubEvent) {
+func (h *Hub) dispatch(e *hubEvent) {
 	seen := map[*hubSub]bool{}
 	for _, k := range messageKeys(e.ev.ItemHash, e.msg) {
 		for s := range h.index[k] {
@@ -399,19 +447,8 @@ func (h *Hub) dispatch(e hubEvent) {
 			if !matchMessage(s.f, e.msg) {
 				continue
 			}
-			select {
-			case s.c <- e:
-			default:
-				s.lag()
-			}
+			s.push(e, h.cfg.Buffer)
 		}
-	}
-}
-
-func (s *hubSub) lag() {
-	select {
-	case s.lagged <- struct{}{}:
-	default:
 	}
 }
 
@@ -468,99 +505,132 @@ func parseEventCursor(s string) (int64, error) {
 }
 
 // ErrSlowClient ends a subscription whose client did not take an event
-// within the hub's send timeout.
+// in time.
 var ErrSlowClient = errors.New("subscription client too slow")
 
-// stream runs one subscription: register at outbox position x, replay the
-// rows in (after, x] from the outbox, then take the hub's rows after x. A
-// subscription that falls behind re-registers and replays what it missed.
-// It owns out and closes it.
-func (h *Hub) stream(ctx context.Context, f *model.MessageFilter, after *int64, out chan<- liveItem) error {
-	defer close(out)
-	var t *time.Timer
-	emit := func(e hubEvent) error {
-		it := liveItem{ev: e.typed, shared: e.shared}
-		if it.ev == nil {
-			it.ev = typedEvent(e.ev, e.msg)
-		}
-		select { // fast path: the client is waiting
-		case out <- it:
-			return nil
-		default:
-		}
-		if t == nil {
-			t = time.NewTimer(h.cfg.SendTimeout)
-		} else {
-			t.Reset(h.cfg.SendTimeout)
-		}
-		defer t.Stop()
-		select {
-		case out <- it:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			h.slow.Add(1)
-			return fmt.Errorf("%w: an event waited %s", ErrSlowClient, h.cfg.SendTimeout)
-		}
+// hubStream is one `messages` subscription's position in the event
+// sequence. It is pulled by the subscription's response handler (no
+// goroutine of its own): register at outbox position x, replay the rows in
+// (after, x] from the outbox, then take the hub's rows after x. A stream
+// that falls behind re-registers and replays what it missed.
+type hubStream struct {
+	h     *Hub
+	f     *model.MessageFilter
+	after *int64 // resume position at the next registration
+
+	mu     sync.Mutex // guards s and closed against close
+	s      *hubSub
+	closed bool
+
+	x, last  int64      // registration position, last event passed over
+	buf      []hubEvent // replayed rows not yet passed over
+	bufShort bool       // buf was the last replay batch
+}
+
+// newStream returns a stream after `after` (nil: live from now). It ends
+// and lets go of its registration when ctx ends, whether or not next is
+// being called.
+func (h *Hub) newStream(ctx context.Context, f *model.MessageFilter, after *int64) *hubStream {
+	st := &hubStream{h: h, f: f, after: after}
+	context.AfterFunc(ctx, st.close)
+	return st
+}
+
+func (st *hubStream) close() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.closed = true
+	if st.s != nil {
+		st.h.unregister(st.s)
+		st.s = nil
 	}
+}
+
+// next returns the stream's next event; ok is false once the stream ended
+// (ctx done, or the hub never started).
+func (st *hubStream) next(ctx context.Context) (e *hubEvent, ok bool, err error) {
+	h := st.h
 	for {
-		s, x, err := h.register(ctx, f)
-		if err != nil {
-			return nil // ended before the hub started
+		st.mu.Lock()
+		s := st.s
+		st.mu.Unlock()
+		if s == nil {
+			s, x, err := h.register(ctx, st.f)
+			if err != nil {
+				return nil, false, nil
+			}
+			st.mu.Lock()
+			if st.closed {
+				st.mu.Unlock()
+				h.unregister(s)
+				return nil, false, nil
+			}
+			st.s = s
+			st.mu.Unlock()
+			st.x, st.last, st.buf, st.bufShort = x, x, nil, false
+			if st.after != nil {
+				st.last = *st.after
+			}
+			continue
 		}
-		err = func() error {
-			defer h.unregister(s)
-			last := x
-			if after != nil {
-				last = *after
+		for len(st.buf) > 0 {
+			e := &st.buf[0]
+			st.buf = st.buf[1:]
+			st.last = e.ev.Seq
+			if matchMessage(st.f, e.msg) {
+				return e, true, nil
 			}
-			for last < x {
-				evs, err := h.readOutbox(ctx, last, x)
-				if err != nil {
-					return err
-				}
-				for _, e := range evs {
-					if matchMessage(f, e.msg) {
-						if err := emit(e); err != nil {
-							return err
-						}
-					}
-					last = e.ev.Seq
-				}
-				if len(evs) < h.cfg.ReplayBatch {
-					last = x
-				}
+		}
+		if st.last < st.x {
+			if st.bufShort {
+				st.last = st.x
+				continue
 			}
-			after = &last
-			for {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-s.lagged:
-					return errLagged
-				case e := <-s.c:
-					if e.ev.Seq <= last {
-						continue // resumed past the hub's position: already seen
-					}
-					if err := emit(e); err != nil {
-						return err
-					}
-					last = e.ev.Seq
+			evs, err := h.readOutbox(ctx, st.last, st.x)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, false, nil
 				}
+				return nil, false, err
 			}
-		}()
-		if !errors.Is(err, errLagged) {
-			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-				return nil
+			st.buf, st.bufShort = evs, len(evs) < h.cfg.ReplayBatch
+			continue
+		}
+		e, lagged := s.pop()
+		switch {
+		case lagged:
+			after := st.last
+			st.after = &after
+			st.mu.Lock()
+			if st.s != nil {
+				h.unregister(st.s)
+				st.s = nil
 			}
-			return err
+			st.mu.Unlock()
+			continue
+		case e != nil:
+			if e.ev.Seq <= st.last {
+				continue // resumed past the hub's position: already seen
+			}
+			st.last = e.ev.Seq
+			return e, true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, nil
+		case <-s.wake:
 		}
 	}
 }
 
-// errLagged makes a subscription re-register after it missed events.
-var errLagged = errors.New("subscription lagged")
+// item is the liveItem of one of the stream's events.
+func (e *hubEvent) item() liveItem {
+	it := liveItem{ev: e.typed, shared: e.shared}
+	if it.ev == nil { // replayed
+		it.ev = typedEvent(e.ev, e.msg)
+	}
+	return it
+}
 
 // outboxEvent rebuilds the event of an outbox row.
 func outboxEvent(row *ent.MessageEvent) events.Event {

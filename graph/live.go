@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -60,32 +59,32 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 		}
 		seq = &n
 	}
+	st := r.opts.Hub.newStream(ctx, f, seq)
 	feed, _ := ctx.Value(liveFeedKey{}).(*liveFeed)
-	if feed == nil || feed.started { // not through loaderSchema: no sharing
-		feed = &liveFeed{items: make(chan liveItem), inner: make(chan model.MessageEvent)}
-		go func() {
-			defer close(feed.inner)
-			for it := range feed.items {
-				select {
-				case feed.inner <- it.ev:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+	if feed != nil && !feed.started {
+		feed.stream, feed.log, feed.started = st, r.log, true
+		return feed.inner, nil
 	}
-	feed.started = true
+	// Not executed through loaderSchema: a goroutine feeds gqlgen.
+	out := make(chan model.MessageEvent)
 	go func() {
-		err := r.opts.Hub.stream(ctx, f, seq, feed.items)
-		switch {
-		case errors.Is(err, ErrSlowClient):
-			r.log.WarnContext(ctx, "subscription cut off", "err", err)
-			closeSlowClient(ctx)
-		case err != nil && ctx.Err() == nil:
-			r.log.WarnContext(ctx, "subscription ended", "err", err)
+		defer close(out)
+		for {
+			e, ok, err := st.next(ctx)
+			if err != nil {
+				r.log.WarnContext(ctx, "subscription ended", "err", err)
+			}
+			if !ok {
+				return
+			}
+			select {
+			case out <- e.item().ev:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
-	return feed.inner, nil
+	return out, nil
 }
 
 // currentStatus reads a status without the request's cache.
@@ -130,7 +129,6 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 				return true
 			case <-ctx.Done():
 			case <-t.C:
-				h.slow.Add(1)
 				r.log.WarnContext(ctx, "status subscription cut off", "err", ErrSlowClient)
 				closeSlowClient(ctx)
 			}
@@ -143,8 +141,8 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.c:
-			case <-s.lagged:
+			case <-s.wake:
+				s.drain()
 			}
 			if !check() {
 				return
@@ -183,10 +181,9 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 	defer cancel()
 	poll := time.NewTicker(250 * time.Millisecond) // also covers nodes without a hub
 	defer poll.Stop()
-	var evc <-chan hubEvent
-	var lag <-chan struct{}
+	var wake <-chan struct{}
 	if s != nil {
-		evc, lag = s.c, s.lagged
+		wake = s.wake
 	}
 	for {
 		st, err := r.currentStatus(ctx, hash)
@@ -209,8 +206,8 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 			}
 			return res, nil // still pending after the bound
 		case <-poll.C:
-		case <-lag:
-		case <-evc:
+		case <-wake:
+			s.drain()
 		}
 	}
 }

@@ -28,10 +28,14 @@ type HandlerConfig struct {
 	RequestTimeout time.Duration
 	// KeepAlive is the websocket keep-alive ping interval. Default 15 s.
 	KeepAlive time.Duration
-	// WriteTimeout bounds one websocket write: a client that stops reading
-	// is disconnected after it (subscriptions cut a slow client off sooner,
-	// with a close reason: see HubConfig.SendTimeout). Default 1 min.
+	// WriteTimeout bounds one websocket write: a client that stopped
+	// reading (its socket buffers full) is cut off after it, with close
+	// code WebsocketCloseSlowClient and a reason, instead of making the
+	// node hold its events. Default 30 s.
 	WriteTimeout time.Duration
+	// OnSlowClient, if set, is called each time a websocket client is cut
+	// off as too slow (for metrics).
+	OnSlowClient func()
 	// Freshness, if set, adds extensions.freshness to every response.
 	Freshness *Freshness
 }
@@ -59,14 +63,14 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 		cfg.KeepAlive = 15 * time.Second
 	}
 	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = time.Minute
+		cfg.WriteTimeout = 30 * time.Second
 	}
 	st := &handlerState{log: log.With("component", "graphql")}
 
 	srv := handler.New(schema)
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: cfg.KeepAlive,
-		Implementation: wsImplementation{writeTimeout: cfg.WriteTimeout}})
+		Implementation: wsImplementation{writeTimeout: cfg.WriteTimeout, log: st.log, onSlow: cfg.OnSlowClient}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

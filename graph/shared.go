@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 
@@ -44,10 +45,11 @@ type liveItem struct {
 // liveFeed connects one `messages` subscription's hub stream to its
 // response handler.
 type liveFeed struct {
-	key     string        // selection-set key; "" never shares
-	items   chan liveItem // written by Hub.stream, closed when it ends
+	key     string // selection-set key; "" never shares
 	inner   chan model.MessageEvent
-	started bool // the resolver started a stream (set during Exec)
+	started bool       // the resolver set stream (during Exec)
+	stream  *hubStream // pulled by next: no goroutine per subscription
+	log     *slog.Logger
 	stats   *liveStats
 }
 
@@ -124,24 +126,24 @@ func (f *liveFeed) next(ctx context.Context, h graphql.ResponseHandler) *graphql
 	if !f.started {
 		return h(ctx) // the resolver failed: h reports it
 	}
-	select {
-	case it, ok := <-f.items:
-		if !ok {
-			close(f.inner)
-			f.started = false
-			return h(ctx) // reads the closed channel: ends the stream
-		}
-		exec := func() *graphql.Response {
-			f.inner <- it.ev
-			return h(ctx)
-		}
-		if it.shared == nil || f.key == "" {
-			return exec()
-		}
-		return it.shared.response(ctx, f.key, f.stats, exec)
-	case <-ctx.Done():
-		return nil
+	e, ok, err := f.stream.next(ctx)
+	if err != nil {
+		f.log.WarnContext(ctx, "subscription ended", "err", err)
 	}
+	if !ok {
+		close(f.inner)
+		f.started = false
+		return h(ctx) // reads the closed channel: ends the stream
+	}
+	it := e.item()
+	exec := func() *graphql.Response {
+		f.inner <- it.ev
+		return h(ctx)
+	}
+	if it.shared == nil || f.key == "" {
+		return exec()
+	}
+	return it.shared.response(ctx, f.key, f.stats, exec)
 }
 
 // liveFeedFor returns a feed for a subscription operation whose only root
@@ -156,7 +158,6 @@ func liveFeedFor(oc *graphql.OperationContext, stats *liveStats) *liveFeed {
 	}
 	return &liveFeed{
 		key:   selectionKey(oc, field),
-		items: make(chan liveItem),
 		inner: make(chan model.MessageEvent, 1),
 		stats: stats,
 	}

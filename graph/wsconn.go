@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -27,11 +28,15 @@ const slowClientReason = "slow consumer: subscription events were not read in ti
 // wsImplementation accepts websockets for gqlgen's transport with
 // github.com/coder/websocket, like gqlgen's own adapter, plus what a node
 // serving many subscribers needs: a write that waits longer than
-// writeTimeout closes the connection (a client that stopped reading holds
-// no goroutine or buffer forever), and a subscription can close its
-// connection with a reason (see closeSlowClient).
+// writeTimeout (the client stopped reading, its socket buffers are full)
+// closes the connection with WebsocketCloseSlowClient and a reason, so a
+// slow client costs at most one pending message and never holds a
+// goroutine forever; and a subscription can close its connection the same
+// way (see closeSlowClient).
 type wsImplementation struct {
 	writeTimeout time.Duration
+	log          *slog.Logger
+	onSlow       func()
 }
 
 // wsConnRefKey is the context key of the request's *wsConnRef.
@@ -80,7 +85,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	if err != nil {
 		return nil, err
 	}
-	c := &wsConn{conn: conn, writeTimeout: u.writeTimeout}
+	c := &wsConn{conn: conn, writeTimeout: u.writeTimeout, log: u.log, onSlow: u.onSlow, remote: r.RemoteAddr}
 	if ref, _ := r.Context().Value(wsConnRefKey{}).(*wsConnRef); ref != nil {
 		ref.mu.Lock()
 		ref.conn = c
@@ -93,6 +98,9 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 type wsConn struct {
 	conn         *websocket.Conn
 	writeTimeout time.Duration
+	log          *slog.Logger
+	onSlow       func()
+	remote       string
 
 	mu        sync.Mutex
 	deadline  *time.Timer   // read deadline (ping/pong)
@@ -114,19 +122,27 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 }
 
 // WriteJSON implements transport.WebsocketConn. A write that waits longer
-// than the write timeout closes the connection.
+// than the write timeout closes the connection as a slow consumer: the
+// close frame follows the pending data if the client reads within 5 s,
+// else the connection is dropped.
 func (c *wsConn) WriteJSON(v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
 	if c.writeTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.writeTimeout)
-		defer cancel()
+		t := time.AfterFunc(c.writeTimeout, func() {
+			if c.log != nil {
+				c.log.Warn("websocket client cut off as too slow", "remote", c.remote, "waited", c.writeTimeout)
+			}
+			if c.onSlow != nil {
+				c.onSlow()
+			}
+			_ = c.WriteClose(WebsocketCloseSlowClient, slowClientReason)
+		})
+		defer t.Stop()
 	}
-	return c.conn.Write(ctx, websocket.MessageText, data)
+	return c.conn.Write(context.Background(), websocket.MessageText, data)
 }
 
 // WriteClose implements transport.WebsocketConn: it starts the close
