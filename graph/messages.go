@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/countkey"
@@ -161,14 +162,24 @@ func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *mode
 	byConfirmation := o != nil && o.Field == model.MessageOrderFieldConfirmationTime
 	desc := o == nil || o.Direction == model.OrderDirectionDesc
 	scanDesc := desc != p.backward
-
-	q := r.client.Message.Query().Where(preds...)
+	var cursor *messageCursor
 	if p.cursor != nil {
-		var c messageCursor
-		if err := decodeCursor(*p.cursor, &c); err != nil {
+		cursor = &messageCursor{}
+		if err := decodeCursor(*p.cursor, cursor); err != nil {
 			return nil, err
 		}
-		q.Where(messageKeyset(c, byConfirmation, scanDesc))
+	}
+	counter := model.NewCounter(func(ctx context.Context) (int64, bool, error) {
+		return r.countMessages(ctx, f, preds)
+	})
+	if !selectsPage(ctx) {
+		// Only totalCount/countIsExact asked: the page is never read.
+		return &model.MessageConnection{Edges: []*model.MessageEdge{}, PageInfo: p.pageInfo(false, nil, nil), Counter: counter}, nil
+	}
+
+	q := r.client.Message.Query().Where(preds...)
+	if cursor != nil {
+		q.Where(messageKeyset(*cursor, byConfirmation, scanDesc))
 	}
 	q.Order(func(s *sql.Selector) {
 		dir := sql.Asc
@@ -207,10 +218,23 @@ func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *mode
 		start, end = &conn.Edges[0].Cursor, &conn.Edges[len(rows)-1].Cursor
 	}
 	conn.PageInfo = p.pageInfo(more, start, end)
-	conn.Counter = model.NewCounter(func(ctx context.Context) (int64, bool, error) {
-		return r.countMessages(ctx, f, preds)
-	})
+	conn.Counter = counter
 	return conn, nil
+}
+
+// selectsPage reports whether the connection being resolved has edges or
+// pageInfo among its selected fields; outside a GraphQL operation it
+// answers true.
+func selectsPage(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+		return true
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "edges" || f.Name == "pageInfo" {
+			return true
+		}
+	}
+	return false
 }
 
 func dirSuffix(desc bool) string {
