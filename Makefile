@@ -9,7 +9,7 @@ GRAPHIQL := graph/graphiql
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test bench lint check-deps fuzz migrate-diff clean
+.PHONY: help run build assets generate check-generate test bench bench-api lint check-deps fuzz migrate-diff clean
 
 #? help: list the targets
 help:
@@ -49,6 +49,10 @@ test: assets
 #? bench: start the test servers and run every benchmark (BENCH=regexp COUNT=n); figures go to BENCHMARKS.md
 bench: assets
 	scripts/bench.sh
+
+#? bench-api: issue 5's query benchmark, GraphQL against a pgx baseline (N=1000000 messages, DURATION=20s per run)
+bench-api: assets
+	N=$(N) ACCOUNTS=$(ACCOUNTS) CLIENTS=$(CLIENTS) DURATION=$(DURATION) WARMUP=$(WARMUP) DEPTH=$(DEPTH) scripts/bench-api.sh
 
 #? lint: gofmt, go vet and the import rules
 lint:
