@@ -53,6 +53,9 @@ func cacheKeys(e hubEvent) []string {
 	if e.ev.Related != "" {
 		keys = append(keys, messageCacheKey(e.ev.Related))
 	}
+	if e.msg != nil {
+		keys = append(keys, listDeps(e.msg)...) // cached feed pages (feedCache)
+	}
 	switch {
 	case e.msg == nil: // unknown message: cannot tell what it touched
 		keys = append(keys, cache.All)

@@ -82,6 +82,9 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	if cfg.Freshness != nil {
 		srv.Use(cfg.Freshness)
 	}
+	if ls, ok := schema.(loaderSchema); ok && ls.r.opts.Cache != nil && ls.r.opts.Hub != nil {
+		srv.Use(feedCache{r: ls.r}) // inside Freshness: cached answers get fresh extensions
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		h := next(ctx)
 		if oc := graphql.GetOperationContext(ctx); oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
