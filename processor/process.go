@@ -234,6 +234,11 @@ func (p *Processor) ProcessOnce(ctx context.Context) (int, error) {
 	if !errors.Is(err, errAbort) {
 		return n, err
 	}
+	return p.applyEach(ctx, ids)
+}
+
+// applyEach applies the rows of an aborted batch one per transaction.
+func (p *Processor) applyEach(ctx context.Context, ids []int) (int, error) {
 	done := 0
 	for _, id := range ids {
 		k, _, err := p.applyBatch(ctx, []int{id}, 1)
@@ -259,11 +264,38 @@ func (e *abortError) Unwrap() []error {
 // applyBatch claims and applies rows: the due ones (ids nil) or the given
 // ones. It returns the rows settled, and on errAbort the claimed ids.
 func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, []int, error) {
+	c, err := p.claim(ctx, ids, limit)
+	if err != nil || c == nil {
+		return 0, nil, err
+	}
+	return p.apply(ctx, c)
+}
+
+// claimed is a batch whose rows are claimed (locked by its open
+// transaction) and whose messages are rebuilt and verified: what the
+// process stage can do before the previous batch commits (pipeline.go).
+type claimed struct {
+	tx       *ent.Tx
+	now      time.Time
+	rows     []*ent.PendingMessage
+	msgs     []*msg.Message
+	errs     []error // rebuild or signature error per row
+	verified time.Time
+}
+
+// rollback releases the claim.
+func (c *claimed) rollback() { _ = c.tx.Rollback() }
+
+// claim begins the batch transaction, locks the rows (FOR UPDATE SKIP
+// LOCKED on PostgreSQL, so that other processors and a prefetched batch
+// take other rows), then rebuilds and verifies their messages in
+// parallel. It returns nil, with the transaction ended, when no row is
+// due.
+func (p *Processor) claim(ctx context.Context, ids []int, limit int) (*claimed, error) {
 	tx, err := p.client.Tx(ctx)
 	if err != nil {
-		return 0, nil, fmt.Errorf("processor: begin: %w", err)
+		return nil, fmt.Errorf("processor: begin: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
 	now := p.now().UTC()
 	q := tx.PendingMessage.Query()
 	if p.db.Dialect == dialect.Postgres {
@@ -277,24 +309,16 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 			Limit(limit)
 	}
 	rows, err := q.All(ctx)
-	if err != nil {
-		return 0, nil, fmt.Errorf("processor: claim: %w", err)
+	if err != nil || len(rows) == 0 {
+		_ = tx.Rollback()
+		if err != nil {
+			return nil, fmt.Errorf("processor: claim: %w", err)
+		}
+		return nil, nil
 	}
-	if len(rows) == 0 {
-		return 0, nil, nil
-	}
-	claimed := make([]int, len(rows))
-	for i, r := range rows {
-		claimed[i] = r.ID
-	}
-	b := &batch{now: now, pg: p.db.Dialect == dialect.Postgres, counters: counters{}, seen: map[string]string{}, tx: tx}
-	ctx = context.WithValue(ctx, batchKey{}, b)
-	ctx = handler.WithBatch(ctx, b)
-
+	c := &claimed{tx: tx, now: now, rows: rows, msgs: make([]*msg.Message, len(rows)), errs: make([]error, len(rows))}
 	// Rebuild and verify in parallel: signature checks are the CPU-bound
 	// part of the pipeline.
-	msgs := make([]*msg.Message, len(rows))
-	errs := make([]error, len(rows))
 	g := new(errgroup.Group)
 	g.SetLimit(p.cfg.VerifyWorkers)
 	for i, r := range rows {
@@ -303,12 +327,33 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 			if err == nil && r.CheckMessage {
 				err = m.Verify()
 			}
-			msgs[i], errs[i] = m, err
+			c.msgs[i], c.errs[i] = m, err
 			return nil
 		})
 	}
 	_ = g.Wait()
+	c.verified = time.Now()
+	return c, nil
+}
 
+// apply applies a claimed batch and ends its transaction. It returns the
+// rows settled, and on errAbort the claimed ids (the transaction is then
+// rolled back).
+func (p *Processor) apply(ctx context.Context, c *claimed) (int, []int, error) {
+	tx, rows, now := c.tx, c.rows, c.now
+	defer func() { _ = tx.Rollback() }()
+	claimed := make([]int, len(rows))
+	for i, r := range rows {
+		claimed[i] = r.ID
+	}
+	b := &batch{now: now, pg: p.db.Dialect == dialect.Postgres, counters: counters{}, seen: map[string]string{}, tx: tx}
+	ctx = context.WithValue(ctx, batchKey{}, b)
+	ctx = handler.WithBatch(ctx, b)
+
+	// Read after the previous batch's commit (READ COMMITTED: each
+	// statement sees what was committed when it started), even when the
+	// rows were claimed before it.
+	tStart := time.Now()
 	hashes := make([]string, 0, len(rows))
 	for _, r := range rows {
 		hashes = append(hashes, r.ItemHash)
@@ -321,9 +366,8 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	tVerified := time.Now()
 	for i, r := range rows {
-		if err := p.applyOne(ctx, tx, b, r, msgs[i], errs[i], existing, statuses); err != nil {
+		if err := p.applyOne(ctx, tx, b, r, c.msgs[i], c.errs[i], existing, statuses); err != nil {
 			if errors.Is(err, errAbort) {
 				if len(rows) == 1 {
 					_ = tx.Rollback()
@@ -343,8 +387,8 @@ func (p *Processor) applyBatch(ctx context.Context, ids []int, limit int) (int, 
 		return 0, claimed, &abortError{id: claimed[0], err: fmt.Errorf("commit: %w", err)}
 	}
 	p.publish(ctx, b.events)
-	p.log.Debug("batch applied", "rows", len(rows), "claim_verify", tVerified.Sub(now), "apply", tApplied.Sub(tVerified),
-		"finish", tFinished.Sub(tApplied), "commit", time.Since(tFinished))
+	p.log.Debug("batch applied", "rows", len(rows), "claim_verify", c.verified.Sub(now), "wait", tStart.Sub(c.verified),
+		"apply", tApplied.Sub(tStart), "finish", tFinished.Sub(tApplied), "commit", time.Since(tFinished))
 	return len(rows), nil, nil
 }
 

@@ -55,6 +55,9 @@ type Processor struct {
 	wakeF    chan struct{} // fetch stage
 	storage  handler.Storage
 	hcfg     handler.Config
+	// onRelease, for tests, is called when a prefetched batch is released
+	// because the batch before it failed (pipeline.go).
+	onRelease func(rows int)
 }
 
 // New returns a processor.
@@ -114,7 +117,11 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.loop(ctx, p.wakeF, p.FetchOnce) })
-	g.Go(func() error { return p.loop(ctx, p.wake, p.ProcessOnce) })
+	if p.db.Dialect == dialectPostgres {
+		g.Go(func() error { return p.processLoop(ctx) })
+	} else {
+		g.Go(func() error { return p.loop(ctx, p.wake, p.ProcessOnce) })
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
