@@ -9,7 +9,7 @@ GRAPHIQL := graph/graphiql
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test bench bench-api lint check-deps fuzz migrate-diff clean
+.PHONY: help run build assets generate check-generate test bench bench-api bench-subs lint check-deps fuzz migrate-diff clean
 
 #? help: list the targets
 help:
@@ -49,6 +49,10 @@ test: assets
 #? bench: start the test servers and run every benchmark (BENCH=regexp COUNT=n); figures go to BENCHMARKS.md
 bench: assets
 	scripts/bench.sh
+
+#? bench-subs: issue 5's subscription benchmark, 10 000 subscribers at 100 msgs/s (SIZE=small for 1 000)
+bench-subs:
+	SIZE=$(or $(SIZE),full) scripts/bench-subs.sh
 
 #? bench-api: issue 5's query benchmark, GraphQL against a pgx baseline (N=1000000 messages, DURATION=20s per run)
 bench-api: assets

@@ -21,3 +21,8 @@ fi
 if command -v valgrind >/dev/null; then
 	scripts/bench-instructions.sh ./processor/message 'EcrecoverDigest$' 'ParseHashVerify/ETH$' 'Decode$' | tee -a bench.out
 fi
+# The subscription benchmark (issue 5) runs a node and a separate load
+# client; SIZE=small (1 000 subscribers) or full (10 000, the default).
+if [[ Subscriptions =~ ${BENCH:-.} ]]; then
+	SIZE=${SIZE:-full} scripts/bench-subs.sh | tee -a bench.out
+fi
