@@ -25,7 +25,14 @@ import (
 // entry is trusted), a read after a write never sees a stale page. A hit
 // skips execution altogether; the response interceptors outside it (the
 // freshness extension) still run.
-type feedCache struct{ r *Resolver }
+type feedCache struct {
+	r   *Resolver
+	end *endReader
+}
+
+func newFeedCache(r *Resolver) feedCache {
+	return feedCache{r: r, end: newEndReader(r.opts.Hub.outboxEnd)}
+}
 
 // ExtensionName implements graphql.HandlerExtension.
 func (feedCache) ExtensionName() string { return "FeedCache" }
@@ -60,7 +67,7 @@ func (c feedCache) InterceptResponse(ctx context.Context, next graphql.ResponseH
 		return next(ctx)
 	}
 	applied := h.gens.Applied()
-	end, err := h.outboxEnd(ctx)
+	end, err := c.end.End(ctx)
 	if err != nil {
 		return next(ctx)
 	}

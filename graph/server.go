@@ -83,7 +83,7 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 		srv.Use(cfg.Freshness)
 	}
 	if ls, ok := schema.(loaderSchema); ok && ls.r.opts.Cache != nil && ls.r.opts.Hub != nil {
-		srv.Use(feedCache{r: ls.r}) // inside Freshness: cached answers get fresh extensions
+		srv.Use(newFeedCache(ls.r)) // inside Freshness: cached answers get fresh extensions
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		h := next(ctx)
