@@ -14,14 +14,17 @@ import (
 // Freshness tells every response how current the node's state is: the
 // last outbox event it reflects and the length of the pending queue. It is
 // read from the database at most once per interval and shared by all
-// responses in between.
+// responses in between; while one response refreshes it, the others use
+// the previous value rather than wait (a live event goes to thousands of
+// subscribers at once, and none of them should wait for that query).
 type Freshness struct {
 	client   *ent.Client
 	interval time.Duration
 
-	mu     sync.Mutex
-	readAt time.Time
-	value  map[string]any
+	mu         sync.Mutex
+	readAt     time.Time
+	value      map[string]any
+	refreshing bool
 }
 
 // NewFreshness returns a Freshness extension refreshed at most every
@@ -58,10 +61,26 @@ func (f *Freshness) InterceptResponse(ctx context.Context, next graphql.Response
 
 func (f *Freshness) get(ctx context.Context) (map[string]any, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.value != nil && time.Since(f.readAt) < f.interval {
-		return f.value, nil
+	if f.value != nil && (f.refreshing || time.Since(f.readAt) < f.interval) {
+		v := f.value
+		f.mu.Unlock()
+		return v, nil
 	}
+	f.refreshing = true
+	f.mu.Unlock()
+	v, err := f.read(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refreshing = false
+	if err != nil {
+		return nil, err
+	}
+	f.value, f.readAt = v, time.Now()
+	return v, nil
+}
+
+// read queries the freshness figures.
+func (f *Freshness) read(ctx context.Context) (map[string]any, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	v := map[string]any{"lastEventSeq": 0, "lastEventAt": nil}
@@ -77,7 +96,6 @@ func (f *Freshness) get(ctx context.Context) (map[string]any, error) {
 		return nil, err
 	}
 	v["pendingMessages"] = pending
-	f.value, f.readAt = v, time.Now()
 	return v, nil
 }
 
