@@ -246,7 +246,9 @@ func (h *Handler) count(ctx context.Context, q map[string][]string, b *bytes.Buf
 	return nil
 }
 
-// message answers MessageQuery.
+// message answers MessageQuery for the messages table's hashes (those the
+// benchmark samples); GraphQL also finds pending, rejected and forgotten
+// messages in their own tables, which this handler answers null.
 func (h *Handler) message(ctx context.Context, q map[string][]string, b *bytes.Buffer) error {
 	hash := first(q, "hash")
 	if hash == "" {
