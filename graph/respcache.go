@@ -14,16 +14,18 @@ import (
 	"github.com/alephql/alephql/graph/cache"
 )
 
-// feedCache caches whole answers of message-feed queries: an operation
-// whose only root field is `messages`, filtered by channels or not at all,
-// in time order, selecting only fields of the message rows themselves and
-// of the connection (see feedFields). Such an answer depends only on the
-// messages of those channels (and their counters), so it is cached with
-// one dependency per channel ("any message" without a filter), which the
-// hub bumps for every outbox event of a message (listDeps): with the
-// checks of cachedLookup (the hub has applied the whole outbox before an
-// entry is trusted), a read after a write never sees a stale page. A hit
-// skips execution altogether; the response interceptors outside it (the
+// feedCache caches whole answers of feed queries: operations whose root
+// fields are all `messages` (filtered by channels or senders or not at
+// all, in time order), `posts` or `aggregates` of given owners, selecting
+// only fields read from those rows (see feedFields, postListFields,
+// aggregateListFields). Such an answer depends only on the messages of
+// those channels or senders (and their counters) and on the owners'
+// posts and aggregates, so it is cached with those dependencies, which
+// the hub bumps for every outbox event of a message (listDeps, and the
+// post and aggregate owner keys of cacheKeys). With the checks of
+// cachedBatch (the hub has applied the whole outbox before an entry is
+// trusted), a read after a write never sees a stale answer. A hit skips
+// execution altogether; the response interceptors outside it (the
 // freshness extension) still run.
 type feedCache struct {
 	r   *Resolver
@@ -44,10 +46,11 @@ func (feedCache) Validate(graphql.ExecutableSchema) error { return nil }
 const anyMessageDep = "ml:*"
 
 func channelDep(ch string) string { return "ml:c:" + ch }
+func senderDep(s string) string   { return "ml:s:" + s }
 
 // listDeps are the list dependencies an outbox event of m bumps.
 func listDeps(m *ent.Message) []string {
-	deps := []string{anyMessageDep}
+	deps := []string{anyMessageDep, senderDep(m.Sender)}
 	if m.Channel != nil {
 		deps = append(deps, channelDep(*m.Channel))
 	}
@@ -114,49 +117,118 @@ func feedCacheKey(oc *graphql.OperationContext) (string, error) {
 }
 
 // feedDeps returns the dependencies of a cacheable operation, and false
-// for any other.
+// for any other. Each root field must be cacheable: messages (filtered by
+// channels and senders or not at all, in time order), posts and
+// aggregates of given owners.
 func feedDeps(oc *graphql.OperationContext) ([]string, bool) {
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return nil, false
 	}
 	roots, ok := fieldsOf(oc, oc.Operation.SelectionSet)
-	if !ok || len(roots) != 1 || roots[0].Name != "messages" {
+	if !ok || len(roots) == 0 {
 		return nil, false
 	}
-	root := roots[0]
+	var deps []string
+	for _, root := range roots {
+		var d []string
+		switch root.Name {
+		case "messages":
+			d, ok = messagesDeps(oc, root)
+		case "posts":
+			d, ok = ownedDeps(oc, root, postListFields, postDepKey)
+		case "aggregates":
+			d, ok = ownedDeps(oc, root, aggregateListFields, aggregateDepKey)
+		default:
+			ok = false
+		}
+		if !ok {
+			return nil, false
+		}
+		deps = append(deps, d...)
+	}
+	return deps, true
+}
+
+// filterOf returns a root field's filter argument restricted to the
+// given keys, and false if it uses any other.
+func filterOf(args map[string]any, keys ...string) (map[string][]string, bool) {
+	out := map[string][]string{}
+	f, _ := args["filter"].(map[string]any)
+	for k, v := range f {
+		if v == nil {
+			continue
+		}
+		allowed := false
+		for _, a := range keys {
+			allowed = allowed || a == k
+		}
+		vs, isList := v.([]any)
+		if !allowed || !isList {
+			return nil, false
+		}
+		for _, x := range vs {
+			s, isString := x.(string)
+			if !isString {
+				return nil, false
+			}
+			out[k] = append(out[k], s)
+		}
+	}
+	return out, true
+}
+
+// messagesDeps: a messages page depends on the messages of its channels
+// (or of its senders, or on any message); every outbox event of a
+// message bumps its channel's, its sender's and the any-message key.
+func messagesDeps(oc *graphql.OperationContext, root *ast.Field) ([]string, bool) {
 	args := root.ArgumentMap(oc.Variables)
 	if o, _ := args["orderBy"].(map[string]any); o != nil && o["field"] != "TIME" {
 		return nil, false
 	}
-	var channels []any
-	if f, _ := args["filter"].(map[string]any); f != nil {
-		for k, v := range f {
-			if k == "channels" {
-				channels, _ = v.([]any)
-				continue
-			}
-			if v != nil {
-				return nil, false
-			}
-		}
+	f, ok := filterOf(args, "channels", "senders")
+	if !ok {
+		return nil, false
 	}
 	counted := false
 	if !selectionOK(oc, root.SelectionSet, connectionFields, &counted) {
 		return nil, false
 	}
-	if counted && len(channels) > 1 {
-		return nil, false // counted within a time bound, may be an estimate
+	// Counts other than one counter are bounded COUNT(*)s, maybe estimates.
+	if counted && (len(f["channels"]) > 1 || len(f["senders"]) > 1 || len(f["channels"])+len(f["senders"]) > 1) {
+		return nil, false
 	}
-	if len(channels) == 0 {
-		return []string{anyMessageDep}, true
-	}
-	deps := make([]string, 0, len(channels))
-	for _, ch := range channels {
-		s, ok := ch.(string)
-		if !ok {
-			return nil, false
+	var deps []string
+	switch {
+	case len(f["channels"]) > 0:
+		for _, ch := range f["channels"] {
+			deps = append(deps, channelDep(ch))
 		}
-		deps = append(deps, channelDep(s))
+	case len(f["senders"]) > 0:
+		for _, s := range f["senders"] {
+			deps = append(deps, senderDep(s))
+		}
+	default:
+		deps = []string{anyMessageDep}
+	}
+	return deps, true
+}
+
+// ownedDeps: a posts or aggregates page of given owners depends on the
+// owners' keys, which the hub bumps for every outbox event of a POST or
+// AGGREGATE message of the owner (amends, forgets included). No count:
+// those are bounded COUNT(*)s.
+func ownedDeps(oc *graphql.OperationContext, root *ast.Field, fields selectable, dep func(string) string) ([]string, bool) {
+	f, ok := filterOf(root.ArgumentMap(oc.Variables), "owners")
+	if !ok || len(f["owners"]) == 0 {
+		return nil, false
+	}
+	counted := false
+	if !selectionOK(oc, root.SelectionSet, fields, &counted) || counted {
+		return nil, false
+	}
+	deps := make([]string, len(f["owners"]))
+	for i, o := range f["owners"] {
+		deps[i] = dep(o)
 	}
 	return deps, true
 }
@@ -173,10 +245,31 @@ var feedFields = selectable{
 	"tags": nil, "receptionTime": nil, "firstConfirmedAt": nil, "firstConfirmedHeight": nil,
 }
 
+var pageInfoFields = selectable{"hasNextPage": nil, "hasPreviousPage": nil, "startCursor": nil, "endCursor": nil}
+
 var connectionFields = selectable{
 	"totalCount": nil, "countIsExact": nil,
 	"edges":    selectable{"cursor": nil, "node": feedFields},
-	"pageInfo": selectable{"hasNextPage": nil, "hasPreviousPage": nil, "startCursor": nil, "endCursor": nil},
+	"pageInfo": pageInfoFields,
+}
+
+// postListFields are a merged post's fields read from its row and its
+// latest amend's.
+var postListFields = selectable{
+	"edges": selectable{"cursor": nil, "node": selectable{
+		"id": nil, "hash": nil, "owner": nil, "type": nil, "ref": nil, "channel": nil, "content": nil, "tags": nil,
+		"createdAt": nil, "lastUpdated": nil, "latestAmendHash": nil,
+	}},
+	"pageInfo": pageInfoFields,
+}
+
+// aggregateListFields are an aggregate's own fields.
+var aggregateListFields = selectable{
+	"edges": selectable{"cursor": nil, "node": selectable{
+		"id": nil, "owner": nil, "key": nil, "content": nil, "createdAt": nil, "lastUpdated": nil,
+		"lastRevisionHash": nil, "elementCount": nil,
+	}},
+	"pageInfo": pageInfoFields,
 }
 
 // selectionOK reports whether set selects only allowed fields, and notes

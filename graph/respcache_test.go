@@ -152,3 +152,127 @@ func testFeedCache(t *testing.T, db *database.DB, c cache.Cache) {
 		require.Equal(t, []string{a3, a1}, hs)
 	}
 }
+
+// TestAddressCacheNeverServesStaleAnswer: an address page (messages,
+// merged posts and aggregates of one address) served from the answer
+// cache shows an amend and an aggregate update once their outbox events
+// are applied, with no read in between to refresh it.
+func TestAddressCacheNeverServesStaleAnswer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		c, err := cache.NewLRU(100, time.Minute)
+		require.NoError(t, err)
+		ctx := t.Context()
+		cl := db.Client
+		tm := time.Now().UTC().Truncate(time.Second)
+		const owner = "0xaddr"
+		msg := func(cl *ent.Client, h, typ string, i int) {
+			cl.Message.Create().SetID(h).SetType(typ).SetChain("ETH").SetSender(owner).SetItemType("inline").
+				SetContent(json.RawMessage(`{}`)).SetTime(tm.Add(time.Duration(i) * time.Second)).SetReceptionTime(tm).
+				SetOwner(owner).SetChannel("ADDR").SetSize(2).SaveX(ctx)
+		}
+		p1, agg := hashOf("addr post"), hashOf("addr aggregate")
+		msg(cl, p1, "POST", 1)
+		msg(cl, agg, "AGGREGATE", 2)
+		cl.Post.Create().SetID(p1).SetOwner(owner).SetType("note").SetChannel("ADDR").
+			SetContent(json.RawMessage(`{"body":"v1"}`)).SetCreationDatetime(tm.Add(time.Second)).SaveX(ctx)
+		cl.Aggregate.Create().SetOwner(owner).SetKey("profile").SetContent(json.RawMessage(`{"v":1}`)).
+			SetCreationDatetime(tm).SetLastUpdated(tm).SetLastRevisionHash(agg).SetElementCount(1).SaveX(ctx)
+
+		bus := events.NewLocal(16)
+		hub := startHub(t, db, bus)
+		schema, err := graph.NewSchema(graph.Limits{}, cl, dbtest.Logger(), graph.WithHub(hub), graph.WithCache(c))
+		require.NoError(t, err)
+		gc := gqlclient.New(graph.NewHandler(graph.HandlerConfig{}, schema, dbtest.Logger()))
+		const q = `query($a: String!) {
+			messages(filter: {senders: [$a]}, first: 5) { edges { node { hash } } }
+			posts(filter: {owners: [$a]}, first: 5) { edges { node { hash content } } }
+			aggregates(filter: {owners: [$a]}, first: 5) { edges { node { key content elementCount } } } }`
+		var res struct {
+			Messages struct {
+				Edges []struct{ Node struct{ Hash string } }
+			}
+			Posts struct {
+				Edges []struct {
+					Node struct {
+						Hash    string
+						Content any
+					}
+				}
+			}
+			Aggregates struct {
+				Edges []struct {
+					Node struct {
+						Key          string
+						Content      any
+						ElementCount int
+					}
+				}
+			}
+		}
+		read := func() {
+			t.Helper()
+			res.Messages.Edges, res.Posts.Edges, res.Aggregates.Edges = nil, nil, nil
+			gc.MustPost(q, &res, gqlclient.Var("a", owner))
+		}
+		deliver := func(ev events.Event) {
+			t.Helper()
+			require.NoError(t, bus.Publish(ctx, ev))
+			require.Eventually(t, func() bool { seq, _ := hub.LastEvent(); return seq == ev.Seq }, 5*time.Second, 5*time.Millisecond)
+		}
+		read()
+		require.Len(t, res.Messages.Edges, 2)
+		require.JSONEq(t, `{"body":"v1"}`, jsonOf(t, res.Posts.Edges[0].Node.Content))
+
+		// Served from the cache: a change without an outbox row is not seen.
+		cl.Post.UpdateOneID(p1).SetContent(json.RawMessage(`{"body":"not in the outbox"}`)).ExecX(ctx)
+		read()
+		require.JSONEq(t, `{"body":"v1"}`, jsonOf(t, res.Posts.Edges[0].Node.Content))
+
+		// An amend, applied with its outbox row.
+		amend := hashOf("addr amend")
+		tx, err := cl.Tx(ctx)
+		require.NoError(t, err)
+		msg(tx.Client(), amend, "POST", 3)
+		tx.Post.Create().SetID(amend).SetOwner(owner).SetType("amend").SetAmends(p1).SetChannel("ADDR").
+			SetContent(json.RawMessage(`{"body":"v2"}`)).SetCreationDatetime(tm.Add(3 * time.Second)).SaveX(ctx)
+		tx.Post.UpdateOneID(p1).SetLatestAmend(amend).ExecX(ctx)
+		ev := tx.MessageEvent.Create().SetItemHash(amend).SetKind(string(events.Processed)).SetCreatedAt(tm).SaveX(ctx)
+		require.NoError(t, tx.Commit())
+		deliver(events.Event{Seq: ev.ID, Kind: events.Processed, ItemHash: amend, Type: "POST", Owner: owner})
+		read()
+		require.JSONEq(t, `{"body":"v2"}`, jsonOf(t, res.Posts.Edges[0].Node.Content), "the amend shows")
+		require.Len(t, res.Messages.Edges, 3, "the sender's new message shows")
+
+		// An aggregate element, applied with its outbox row.
+		elem := hashOf("addr element")
+		tx, err = cl.Tx(ctx)
+		require.NoError(t, err)
+		msg(tx.Client(), elem, "AGGREGATE", 4)
+		tx.Aggregate.Update().SetContent(json.RawMessage(`{"v":2}`)).SetElementCount(2).ExecX(ctx)
+		ev = tx.MessageEvent.Create().SetItemHash(elem).SetKind(string(events.Processed)).SetCreatedAt(tm).SaveX(ctx)
+		require.NoError(t, tx.Commit())
+		deliver(events.Event{Seq: ev.ID, Kind: events.Processed, ItemHash: elem, Type: "AGGREGATE", Owner: owner})
+		read()
+		require.JSONEq(t, `{"v":2}`, jsonOf(t, res.Aggregates.Edges[0].Node.Content), "the aggregate update shows")
+		require.Equal(t, 2, res.Aggregates.Edges[0].Node.ElementCount)
+
+		// The sender's messages alone: a STORE (neither a post nor an
+		// aggregate) shows once its event is applied.
+		const sent = `query($a: String!) { messages(filter: {senders: [$a]}, first: 9) { edges { node { hash } } } }`
+		count := func() int {
+			t.Helper()
+			res.Messages.Edges = nil
+			gc.MustPost(sent, &res, gqlclient.Var("a", owner))
+			return len(res.Messages.Edges)
+		}
+		require.Equal(t, 4, count())
+		store := hashOf("addr store")
+		tx, err = cl.Tx(ctx)
+		require.NoError(t, err)
+		msg(tx.Client(), store, "STORE", 5)
+		ev = tx.MessageEvent.Create().SetItemHash(store).SetKind(string(events.Processed)).SetCreatedAt(tm).SaveX(ctx)
+		require.NoError(t, tx.Commit())
+		deliver(events.Event{Seq: ev.ID, Kind: events.Processed, ItemHash: store, Type: "STORE", Owner: owner})
+		require.Equal(t, 5, count())
+	})
+}

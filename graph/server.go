@@ -38,6 +38,9 @@ type HandlerConfig struct {
 	OnSlowClient func()
 	// Freshness, if set, adds extensions.freshness to every response.
 	Freshness *Freshness
+	// NoAnswerCache turns off the cache of whole feed answers (see
+	// feedCache), which is on when the schema has a cache and a hub.
+	NoAnswerCache bool
 }
 
 type handlerState struct {
@@ -82,7 +85,7 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	if cfg.Freshness != nil {
 		srv.Use(cfg.Freshness)
 	}
-	if ls, ok := schema.(loaderSchema); ok && ls.r.opts.Cache != nil && ls.r.opts.Hub != nil {
+	if ls, ok := schema.(loaderSchema); ok && !cfg.NoAnswerCache && ls.r.opts.Cache != nil && ls.r.opts.Hub != nil {
 		srv.Use(newFeedCache(ls.r)) // inside Freshness: cached answers get fresh extensions
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
