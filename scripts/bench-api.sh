@@ -19,9 +19,13 @@
 #     `alephql demo --write`, loaded through the real pipeline with
 #     `alephql import`, and dumped for the next run (a 1 000 000 load takes
 #     minutes; delete the dump to rebuild it);
-#  3. `alephql serve --bench-baseline` on the database, then alephql-load (a
-#     separate process) runs every scenario against the baseline and GraphQL
-#     and prints req/s, p50/p95/p99, errors and the GraphQL/baseline ratios.
+#  3. `alephql serve --bench-baseline` on the database (and a second node
+#     with --graphql-answer-cache=false, idle but for the graphql-uncached
+#     runs), then alephql-load (a separate process) runs every scenario
+#     against the baseline, GraphQL and uncached GraphQL and prints req/s,
+#     p50/p95/p99, errors and the GraphQL/baseline ratios. The load is
+#     read-only, so cacheable GraphQL answers are cache hits after the
+#     warm-up: the uncached rows show the cost of a miss.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,9 +44,9 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/alephql/bench
 mkdir -p "$cache"
 work=$(mktemp -d /tmp/alephql-bench-api.XXXXXX)
 servers=$(mktemp -d /tmp/alephql-bench-srv.XXXXXX) # its own: the database runs as postgres
-serve_pid=
+serve_pids=
 cleanup() {
-	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+	for p in $serve_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	scripts/test-servers.sh stop "$servers"
 	rm -rf "$work"
 }
@@ -79,20 +83,29 @@ fi
 "$bindir/psql" -q "$db" -c 'VACUUM ANALYZE'
 log "dataset ready in $(( $(date +%s) - start )) s"
 
-"$work/alephql" serve --db "$db" --listen 127.0.0.1:0 --data-dir "$work/data" --bench-baseline --log-level warn \
-	>"$work/serve.out" 2>"$work/serve.err" &
-serve_pid=$!
-url=
-for _ in $(seq 1 300); do
-	url=$(sed -n 's#.*serving GraphiQL at \(http://[0-9.:]*\)/.*#\1#p' "$work/serve.out")
-	[ -n "$url" ] && break
-	kill -0 "$serve_pid" 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/serve.err" >&2; log "error: alephql serve did not start"; exit 1; }
+# serve NAME ARGS...: start a node on the database; sets served_url.
+serve() {
+	local name=$1; shift
+	"$work/alephql" serve --db "$db" --listen 127.0.0.1:0 --data-dir "$work/data-$name" --log-level warn "$@" \
+		>"$work/serve-$name.out" 2>"$work/serve-$name.err" &
+	serve_pids="$serve_pids $!"
+	local url=
+	for _ in $(seq 1 300); do
+		url=$(sed -n 's#.*serving GraphiQL at \(http://[0-9.:]*\)/.*#\1#p' "$work/serve-$name.out")
+		[ -n "$url" ] && break
+		sleep 0.1
+	done
+	[ -n "$url" ] || { cat "$work/serve-$name.err" >&2; log "error: alephql serve ($name) did not start"; exit 1; }
+	served_url=$url
+}
+serve main --bench-baseline
+url=$served_url
+# A second node without the answer cache: what GraphQL costs on a miss.
+serve uncached --graphql-answer-cache=false
+uncached_url=$served_url
 
 log "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$work/alephql-load" -url "$url" -db "$db" -clients "$CLIENTS" -duration "$DURATION" -warmup "$WARMUP" -depth "$DEPTH"
+"$work/alephql-load" -url "$url" -uncached-url "$uncached_url" -db "$db" -clients "$CLIENTS" -duration "$DURATION" -warmup "$WARMUP" -depth "$DEPTH"
 echo
 echo "command: N=$N ACCOUNTS=$ACCOUNTS CLIENTS=$CLIENTS DURATION=$DURATION WARMUP=$WARMUP DEPTH=$DEPTH scripts/bench-api.sh"
 echo "machine: $(nproc) cores, load average after the runs $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ), commit $(git describe --always --dirty 2>/dev/null || echo unknown)"

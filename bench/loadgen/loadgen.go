@@ -34,6 +34,8 @@ type Scenario struct {
 	Target   string
 	Requests []Request
 	Check    Check
+	// BaseURL, when set, replaces Config.BaseURL for this scenario.
+	BaseURL string
 }
 
 // Config is a run's settings.
@@ -105,6 +107,9 @@ func Run(ctx context.Context, cfg Config, sc Scenario) (Result, error) {
 	}
 	if len(sc.Requests) == 0 {
 		return Result{}, ErrNoRequests
+	}
+	if sc.BaseURL != "" {
+		cfg.BaseURL = sc.BaseURL
 	}
 	tr := &http.Transport{MaxIdleConns: cfg.Clients * 2, MaxIdleConnsPerHost: cfg.Clients * 2, MaxConnsPerHost: cfg.Clients, DisableCompression: true}
 	defer tr.CloseIdleConnections()

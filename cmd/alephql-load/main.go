@@ -40,14 +40,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Clients, "clients", 16, "concurrent clients")
 	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "measured time per scenario and target")
 	fs.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "unmeasured warm-up before each measurement")
+	uncached := fs.String("uncached-url", "", "base URL of a second node on the same database run with --graphql-answer-cache=false, for the "+loadgen.TargetGraphQLUncached+" target")
 	depth := fs.Int("depth", 500000, "position of the deep page in the whole feed (at most half the messages)")
 	scenarios := fs.String("scenarios", strings.Join(loadgen.APIScenarios, ","), "scenarios to run: "+strings.Join(loadgen.APIScenarios, ","))
-	targets := fs.String("targets", loadgen.TargetBaseline+","+loadgen.TargetGraphQL, "targets, each scenario in this order")
+	targets := fs.String("targets", "", "targets, each scenario in this order (default baseline,graphql and, with -uncached-url, graphql-uncached)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *db == "" {
 		return fmt.Errorf("-db is required")
+	}
+	if *targets == "" {
+		*targets = loadgen.TargetBaseline + "," + loadgen.TargetGraphQL
+		if *uncached != "" {
+			*targets += "," + loadgen.TargetGraphQLUncached
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -64,6 +71,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			sc, err := sample.APIScenario(name, target)
 			if err != nil {
 				return err
+			}
+			if target == loadgen.TargetGraphQLUncached {
+				if *uncached == "" {
+					return fmt.Errorf("target %s needs -uncached-url", target)
+				}
+				sc.BaseURL = *uncached
 			}
 			r, err := loadgen.Run(ctx, cfg, sc)
 			if err != nil {

@@ -36,6 +36,7 @@ type serveFlags struct {
 	requestTimeout  time.Duration
 	maxBodyBytes    int64
 	benchBaseline   bool
+	answerCache     bool
 	storage         storageFlags
 	pipeline        pipelineFlags
 }
@@ -55,6 +56,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&f.maxComplexity, "graphql-max-complexity", 5000, "largest query complexity accepted (env ALEPHQL_GRAPHQL_MAX_COMPLEXITY)")
 	fs.DurationVar(&f.requestTimeout, "graphql-request-timeout", 30*time.Second, "time limit of one query or mutation (env ALEPHQL_GRAPHQL_REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
+	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
 	return &ffcli.Command{
 		Name:       "serve",
@@ -164,7 +166,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout,
-		Freshness: graph.NewFreshness(db.Client, time.Second),
+		Freshness: graph.NewFreshness(db.Client, time.Second), NoAnswerCache: !f.answerCache,
 	}, schema, log)
 	extra := store.Routes
 	if f.benchBaseline {
