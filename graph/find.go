@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/forgottenmessage"
 	"github.com/alephql/alephql/ent/pendingmessage"
+	"github.com/alephql/alephql/ent/rejectedmessage"
+	"github.com/alephql/alephql/ent/removedmessage"
 )
 
 // findMessage returns a message by hash from wherever it is: the messages
@@ -19,14 +22,12 @@ func findMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message,
 		return m, err
 	}
 	if f, err := c.ForgottenMessage.Get(ctx, hash); err == nil {
-		return &ent.Message{ID: f.ID, Type: f.Type, Chain: f.Chain, Sender: f.Sender, Signature: f.Signature, ItemType: f.ItemType,
-			Time: f.Time, Channel: f.Channel, Owner: f.Owner, PaymentType: f.PaymentType, Size: f.Size}, nil
+		return forgottenMessage(f), nil
 	} else if !ent.IsNotFound(err) {
 		return nil, err
 	}
 	if rm, err := c.RemovedMessage.Get(ctx, hash); err == nil {
-		return &ent.Message{ID: rm.ID, Type: rm.Type, Chain: rm.Chain, Sender: rm.Sender, Signature: rm.Signature, ItemType: rm.ItemType,
-			Time: rm.Time, Channel: rm.Channel, Owner: rm.Owner, PaymentType: rm.PaymentType, Size: rm.Size}, nil
+		return removedMessage(rm), nil
 	} else if !ent.IsNotFound(err) {
 		return nil, err
 	}
@@ -42,13 +43,81 @@ func findMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message,
 	if err != nil {
 		return nil, err
 	}
+	return pendingMessage(p), nil
+}
+
+// findMessagesElsewhere is findMessage for messages known not to be in the
+// messages table, in one query per other place rather than per hash: the
+// hub's outbox reads meet many pending (not yet processed) messages. Hashes
+// the node never heard of are absent from the result.
+func findMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) (map[string]*ent.Message, error) {
+	out := make(map[string]*ent.Message, len(hashes))
+	missing := func() []string {
+		var m []string
+		for _, h := range hashes {
+			if out[h] == nil {
+				m = append(m, h)
+			}
+		}
+		return m
+	}
+	fs, err := c.ForgottenMessage.Query().Where(forgottenmessage.IDIn(hashes...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs {
+		out[f.ID] = forgottenMessage(f)
+	}
+	if rest := missing(); len(rest) > 0 {
+		rms, err := c.RemovedMessage.Query().Where(removedmessage.IDIn(rest...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, rm := range rms {
+			out[rm.ID] = removedMessage(rm)
+		}
+	}
+	if rest := missing(); len(rest) > 0 {
+		rjs, err := c.RejectedMessage.Query().Where(rejectedmessage.IDIn(rest...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, rj := range rjs {
+			out[rj.ID] = wireMessage(rj.ID, rj.Message, rj.RejectedAt)
+		}
+	}
+	if rest := missing(); len(rest) > 0 {
+		ps, err := c.PendingMessage.Query().Where(pendingmessage.ItemHashIn(rest...)).Order(ent.Asc(pendingmessage.FieldID)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if out[p.ItemHash] == nil { // the first pending copy, as findMessage
+				out[p.ItemHash] = pendingMessage(p)
+			}
+		}
+	}
+	return out, nil
+}
+
+func forgottenMessage(f *ent.ForgottenMessage) *ent.Message {
+	return &ent.Message{ID: f.ID, Type: f.Type, Chain: f.Chain, Sender: f.Sender, Signature: f.Signature, ItemType: f.ItemType,
+		Time: f.Time, Channel: f.Channel, Owner: f.Owner, PaymentType: f.PaymentType, Size: f.Size}
+}
+
+func removedMessage(rm *ent.RemovedMessage) *ent.Message {
+	return &ent.Message{ID: rm.ID, Type: rm.Type, Chain: rm.Chain, Sender: rm.Sender, Signature: rm.Signature, ItemType: rm.ItemType,
+		Time: rm.Time, Channel: rm.Channel, Owner: rm.Owner, PaymentType: rm.PaymentType, Size: rm.Size}
+}
+
+func pendingMessage(p *ent.PendingMessage) *ent.Message {
 	sig := &p.Signature
 	if p.Signature == "" {
 		sig = nil
 	}
 	return &ent.Message{ID: p.ItemHash, Type: p.Type, Chain: p.Chain, Sender: p.Sender, Signature: sig, ItemType: p.ItemType,
 		ItemContent: p.ItemContent, Content: p.Content, Time: p.Time, Channel: p.Channel, ReceptionTime: p.ReceptionTime,
-		Owner: ownerOf(p.Content, p.Sender)}, nil
+		Owner: ownerOf(p.Content, p.Sender)}
 }
 
 // wireMessage builds a message from its wire JSON (a rejected message).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -289,15 +290,22 @@ func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, er
 		return nil, fmt.Errorf("load outbox messages: %w", err)
 	}
 	msgs := byKey(found, func(m *ent.Message) string { return m.ID })
+	var elsewhere []string // pending, rejected, forgotten or removed
+	for _, row := range rows {
+		if msgs[row.ItemHash] == nil {
+			elsewhere = append(elsewhere, row.ItemHash)
+		}
+	}
+	if len(elsewhere) > 0 {
+		others, err := findMessagesElsewhere(ctx, h.client, elsewhere)
+		if err != nil {
+			return nil, fmt.Errorf("load outbox messages: %w", err)
+		}
+		maps.Copy(msgs, others)
+	}
 	out := make([]hubEvent, len(rows))
 	for i, row := range rows {
-		m := msgs[row.ItemHash]
-		if m == nil { // rejected, forgotten, removed or pending: rare
-			if m, err = findMessage(ctx, h.client, row.ItemHash); err != nil {
-				return nil, err
-			}
-		}
-		out[i] = hubEvent{ev: outboxEvent(row), msg: m}
+		out[i] = hubEvent{ev: outboxEvent(row), msg: msgs[row.ItemHash]}
 	}
 	return out, nil
 }
@@ -575,7 +583,9 @@ func (st *hubStream) next(ctx context.Context) (e *hubEvent, ok bool, err error)
 		}
 		for len(st.buf) > 0 {
 			e := &st.buf[0]
-			st.buf = st.buf[1:]
+			if st.buf = st.buf[1:]; len(st.buf) == 0 {
+				st.buf = nil // let the replayed rows go once passed over
+			}
 			st.last = e.ev.Seq
 			if matchMessage(st.f, e.msg) {
 				return e, true, nil

@@ -229,3 +229,51 @@ func TestSlowSubscriberIsCutOffWithReason(t *testing.T) {
 			"goroutines of the cut-off client are gone")
 	})
 }
+
+// TestLifecycleEventsCarryMessagesFromEveryTable checks that events of
+// messages that are not in the messages table (pending, rejected,
+// forgotten) carry their message, live and replayed, and honour filters
+// on it: the hub loads them in one query per table.
+func TestLifecycleEventsCarryMessagesFromEveryTable(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
+		ctx, c := t.Context(), db.Client
+		const q = `subscription($after: Cursor) { messages(filter: {senders: ["0xcarol"]}, after: $after) { __typename hash message { sender channel } } }`
+		live := subscribe(t, srv, q, nil)
+		require.Eventually(t, func() bool { return hub.Subscribers() == 1 }, 10*time.Second, 10*time.Millisecond)
+
+		tm := time.Now().UTC()
+		pending, rejected, forgotten, other := hashOf("lc pending"), hashOf("lc rejected"), hashOf("lc forgotten"), hashOf("lc other")
+		c.PendingMessage.Create().SetItemHash(pending).SetType("POST").SetChain("ETH").SetSender("0xcarol").SetItemType("inline").
+			SetItemContent(`{"address":"0xcarol"}`).SetChannel("P").SetTime(tm).SetReceptionTime(tm).SetNextAttempt(tm).SetOrigin("api").SaveX(ctx)
+		c.PendingMessage.Create().SetItemHash(other).SetType("POST").SetChain("ETH").SetSender("0xdave").SetItemType("inline").
+			SetItemContent(`{"address":"0xdave"}`).SetTime(tm).SetReceptionTime(tm).SetNextAttempt(tm).SetOrigin("api").SaveX(ctx)
+		c.RejectedMessage.Create().SetID(rejected).SetErrorCode(201).SetRejectedAt(tm).
+			SetMessage(json.RawMessage(`{"type":"POST","chain":"ETH","sender":"0xcarol","channel":"R","item_type":"inline","item_content":"{\"address\":\"0xcarol\"}","time":1714564800}`)).
+			SaveX(ctx)
+		c.ForgottenMessage.Create().SetID(forgotten).SetType("POST").SetChain("ETH").SetSender("0xcarol").SetItemType("inline").
+			SetChannel("F").SetTime(tm).SetOwner("0xcarol").SetForgottenBy([]string{"0xforget"}).SetForgottenAt(tm).SaveX(ctx)
+		first := int64(0)
+		for _, e := range []struct {
+			hash string
+			kind events.Kind
+		}{{pending, events.Pending}, {other, events.Pending}, {rejected, events.Rejected}, {forgotten, events.Forgotten}} {
+			row := c.MessageEvent.Create().SetItemHash(e.hash).SetKind(string(e.kind)).SetCreatedAt(tm).SaveX(ctx)
+			if first == 0 {
+				first = row.ID
+			}
+			require.NoError(t, bus.Publish(ctx, events.Event{Seq: row.ID, Kind: e.kind, At: tm, ItemHash: e.hash}))
+		}
+		want := []map[string]any{
+			{"__typename": "MessagePending", "hash": pending, "message": map[string]any{"sender": "0xcarol", "channel": "P"}},
+			{"__typename": "MessageRejected", "hash": rejected, "message": map[string]any{"sender": "0xcarol", "channel": "R"}},
+			{"__typename": "MessageForgotten", "hash": forgotten, "message": map[string]any{"sender": "0xcarol", "channel": "F"}},
+		}
+		replayed := subscribe(t, srv, q, map[string]any{"after": fmt.Sprint(first - 1)})
+		for _, s := range []*wsSub{live, replayed} {
+			for _, w := range want {
+				require.Equal(t, w, s.next()["messages"])
+			}
+		}
+	})
+}
