@@ -3,6 +3,7 @@ package processor_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,10 @@ import (
 const (
 	crashDBEnv   = "ALEPHQL_CRASH_CHILD_DB"
 	crashFileEnv = "ALEPHQL_CRASH_CHILD_FILE"
+	// crashQueuedEnv makes the child submit through the queue (origin
+	// api) rather than import, whose POSTs and AGGREGATEs are applied at
+	// intake.
+	crashQueuedEnv = "ALEPHQL_CRASH_CHILD_QUEUED"
 )
 
 func TestMain(m *testing.M) {
@@ -64,7 +69,26 @@ func crashChild(url, file string) error {
 	defer f.Close()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	if _, err := p.Import(ctx, f, 50, nil); err != nil {
+	if os.Getenv(crashQueuedEnv) == "" {
+		if _, err := p.Import(ctx, f, 50, nil); err != nil {
+			return err
+		}
+		return <-done
+	}
+	var batch []processor.Input
+	err = processor.ReadMessages(f, func(raw json.RawMessage) error {
+		batch = append(batch, processor.Input{Raw: raw, Origin: processor.OriginAPI})
+		if len(batch) < 50 {
+			return nil
+		}
+		_, err := p.SubmitBatch(ctx, batch)
+		batch = nil
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		_, err = p.SubmitBatch(ctx, batch)
+	}
+	if err != nil {
 		return err
 	}
 	return <-done
@@ -74,47 +98,59 @@ func TestKillDuringImport(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	for _, b := range dbtest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			url := b.URL(t)
-			db := dbtest.Open(t, url)
-			data, hashes := dataset(t, 3000)
-			file := filepath.Join(t.TempDir(), "messages.jsonl")
-			require.NoError(t, os.WriteFile(file, data, 0o600))
-			start := func() *exec.Cmd {
-				cmd := exec.Command(exe, "-test.run=^$")
-				cmd.Env = append(os.Environ(), crashDBEnv+"="+url, crashFileEnv+"="+file)
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				require.NoError(t, cmd.Start())
-				return cmd
+		for _, queued := range []bool{false, true} {
+			name := b.Name + "/import"
+			if queued {
+				name = b.Name + "/queued"
 			}
-			count := func() int {
-				n, err := db.Client.MessageStatus.Query().Count(context.Background())
-				if err != nil {
-					return -1
-				}
-				return n
-			}
-			// First run: killed once part of the file is in.
-			cmd := start()
-			require.Eventually(t, func() bool { return count() >= len(hashes)/3 }, 180*time.Second, 5*time.Millisecond)
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-			_ = cmd.Wait()
-			killedAt := count()
-			t.Logf("killed with %d of %d messages taken in", killedAt, len(hashes))
-			require.Less(t, killedAt, len(hashes), "the kill must land mid-import")
-
-			// Second run: imports the whole file again (known messages
-			// are duplicates) and processes everything.
-			cmd = start()
-			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-			require.Eventually(t, func() bool {
-				n, err := db.Client.PendingMessage.Query().Count(context.Background())
-				return err == nil && n == 0 && count() == len(hashes)
-			}, 300*time.Second, 20*time.Millisecond)
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-			_ = cmd.Wait()
-			requireExactlyOnce(t, db, hashes)
-		})
+			t.Run(name, func(t *testing.T) { killDuringImport(t, exe, b.URL(t), queued) })
+		}
 	}
+}
+
+// killDuringImport is TestKillDuringImport on one back-end, through
+// Import (applied at intake) or through the queue.
+func killDuringImport(t *testing.T, exe, url string, queued bool) {
+	db := dbtest.Open(t, url)
+	data, hashes := dataset(t, 3000)
+	file := filepath.Join(t.TempDir(), "messages.jsonl")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	start := func() *exec.Cmd {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashDBEnv+"="+url, crashFileEnv+"="+file)
+		if queued {
+			cmd.Env = append(cmd.Env, crashQueuedEnv+"=1")
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Start())
+		return cmd
+	}
+	count := func() int {
+		n, err := db.Client.MessageStatus.Query().Count(context.Background())
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	// First run: killed once part of the file is in.
+	cmd := start()
+	require.Eventually(t, func() bool { return count() >= len(hashes)/3 }, 180*time.Second, 5*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	killedAt := count()
+	t.Logf("killed with %d of %d messages taken in", killedAt, len(hashes))
+	require.Less(t, killedAt, len(hashes), "the kill must land mid-import")
+
+	// Second run: imports the whole file again (known messages
+	// are duplicates) and processes everything.
+	cmd = start()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool {
+		n, err := db.Client.PendingMessage.Query().Count(context.Background())
+		return err == nil && n == 0 && count() == len(hashes)
+	}, 300*time.Second, 20*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	requireExactlyOnce(t, db, hashes)
 }

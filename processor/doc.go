@@ -12,4 +12,11 @@
 // PostgreSQL database: rows are claimed with FOR UPDATE SKIP LOCKED (process
 // stage) or a lease (fetch stage), and derived state is guarded by
 // advisory locks.
+//
+// Two shortcuts keep bulk loads fast without weakening that. On
+// PostgreSQL the process stage claims and verifies the next batch while
+// the current one writes (pipeline.go). An import applies its inline POST
+// and AGGREGATE messages in the intake transaction itself instead of
+// queueing them (direct.go): the transaction that takes a message in also
+// settles it, so it is still all or nothing.
 package processor

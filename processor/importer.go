@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrImportFormat: the import input is none of the accepted formats.
@@ -106,50 +108,71 @@ type ImportSummary struct {
 }
 
 // Import submits every message read from r in batches of batchSize
-// (origin import), calling progress after each batch.
+// (origin import), calling progress after each batch. Its inline POST
+// and AGGREGATE messages are applied at intake (direct.go). Reading,
+// decoding and signature checks of the next batch run while the current
+// one is written.
 func (p *Processor) Import(ctx context.Context, r io.Reader, batchSize int, progress func(ImportSummary)) (ImportSummary, error) {
 	if batchSize <= 0 {
 		batchSize = 500
 	}
 	var sum ImportSummary
-	batch := make([]Input, 0, batchSize)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		res, err := p.SubmitBatch(ctx, batch)
-		if err != nil {
-			return err
-		}
-		for _, r := range res {
-			switch r.Outcome {
-			case Queued:
-				sum.Queued++
-			case Duplicate:
-				sum.Duplicate++
-			case Confirmed:
-				sum.Confirmed++
-			case Rejected:
-				sum.Rejected++
+	ready := make(chan []intakeItem, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(ready)
+		batch := make([]Input, 0, batchSize)
+		send := func() error {
+			items, err := p.prepare(batch, true)
+			if err != nil {
+				return err
+			}
+			batch = make([]Input, 0, batchSize)
+			select {
+			case ready <- items:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
 			}
 		}
-		batch = batch[:0]
-		if progress != nil {
-			progress(sum)
+		err := ReadMessages(r, func(raw json.RawMessage) error {
+			batch = append(batch, Input{Raw: raw, Origin: OriginImport})
+			if len(batch) == batchSize {
+				return send()
+			}
+			return gctx.Err()
+		})
+		if err == nil && len(batch) > 0 {
+			err = send()
+		}
+		return err
+	})
+	g.Go(func() error {
+		for items := range ready {
+			res, err := p.submitItems(gctx, items)
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				switch r.Outcome {
+				case Queued:
+					sum.Queued++
+				case Duplicate:
+					sum.Duplicate++
+				case Confirmed:
+					sum.Confirmed++
+				case Rejected:
+					sum.Rejected++
+				}
+			}
+			sum.Read += len(items)
+			if progress != nil {
+				progress(sum)
+			}
 		}
 		return nil
-	}
-	err := ReadMessages(r, func(raw json.RawMessage) error {
-		sum.Read++
-		batch = append(batch, Input{Raw: raw, Origin: OriginImport})
-		if len(batch) == batchSize {
-			return flush()
-		}
-		return ctx.Err()
 	})
-	if err == nil {
-		err = flush()
-	}
+	err := g.Wait()
 	return sum, err
 }
 

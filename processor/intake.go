@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/chaintx"
@@ -54,7 +55,9 @@ type Outcome string
 
 // Intake outcomes.
 const (
-	// Queued: stored as pending (new, or re-submitted after a rejection).
+	// Queued: stored as pending (new, or re-submitted after a rejection),
+	// or, for messages applied at intake (direct.go), taken in: their
+	// Status then says how they settled.
 	Queued Outcome = "pending"
 	// Duplicate: already known (pending, processed, forgotten...); nothing
 	// changed.
@@ -105,32 +108,90 @@ type intakeItem struct {
 	m   *message.Message
 	err error
 	raw json.RawMessage
+	// direct: the message may be applied in the intake transaction
+	// (direct.go); verr is then its signature check's outcome.
+	direct bool
+	verr   error
 }
 
 // SubmitBatch takes many messages in one transaction (bulk import, chain
 // sync). The error is a database failure, in which case nothing was
 // stored; per-message rejections are in the results.
 func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResult, error) {
+	items, err := p.prepare(ins, false)
+	if err != nil {
+		return nil, err
+	}
+	return p.submitItems(ctx, items)
+}
+
+// prepare validates the origins, decodes the inputs and, with direct (an
+// Import), verifies the signatures of those that may be applied at
+// intake, on all cores.
+func (p *Processor) prepare(ins []Input, direct bool) ([]intakeItem, error) {
 	items := make([]intakeItem, len(ins))
-	txs := map[string]bool{}
 	for i, in := range ins {
 		if err := pendingmessage.OriginValidator(in.Origin); err != nil {
 			return nil, fmt.Errorf("%w: %q", ErrBadOrigin, in.Origin)
 		}
-		it := intakeItem{in: in}
-		it.m, it.err = decodeInput(in)
-		it.raw = in.Raw
-		if in.Wire != nil {
-			it.raw = wireJSON(in.Wire)
-		}
-		if in.TxHash != nil {
-			txs[*in.TxHash] = true
-		}
-		items[i] = it
+		items[i].in = in
 	}
-	results := make([]SubmitResult, len(ins))
+	work := func(it *intakeItem) {
+		it.m, it.err = decodeInput(it.in)
+		it.raw = it.in.Raw
+		if it.in.Wire != nil {
+			it.raw = wireJSON(it.in.Wire)
+		}
+		if direct && it.m != nil && directEligible(it.in, it.m) {
+			it.direct = true
+			it.verr = it.m.Verify()
+		}
+	}
+	if len(items) < 16 {
+		for i := range items {
+			work(&items[i])
+		}
+		return items, nil
+	}
+	g := new(errgroup.Group)
+	workers := p.cfg.VerifyWorkers
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < len(items); i += workers {
+				work(&items[i])
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return items, nil
+}
+
+// submitItems stores prepared items, applying the direct ones in the same
+// transaction; if applying them fails, the whole transaction is rolled
+// back and the items are queued instead.
+func (p *Processor) submitItems(ctx context.Context, items []intakeItem) ([]SubmitResult, error) {
+	res, err := p.submitTx(ctx, items, true)
+	if errors.Is(err, errAbort) {
+		p.log.Warn("direct apply failed; queueing the batch", "err", err)
+		res, err = p.submitTx(ctx, items, false)
+	}
+	return res, err
+}
+
+// submitTx is the intake transaction of submitItems.
+func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct bool) ([]SubmitResult, error) {
+	txs := map[string]bool{}
+	for _, it := range items {
+		if it.in.TxHash != nil {
+			txs[*it.in.TxHash] = true
+		}
+	}
+	results := make([]SubmitResult, len(items))
 	var evs []events.Event
+	var tBegin, tApply, tApplied time.Time
 	err := p.withTx(ctx, func(tx *ent.Tx) error {
+		tBegin = time.Now()
 		evs = evs[:0]
 		if len(txs) > 0 {
 			n, err := tx.ChainTx.Query().Where(chaintx.IDIn(keys(txs)...)).Count(ctx)
@@ -153,10 +214,17 @@ func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResul
 		if err != nil {
 			return err
 		}
+		if direct {
+			if direct, err = p.directInOrder(ctx, tx, items); err != nil {
+				return err
+			}
+		}
 		now := p.now().UTC()
 		var pend []*ent.PendingMessageCreate
 		var newStatus []*ent.MessageStatusCreate
+		var applied []directItem
 		for i, it := range items {
+			it.direct = it.direct && direct
 			r, ev, pc, err := p.intakeOne(ctx, tx, it, statuses, now, &newStatus)
 			if err != nil {
 				return err
@@ -165,21 +233,45 @@ func (p *Processor) SubmitBatch(ctx context.Context, ins []Input) ([]SubmitResul
 			if ev != nil {
 				evs = append(evs, *ev)
 			}
-			if pc != nil {
+			switch {
+			case pc != nil && r.Status == directStatus:
+				applied = append(applied, directItem{idx: i, m: it.m, verr: it.verr, pc: pc, origin: it.in.Origin})
+			case pc != nil:
 				pend = append(pend, pc)
 			}
 		}
 		if err := p.insertQueued(ctx, tx, newStatus, pend); err != nil {
 			return err
 		}
-		return p.writeEvents(ctx, tx, evs)
+		if err := p.writeEvents(ctx, tx, evs); err != nil {
+			return err
+		}
+		tApply = time.Now()
+		if len(applied) == 0 {
+			tApplied = tApply
+			return nil
+		}
+		devs, settled, err := p.applyDirect(ctx, tx, applied, now)
+		tApplied = time.Now()
+		if err != nil {
+			return &abortError{err: err}
+		}
+		for _, d := range applied {
+			results[d.idx].Status = string(settled[d.m.ItemHash])
+		}
+		evs = append(evs, devs...)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	p.log.Debug("intake batch", "messages", len(items), "intake", tApply.Sub(tBegin), "apply", tApplied.Sub(tApply),
+		"commit", time.Since(tApplied))
 	p.publish(ctx, evs)
-	notify(p.wake)
-	notify(p.wakeF)
+	if len(evs) > 0 {
+		notify(p.wake)
+		notify(p.wakeF)
+	}
 	return results, nil
 }
 
@@ -301,7 +393,10 @@ func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st
 	}
 	// New, re-submitted after a rejection, or another copy of a pending
 	// message carrying a transaction.
-	if !known {
+	direct := it.direct && !known && it.in.TxHash == nil
+	if direct {
+		// Applied in this transaction (direct.go), which writes its status.
+	} else if !known {
 		// Written in bulk by SubmitBatch, with the pending rows.
 		*newStatus = append(*newStatus, tx.MessageStatus.Create().SetID(h).SetStatus(messagestatus.StatusPending).
 			SetReceptionTime(now).SetUpdatedAt(now))
@@ -333,6 +428,9 @@ func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st
 	}
 	if m.HasChannel {
 		pc.SetChannel(m.Channel)
+	}
+	if direct {
+		return SubmitResult{ItemHash: h, Outcome: Queued, Status: directStatus}, nil, pc, nil
 	}
 	ev := eventOf(m, events.Pending, now)
 	return SubmitResult{ItemHash: h, Outcome: Queued, Status: string(messagestatus.StatusPending)}, &ev, pc, nil

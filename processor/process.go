@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -48,6 +49,12 @@ type batch struct {
 	confirms  [][2]string
 	costRows  []*ent.AccountCostCreate
 	processed []string
+
+	// direct is set for a batch applied in the intake transaction
+	// (direct.go): its rows have ID 0 and no status row yet; settled
+	// collects their final statuses.
+	direct  map[string]directItem
+	settled map[string]messagestatus.Status
 }
 
 // DeferPost implements handler.Batch.
@@ -97,6 +104,17 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 		if err := tx.AccountCost.CreateBulk(b.costRows[i:min(i+500, len(b.costRows))]...).Exec(ctx); err != nil {
 			return fmt.Errorf("insert costs: %w", err)
 		}
+	}
+	if b.direct != nil {
+		rows := make([]*ent.MessageStatusCreate, len(b.processed))
+		for i, h := range b.processed {
+			rows[i] = tx.MessageStatus.Create().SetID(h).SetStatus(messagestatus.StatusProcessed).
+				SetReceptionTime(b.now).SetUpdatedAt(b.now)
+		}
+		if err := insertStatuses(ctx, tx, b.pg, rows); err != nil {
+			return err
+		}
+		b.processed = b.processed[:0]
 	}
 	for i := 0; i < len(b.processed); i += 1000 {
 		err := tx.MessageStatus.Update().Where(messagestatus.IDIn(b.processed[i:min(i+1000, len(b.processed))]...)).
@@ -470,6 +488,9 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 	b.events = append(b.events, ev)
 	b.processed = append(b.processed, h)
 	b.done = append(b.done, r.ID)
+	if b.settled != nil {
+		b.settled[h] = messagestatus.StatusProcessed
+	}
 	return nil
 }
 
@@ -486,14 +507,27 @@ func (p *Processor) failChecked(ctx context.Context, tx *ent.Tx, b *batch, r *en
 // a retry with back-off.
 func (p *Processor) fail(ctx context.Context, tx *ent.Tx, b *batch, r *ent.PendingMessage, err error) error {
 	if errcode.KindOf(err) != errcode.Invalid && r.Retries < p.cfg.MaxRetries {
+		if b.direct != nil {
+			code := errcode.InternalError
+			if c, ok := errcode.CodeOf(err); ok {
+				code = c
+			}
+			if rerr := p.retryDirect(ctx, tx, b, r, code, err); rerr != nil {
+				return &abortError{id: r.ID, err: rerr}
+			}
+			return nil
+		}
 		return p.retry(ctx, tx, r, err, b.now)
 	}
-	ev, rerr := p.reject(ctx, tx, r.ItemHash, rowWireJSON(r), r.TxHash, err, b.now, false)
+	ev, rerr := p.reject(ctx, tx, r.ItemHash, rowWireJSON(r), r.TxHash, err, b.now, b.direct != nil)
 	if rerr != nil {
 		return &abortError{id: r.ID, err: rerr}
 	}
 	b.events = append(b.events, *ev)
 	b.done = append(b.done, r.ID)
+	if b.settled != nil {
+		b.settled[r.ItemHash] = messagestatus.StatusRejected
+	}
 	p.log.Debug("message rejected", "item_hash", r.ItemHash, "err", err)
 	return nil
 }
@@ -597,8 +631,12 @@ func (p *Processor) finish(ctx context.Context, tx *ent.Tx, b *batch) error {
 	if err := b.flush(ctx, tx); err != nil {
 		return err
 	}
-	for i := 0; i < len(b.done); i += 1000 {
-		if _, err := tx.PendingMessage.Delete().Where(pendingmessage.IDIn(b.done[i:min(i+1000, len(b.done))]...)).Exec(ctx); err != nil {
+	done := b.done
+	if b.direct != nil {
+		done = slices.DeleteFunc(done, func(id int) bool { return id == 0 })
+	}
+	for i := 0; i < len(done); i += 1000 {
+		if _, err := tx.PendingMessage.Delete().Where(pendingmessage.IDIn(done[i:min(i+1000, len(done))]...)).Exec(ctx); err != nil {
 			return fmt.Errorf("processor: delete pending: %w", err)
 		}
 	}

@@ -106,9 +106,28 @@ func TestSharedPostgres(t *testing.T) {
 	require.NoError(t, err)
 	p2, err := processor.New(processor.Config{ID: "p2", BatchSize: 50, Idle: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, processor.Deps{DB: db2, Log: dbtest.Logger()})
 	require.NoError(t, err)
-	sum, err := p1.Import(t.Context(), bytes.NewReader(data), 300, nil)
-	require.NoError(t, err)
-	require.Equal(t, 1500, sum.Queued)
+	// Submitted through the queue (origin api): an import would apply its
+	// POSTs and AGGREGATEs at intake, leaving the processors little to share.
+	var batch []processor.Input
+	queued := 0
+	submit := func() {
+		res, err := p1.SubmitBatch(t.Context(), batch)
+		require.NoError(t, err)
+		for _, r := range res {
+			if r.Outcome == processor.Queued {
+				queued++
+			}
+		}
+		batch = batch[:0]
+	}
+	require.NoError(t, processor.ReadMessages(bytes.NewReader(data), func(raw json.RawMessage) error {
+		if batch = append(batch, processor.Input{Raw: raw, Origin: processor.OriginAPI}); len(batch) == 300 {
+			submit()
+		}
+		return nil
+	}))
+	submit()
+	require.Equal(t, 1500, queued)
 
 	t.Cleanup(func() {
 		if t.Failed() {
