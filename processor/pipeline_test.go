@@ -53,7 +53,7 @@ func TestPipelineKeepsProtocolOrder(t *testing.T) {
 		var raws []processor.Input
 		var msgs []sent
 		add := func(raw []byte, h string, tm float64) {
-			raws = append(raws, processor.Input{Raw: raw, Origin: processor.OriginImport})
+			raws = append(raws, processor.Input{Raw: raw, Origin: processor.OriginAPI})
 			msgs = append(msgs, sent{h, tm})
 		}
 		wantAgg := map[string]any{}
