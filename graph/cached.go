@@ -101,7 +101,7 @@ func cachedBatch[T any](ctx context.Context, r *Resolver, kind string, ids []str
 	// applied before end, both before the read: the entry reflects every
 	// change up to applied (the hub dispatched all of them, in order).
 	applied := h.gens.Applied()
-	end, err := h.outboxEnd(ctx)
+	end, err := r.outboxEnds.End(ctx) // one read shared by concurrent requests
 	if err != nil {
 		return nil, err
 	}

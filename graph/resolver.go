@@ -117,6 +117,10 @@ type Resolver struct {
 
 	dialectOnce sync.Once
 	postgres    bool
+
+	// outboxEnds shares the cache checks' reads of the outbox end (set
+	// with a hub).
+	outboxEnds *endReader
 }
 
 // NewSchema returns the executable schema over client.
@@ -132,6 +136,9 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 		return nil, errors.New("count, submit and loader timeouts must be positive")
 	}
 	r := &Resolver{client: client, limits: limits, opts: o, log: log.With("component", "graphql")}
+	if o.Hub != nil {
+		r.outboxEnds = newEndReader(o.Hub.outboxEnd)
+	}
 	c := Config{Resolvers: r}
 	list := func(child int, first, last *int) int { return 1 + child*pageSize(first, last, limits.DefaultPageSize) }
 	c.Complexity.Query.Messages = func(child int, _ *model.MessageFilter, _ *model.MessageOrder, first *int, _ *string, last *int, _ *string) int {

@@ -27,14 +27,9 @@ import (
 // trusted), a read after a write never sees a stale answer. A hit skips
 // execution altogether; the response interceptors outside it (the
 // freshness extension) still run.
-type feedCache struct {
-	r   *Resolver
-	end *endReader
-}
+type feedCache struct{ r *Resolver }
 
-func newFeedCache(r *Resolver) feedCache {
-	return feedCache{r: r, end: newEndReader(r.opts.Hub.outboxEnd)}
-}
+func newFeedCache(r *Resolver) feedCache { return feedCache{r: r} }
 
 // ExtensionName implements graphql.HandlerExtension.
 func (feedCache) ExtensionName() string { return "FeedCache" }
@@ -70,7 +65,7 @@ func (c feedCache) InterceptResponse(ctx context.Context, next graphql.ResponseH
 		return next(ctx)
 	}
 	applied := h.gens.Applied()
-	end, err := c.end.End(ctx)
+	end, err := c.r.outboxEnds.End(ctx)
 	if err != nil {
 		return next(ctx)
 	}
