@@ -2,6 +2,7 @@
 package scalar
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,15 +12,22 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// MarshalJSON writes a raw JSON document as the GraphQL JSON scalar, as is.
-// An empty document is written as null.
+// MarshalJSON writes a raw JSON document as the GraphQL JSON scalar,
+// compacted, so that the response is compact JSON without a second pass.
+// An empty document, or one that is not JSON, is written as null.
 func MarshalJSON(v json.RawMessage) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
 		if len(v) == 0 {
 			_, _ = io.WriteString(w, "null")
 			return
 		}
-		_, _ = w.Write(v)
+		var b bytes.Buffer
+		b.Grow(len(v))
+		if err := json.Compact(&b, v); err != nil {
+			_, _ = io.WriteString(w, "null")
+			return
+		}
+		_, _ = w.Write(b.Bytes())
 	})
 }
 
