@@ -13,8 +13,10 @@
 # messages/s submitted through the GraphQL mutation for DURATION, 10% of
 # the subscribers disconnecting and resuming with `after` every 10 s. It
 # prints delivery latency p50/p99, lost/duplicated events, the node's CPU
-# and RSS per idle subscriber, each with its target. Overrides: SUBS,
-# RATE, DURATION, CHANNELS.
+# and RSS per idle subscriber, each with its target, after a baseline run
+# of 10 subscribers at the same rate (the node's CPU without fan-out). Overrides: SUBS,
+# RATE, DURATION, CHANNELS; NODE_BIN runs a given node binary (to compare
+# two builds in the same conditions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${SIZE:-full}" in
@@ -29,6 +31,7 @@ node_pid=""
 servers=""
 cleanup() {
 	[ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
+	[ -n "${db:-}" ] && "${pgbin:+$pgbin/}dropdb" --maintenance-db="$ALEPHQL_TEST_POSTGRES" "$db" 2>/dev/null || true
 	[ -n "$servers" ] && scripts/test-servers.sh stop "$servers" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -40,7 +43,11 @@ if [ -z "${ALEPHQL_TEST_POSTGRES:-}" ]; then
 	. "$servers/env"
 fi
 
-go build -o "$work/alephql" ./cmd/alephql
+if [ -n "${NODE_BIN:-}" ]; then # compare builds: NODE_BIN=/path/to/alephql
+	cp "$NODE_BIN" "$work/alephql"
+else
+	go build -o "$work/alephql" ./cmd/alephql
+fi
 go build -o "$work/subload" ./cmd/alephql-subload
 
 db="subs_$$_$(date +%s)"
@@ -60,6 +67,12 @@ for _ in $(seq 100); do
 done
 
 echo "subscription benchmark: $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Baseline in the same conditions: the same message rate with 10
+# subscribers, so that the node's CPU for delivery alone is the difference.
+echo "baseline (10 subscribers):"
+"$work/subload" -url "http://127.0.0.1:$port" -pid "$node_pid" -subscribers 10 -rate "$rate" \
+	-duration "$duration" -channels "$channels" -resume-fraction 0 2>/dev/null | grep -E 'CPU|latency from commit'
+echo "run ($subs subscribers):"
 "$work/subload" -url "http://127.0.0.1:$port" -pid "$node_pid" -subscribers "$subs" -rate "$rate" \
 	-duration "$duration" -channels "$channels"
 echo "node log (warnings): $(grep -c . "$work/node.log" || true) lines"
