@@ -13,7 +13,7 @@
 # messages/s submitted through the GraphQL mutation for DURATION, 10% of
 # the subscribers disconnecting and resuming with `after` every 10 s. It
 # prints delivery latency p50/p99, lost/duplicated events, the node's CPU
-# and RSS per idle subscriber, each with its target, after a baseline run
+# and RSS per idle subscriber, each with its target, then a baseline run
 # of 10 subscribers at the same rate (the node's CPU without fan-out). Overrides: SUBS,
 # RATE, DURATION, CHANNELS; NODE_BIN runs a given node binary (to compare
 # two builds in the same conditions).
@@ -67,13 +67,14 @@ for _ in $(seq 100); do
 done
 
 echo "subscription benchmark: $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-# Baseline in the same conditions: the same message rate with 10
-# subscribers, so that the node's CPU for delivery alone is the difference.
-echo "baseline (10 subscribers):"
-"$work/subload" -url "http://127.0.0.1:$port" -pid "$node_pid" -subscribers 10 -rate "$rate" \
-	-duration "$duration" -channels "$channels" -resume-fraction 0 2>/dev/null | grep -E 'CPU|latency from commit'
 echo "run ($subs subscribers):"
 "$work/subload" -url "http://127.0.0.1:$port" -pid "$node_pid" -subscribers "$subs" -rate "$rate" \
 	-duration "$duration" -channels "$channels"
+# Baseline in the same conditions, after the run so as not to disturb its
+# RSS figures: the same message rate with 10 subscribers, so that the
+# node's CPU for delivery alone is the difference.
+echo "baseline (10 subscribers, same rate, same node):"
+"$work/subload" -url "http://127.0.0.1:$port" -pid "$node_pid" -subscribers 10 -rate "$rate" \
+	-duration "$duration" -channels "$channels" -resume-fraction 0 2>/dev/null | grep -E 'CPU|latency from commit'
 echo "node log (warnings): $(grep -c . "$work/node.log" || true) lines"
 grep -m 5 . "$work/node.log" || true

@@ -314,7 +314,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	return rep, nil
 }
 
-func channelName(i int) string { return fmt.Sprintf("SUBLOAD-%03d", i) }
+// channelName is the name of channel i, unique to this process so that
+// runs on the same node do not see each other's messages.
+func channelName(i int) string { return fmt.Sprintf("SUBLOAD-%d-%03d", os.Getpid(), i) }
 
 type signed struct {
 	raw     json.RawMessage
