@@ -37,6 +37,11 @@ func (feedCache) ExtensionName() string { return "FeedCache" }
 // Validate implements graphql.HandlerExtension.
 func (feedCache) Validate(graphql.ExecutableSchema) error { return nil }
 
+// maxAnswerBytes bounds the answers cached: the in-process cache counts
+// entries, not bytes, and shares them with rows (a 20-message feed page is
+// about 10 KiB).
+const maxAnswerBytes = 32 << 10
+
 // Dependency keys of message lists: one per channel, one for any message.
 const anyMessageDep = "ml:*"
 
@@ -82,7 +87,7 @@ func (c feedCache) InterceptResponse(ctx context.Context, next graphql.ResponseH
 	}
 	start := time.Now()
 	resp := next(ctx)
-	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 || len(resp.Extensions) > 0 {
+	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 || len(resp.Extensions) > 0 || len(resp.Data) > maxAnswerBytes {
 		return resp
 	}
 	b, err := cache.Entry{Seq: applied, Start: start.UnixNano(), Value: resp.Data, Deps: deps}.Encode()
