@@ -545,26 +545,41 @@ var (
 				Name:    "message_content_type_time_item_hash",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[14], MessagesColumns[8], MessagesColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "content_type IS NOT NULL",
+				},
 			},
 			{
 				Name:    "message_content_ref",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[15]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "content_ref IS NOT NULL",
+				},
 			},
 			{
 				Name:    "message_content_key_owner",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[16], MessagesColumns[13]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "content_key IS NOT NULL",
+				},
 			},
 			{
 				Name:    "message_content_item_hash",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[17]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "content_item_hash IS NOT NULL",
+				},
 			},
 			{
 				Name:    "message_payment_type",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[20]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "payment_type IS NOT NULL",
+				},
 			},
 			{
 				Name:    "ix_messages_status",
