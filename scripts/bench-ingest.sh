@@ -7,7 +7,8 @@
 # them in a child process through the whole pipeline and prints, for the
 # same run: msgs/s end to end, intake-msgs/s, the verify-only ceiling
 # (verify-msgs/s), their ratio (e2e/verify) and the importing process's
-# peak RSS (peak-RSS-MiB).
+# peak RSS (peak-RSS-MiB), then the PostgreSQL server's CPU time (all its
+# processes, from /proc) per message over the benchmark.
 #
 #   scripts/bench-ingest.sh                               # N = 1 000 000
 #   ALEPHQL_BENCH_INGEST_N=100000 scripts/bench-ingest.sh # smaller
@@ -23,5 +24,17 @@ ALEPHQL_PG_DURABLE=1 scripts/test-servers.sh start "$servers"
 # shellcheck disable=SC1091
 . "$servers/env"
 echo "ingestion benchmark: N=$ALEPHQL_BENCH_INGEST_N, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+# pgcpu: clock ticks used so far by the PostgreSQL server: the postmaster,
+# the children it reaped (backends of closed connections) and the live ones.
+pgcpu() {
+	local pm
+	pm=$(head -1 "$servers/pg/data/postmaster.pid")
+	awk -v pm="$pm" '$1 == pm { s += $14 + $15 + $16 + $17 } $4 == pm { s += $14 + $15 } END { print s + 0 }' /proc/[0-9]*/stat 2>/dev/null
+}
+pg0=$(pgcpu)
 go test -run '^$' -bench '^BenchmarkIngest$' -benchtime 1x -count "${COUNT:-1}" -timeout 0 ./processor/
+sleep 1 # let the postmaster reap the importer's backends
+pg1=$(pgcpu)
+awk -v t=$((pg1 - pg0)) -v hz="$(getconf CLK_TCK)" -v n=$((ALEPHQL_BENCH_INGEST_N * ${COUNT:-1})) \
+	'BEGIN { printf "postgres-server-CPU: %.2f s, %.1f µs/msg (whole run: setup, verify-only pass and import)\n", t / hz, t / hz * 1e6 / n }'
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
