@@ -77,7 +77,7 @@ func (r *aggregateElementResolver) ID(ctx context.Context, obj *ent.AggregateEle
 
 // Message is the resolver for the message field.
 func (r *aggregateElementResolver) Message(ctx context.Context, obj *ent.AggregateElement) (*ent.Message, error) {
-	return r.loadersFor(ctx).message.Load(ctx, obj.ID)()
+	return r.loadersFor(ctx).message().Load(ctx, obj.ID)()
 }
 
 // ID is the resolver for the id field.
@@ -107,12 +107,12 @@ func (r *fileResolver) DownloadURL(ctx context.Context, obj *ent.File) (string, 
 
 // Pins is the resolver for the pins field.
 func (r *fileResolver) Pins(ctx context.Context, obj *ent.File) ([]*ent.FilePin, error) {
-	return r.loadersFor(ctx).pins.Load(ctx, obj.ID)()
+	return r.loadersFor(ctx).pins().Load(ctx, obj.ID)()
 }
 
 // Tags is the resolver for the tags field.
 func (r *fileResolver) Tags(ctx context.Context, obj *ent.File) ([]*ent.FileTag, error) {
-	return r.loadersFor(ctx).fileTags.Load(ctx, obj.ID)()
+	return r.loadersFor(ctx).fileTags().Load(ctx, obj.ID)()
 }
 
 // Type is the resolver for the type field.
@@ -154,12 +154,12 @@ func (r *postResolver) LastUpdated(ctx context.Context, obj *ent.Post) (*time.Ti
 
 // Message is the resolver for the message field.
 func (r *postResolver) Message(ctx context.Context, obj *ent.Post) (*ent.Message, error) {
-	return r.loadersFor(ctx).message.Load(ctx, obj.ID)()
+	return r.loadersFor(ctx).message().Load(ctx, obj.ID)()
 }
 
 // Amends is the resolver for the amends field.
 func (r *postResolver) Amends(ctx context.Context, obj *ent.Post) ([]*ent.Post, error) {
-	as, err := r.loadersFor(ctx).amends.Load(ctx, obj.ID)()
+	as, err := r.loadersFor(ctx).amends().Load(ctx, obj.ID)()
 	if as == nil {
 		as = []*ent.Post{}
 	}
@@ -171,7 +171,7 @@ func (r *postResolver) Original(ctx context.Context, obj *ent.Post) (*ent.Post, 
 	if obj.Amends == nil {
 		return nil, nil
 	}
-	return r.loadersFor(ctx).post.Load(ctx, *obj.Amends)()
+	return r.loadersFor(ctx).post().Load(ctx, *obj.Amends)()
 }
 
 // ID is the resolver for the id field.
@@ -191,7 +191,7 @@ func (r *vMResolver) PaymentType(ctx context.Context, obj *ent.VM) (model.Paymen
 
 // Volumes is the resolver for the volumes field.
 func (r *vMResolver) Volumes(ctx context.Context, obj *ent.VM) ([]*ent.VMVolume, error) {
-	vs, err := r.loadersFor(ctx).volumes.Load(ctx, obj.ID)()
+	vs, err := r.loadersFor(ctx).volumes().Load(ctx, obj.ID)()
 	if vs == nil {
 		vs = []*ent.VMVolume{}
 	}
@@ -200,7 +200,7 @@ func (r *vMResolver) Volumes(ctx context.Context, obj *ent.VM) ([]*ent.VMVolume,
 
 // CurrentVersion is the resolver for the currentVersion field.
 func (r *vMResolver) CurrentVersion(ctx context.Context, obj *ent.VM) (string, error) {
-	v, err := r.loadersFor(ctx).version.Load(ctx, obj.ID)()
+	v, err := r.loadersFor(ctx).version().Load(ctx, obj.ID)()
 	if v == "" {
 		v = obj.ID
 	}
@@ -209,7 +209,7 @@ func (r *vMResolver) CurrentVersion(ctx context.Context, obj *ent.VM) (string, e
 
 // Costs is the resolver for the costs field.
 func (r *vMResolver) Costs(ctx context.Context, obj *ent.VM) ([]*ent.AccountCost, error) {
-	cs, err := r.loadersFor(ctx).costs.Load(ctx, obj.ID)()
+	cs, err := r.loadersFor(ctx).costs().Load(ctx, obj.ID)()
 	if cs == nil {
 		cs = []*ent.AccountCost{}
 	}
@@ -218,7 +218,7 @@ func (r *vMResolver) Costs(ctx context.Context, obj *ent.VM) ([]*ent.AccountCost
 
 // Message is the resolver for the message field.
 func (r *vMResolver) Message(ctx context.Context, obj *ent.VM) (*ent.Message, error) {
-	return r.loadersFor(ctx).message.Load(ctx, obj.ID)()
+	return r.loadersFor(ctx).message().Load(ctx, obj.ID)()
 }
 
 // Account returns AccountResolver implementation.

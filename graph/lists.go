@@ -212,7 +212,7 @@ func (r *Resolver) latestVersion(ctx context.Context, p *ent.Post) (*ent.Post, e
 	if p.LatestAmend == nil || *p.LatestAmend == p.ID {
 		return p, nil
 	}
-	latest, err := r.loadersFor(ctx).post.Load(ctx, *p.LatestAmend)()
+	latest, err := r.loadersFor(ctx).post().Load(ctx, *p.LatestAmend)()
 	if err != nil || latest == nil {
 		return p, err
 	}

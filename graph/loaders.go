@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -28,20 +29,95 @@ import (
 // loaders batch every lookup that is not the list itself: one SQL
 // statement per edge kind per batch, whatever the page size. A fresh set is
 // made per operation (see withLoaders), so caches never outlive a request.
+// Each loader is built on first use: most operations use one or two kinds,
+// and a subscription holds its set for as long as it lives (an idle
+// subscriber kept thirteen built loaders, about 5 KiB, for nothing).
 type loaders struct {
-	message       *dataloader.Loader[string, *ent.Message]
-	status        *dataloader.Loader[string, *model.MessageStatusInfo]
-	confirmations *dataloader.Loader[string, []*model.Confirmation]
-	post          *dataloader.Loader[string, *ent.Post]
-	amends        *dataloader.Loader[string, []*ent.Post]
-	element       *dataloader.Loader[string, *ent.AggregateElement]
-	file          *dataloader.Loader[string, *ent.File]
-	pins          *dataloader.Loader[string, []*ent.FilePin]
-	fileTags      *dataloader.Loader[string, []*ent.FileTag]
-	vm            *dataloader.Loader[string, *ent.VM]
-	volumes       *dataloader.Loader[string, []*ent.VMVolume]
-	version       *dataloader.Loader[string, string]
-	costs         *dataloader.Loader[string, []*ent.AccountCost]
+	r     *Resolver
+	cache bool
+
+	messageL       lazyLoader[*ent.Message]
+	statusL        lazyLoader[*model.MessageStatusInfo]
+	confirmationsL lazyLoader[[]*model.Confirmation]
+	postL          lazyLoader[*ent.Post]
+	amendsL        lazyLoader[[]*ent.Post]
+	elementL       lazyLoader[*ent.AggregateElement]
+	fileL          lazyLoader[*ent.File]
+	pinsL          lazyLoader[[]*ent.FilePin]
+	fileTagsL      lazyLoader[[]*ent.FileTag]
+	vmL            lazyLoader[*ent.VM]
+	volumesL       lazyLoader[[]*ent.VMVolume]
+	versionL       lazyLoader[string]
+	costsL         lazyLoader[[]*ent.AccountCost]
+}
+
+// lazyLoader is a dataloader built on first use.
+type lazyLoader[V any] struct {
+	once sync.Once
+	l    *dataloader.Loader[string, V]
+}
+
+// get returns z's loader, building it with fetch on first use.
+func (z *lazyLoader[V]) get(l *loaders, fetch func(*Resolver, context.Context, []string) (map[string]V, error)) *dataloader.Loader[string, V] {
+	z.once.Do(func() {
+		r := l.r
+		z.l = newLoader(l.cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]V, error) {
+			return fetch(r, ctx, keys)
+		})
+	})
+	return z.l
+}
+
+func (l *loaders) message() *dataloader.Loader[string, *ent.Message] {
+	return l.messageL.get(l, (*Resolver).loadMessages)
+}
+
+func (l *loaders) status() *dataloader.Loader[string, *model.MessageStatusInfo] {
+	return l.statusL.get(l, (*Resolver).loadStatuses)
+}
+
+func (l *loaders) confirmations() *dataloader.Loader[string, []*model.Confirmation] {
+	return l.confirmationsL.get(l, (*Resolver).loadConfirmations)
+}
+
+func (l *loaders) post() *dataloader.Loader[string, *ent.Post] {
+	return l.postL.get(l, (*Resolver).postsByHash)
+}
+
+func (l *loaders) amends() *dataloader.Loader[string, []*ent.Post] {
+	return l.amendsL.get(l, (*Resolver).loadAmends)
+}
+
+func (l *loaders) element() *dataloader.Loader[string, *ent.AggregateElement] {
+	return l.elementL.get(l, (*Resolver).loadElements)
+}
+
+func (l *loaders) file() *dataloader.Loader[string, *ent.File] {
+	return l.fileL.get(l, (*Resolver).filesByHash)
+}
+
+func (l *loaders) pins() *dataloader.Loader[string, []*ent.FilePin] {
+	return l.pinsL.get(l, (*Resolver).loadPins)
+}
+
+func (l *loaders) fileTags() *dataloader.Loader[string, []*ent.FileTag] {
+	return l.fileTagsL.get(l, (*Resolver).loadFileTags)
+}
+
+func (l *loaders) vm() *dataloader.Loader[string, *ent.VM] {
+	return l.vmL.get(l, (*Resolver).loadVMs)
+}
+
+func (l *loaders) volumes() *dataloader.Loader[string, []*ent.VMVolume] {
+	return l.volumesL.get(l, (*Resolver).loadVolumes)
+}
+
+func (l *loaders) version() *dataloader.Loader[string, string] {
+	return l.versionL.get(l, (*Resolver).loadVersions)
+}
+
+func (l *loaders) costs() *dataloader.Loader[string, []*ent.AccountCost] {
+	return l.costsL.get(l, (*Resolver).loadCosts)
 }
 
 type loadersKey struct{}
@@ -101,73 +177,79 @@ func groupBy[V any](rows []V, key func(V) string) map[string][]V {
 // maxBatch bounds the keys of one statement (bind parameter limits).
 const maxBatch = 500
 
+// newLoaders returns an empty set: each loader is built on first use.
 func (r *Resolver) newLoaders(cache bool) *loaders {
-	c := r.client
-	return &loaders{
-		message: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.Message, error) {
-			rows, err := c.Message.Query().Where(message.IDIn(keys...)).All(ctx)
-			return byKey(rows, func(m *ent.Message) string { return m.ID }), err
-		}),
-		status: newLoader(cache, r.opts.LoaderWait, maxBatch, r.loadStatuses),
-		confirmations: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*model.Confirmation, error) {
-			rows, err := c.MessageConfirmation.Query().Where(messageconfirmation.ItemHashIn(keys...)).WithTx().All(ctx)
-			if err != nil {
-				return nil, err
-			}
-			out := map[string][]*model.Confirmation{}
-			for _, mc := range rows {
-				tx := mc.Edges.Tx
-				if tx == nil {
-					continue
-				}
-				out[mc.ItemHash] = append(out[mc.ItemHash], &model.Confirmation{Chain: tx.Chain, TxHash: tx.ID, Height: int(tx.Height), Time: tx.Datetime})
-			}
-			for _, cs := range out {
-				sort.Slice(cs, func(i, j int) bool { return cs[i].Time.Before(cs[j].Time) })
-			}
-			return out, nil
-		}),
-		post: newLoader(cache, r.opts.LoaderWait, maxBatch, r.postsByHash), // through the row cache
-		amends: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.Post, error) {
-			rows, err := c.Post.Query().Where(post.AmendsIn(keys...)).Order(ent.Asc(post.FieldCreationDatetime), ent.Asc(post.FieldID)).All(ctx)
-			return groupBy(rows, func(p *ent.Post) string { return *p.Amends }), err
-		}),
-		element: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.AggregateElement, error) {
-			rows, err := c.AggregateElement.Query().Where(aggregateelement.IDIn(keys...)).All(ctx)
-			return byKey(rows, func(e *ent.AggregateElement) string { return e.ID }), err
-		}),
-		file: newLoader(cache, r.opts.LoaderWait, maxBatch, r.filesByHash), // through the row cache
-		pins: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FilePin, error) {
-			rows, err := c.FilePin.Query().Where(filepin.FileHashIn(keys...)).Order(ent.Asc(filepin.FieldCreated), ent.Asc(filepin.FieldID)).All(ctx)
-			return groupBy(rows, func(p *ent.FilePin) string { return p.FileHash }), err
-		}),
-		fileTags: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.FileTag, error) {
-			rows, err := c.FileTag.Query().Where(filetag.FileHashIn(keys...)).Order(ent.Asc(filetag.FieldID)).All(ctx)
-			return groupBy(rows, func(t *ent.FileTag) string { return t.FileHash }), err
-		}),
-		vm: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]*ent.VM, error) {
-			rows, err := c.VM.Query().Where(vm.IDIn(keys...)).All(ctx)
-			return byKey(rows, func(v *ent.VM) string { return v.ID }), err
-		}),
-		volumes: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.VMVolume, error) {
-			rows, err := c.VMVolume.Query().Where(vmvolume.VMHashIn(keys...)).
-				Order(ent.Asc(vmvolume.FieldKind), ent.Asc(vmvolume.FieldPosition)).All(ctx)
-			return groupBy(rows, func(v *ent.VMVolume) string { return v.VMHash }), err
-		}),
-		version: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string]string, error) {
-			rows, err := c.VMVersion.Query().Where(vmversion.IDIn(keys...)).All(ctx)
-			out := map[string]string{}
-			for _, v := range rows {
-				out[v.ID] = v.CurrentVersion
-			}
-			return out, err
-		}),
-		costs: newLoader(cache, r.opts.LoaderWait, maxBatch, func(ctx context.Context, keys []string) (map[string][]*ent.AccountCost, error) {
-			rows, err := c.AccountCost.Query().Where(accountcost.ItemHashIn(keys...)).
-				Order(ent.Asc(accountcost.FieldType), ent.Asc(accountcost.FieldName)).All(ctx)
-			return groupBy(rows, func(a *ent.AccountCost) string { return a.ItemHash }), err
-		}),
+	return &loaders{r: r, cache: cache}
+}
+
+func (r *Resolver) loadMessages(ctx context.Context, keys []string) (map[string]*ent.Message, error) {
+	rows, err := r.client.Message.Query().Where(message.IDIn(keys...)).All(ctx)
+	return byKey(rows, func(m *ent.Message) string { return m.ID }), err
+}
+
+func (r *Resolver) loadConfirmations(ctx context.Context, keys []string) (map[string][]*model.Confirmation, error) {
+	rows, err := r.client.MessageConfirmation.Query().Where(messageconfirmation.ItemHashIn(keys...)).WithTx().All(ctx)
+	if err != nil {
+		return nil, err
 	}
+	out := map[string][]*model.Confirmation{}
+	for _, mc := range rows {
+		tx := mc.Edges.Tx
+		if tx == nil {
+			continue
+		}
+		out[mc.ItemHash] = append(out[mc.ItemHash], &model.Confirmation{Chain: tx.Chain, TxHash: tx.ID, Height: int(tx.Height), Time: tx.Datetime})
+	}
+	for _, cs := range out {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Time.Before(cs[j].Time) })
+	}
+	return out, nil
+}
+
+func (r *Resolver) loadAmends(ctx context.Context, keys []string) (map[string][]*ent.Post, error) {
+	rows, err := r.client.Post.Query().Where(post.AmendsIn(keys...)).Order(ent.Asc(post.FieldCreationDatetime), ent.Asc(post.FieldID)).All(ctx)
+	return groupBy(rows, func(p *ent.Post) string { return *p.Amends }), err
+}
+
+func (r *Resolver) loadElements(ctx context.Context, keys []string) (map[string]*ent.AggregateElement, error) {
+	rows, err := r.client.AggregateElement.Query().Where(aggregateelement.IDIn(keys...)).All(ctx)
+	return byKey(rows, func(e *ent.AggregateElement) string { return e.ID }), err
+}
+
+func (r *Resolver) loadPins(ctx context.Context, keys []string) (map[string][]*ent.FilePin, error) {
+	rows, err := r.client.FilePin.Query().Where(filepin.FileHashIn(keys...)).Order(ent.Asc(filepin.FieldCreated), ent.Asc(filepin.FieldID)).All(ctx)
+	return groupBy(rows, func(p *ent.FilePin) string { return p.FileHash }), err
+}
+
+func (r *Resolver) loadFileTags(ctx context.Context, keys []string) (map[string][]*ent.FileTag, error) {
+	rows, err := r.client.FileTag.Query().Where(filetag.FileHashIn(keys...)).Order(ent.Asc(filetag.FieldID)).All(ctx)
+	return groupBy(rows, func(t *ent.FileTag) string { return t.FileHash }), err
+}
+
+func (r *Resolver) loadVMs(ctx context.Context, keys []string) (map[string]*ent.VM, error) {
+	rows, err := r.client.VM.Query().Where(vm.IDIn(keys...)).All(ctx)
+	return byKey(rows, func(v *ent.VM) string { return v.ID }), err
+}
+
+func (r *Resolver) loadVolumes(ctx context.Context, keys []string) (map[string][]*ent.VMVolume, error) {
+	rows, err := r.client.VMVolume.Query().Where(vmvolume.VMHashIn(keys...)).
+		Order(ent.Asc(vmvolume.FieldKind), ent.Asc(vmvolume.FieldPosition)).All(ctx)
+	return groupBy(rows, func(v *ent.VMVolume) string { return v.VMHash }), err
+}
+
+func (r *Resolver) loadVersions(ctx context.Context, keys []string) (map[string]string, error) {
+	rows, err := r.client.VMVersion.Query().Where(vmversion.IDIn(keys...)).All(ctx)
+	out := map[string]string{}
+	for _, v := range rows {
+		out[v.ID] = v.CurrentVersion
+	}
+	return out, err
+}
+
+func (r *Resolver) loadCosts(ctx context.Context, keys []string) (map[string][]*ent.AccountCost, error) {
+	rows, err := r.client.AccountCost.Query().Where(accountcost.ItemHashIn(keys...)).
+		Order(ent.Asc(accountcost.FieldType), ent.Asc(accountcost.FieldName)).All(ctx)
+	return groupBy(rows, func(a *ent.AccountCost) string { return a.ItemHash }), err
 }
 
 // loadStatuses reads message_status rows with, for the rejected, forgotten

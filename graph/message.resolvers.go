@@ -50,7 +50,7 @@ func (r *messageResolver) Confirmed(ctx context.Context, obj *ent.Message) (bool
 	if obj.FirstConfirmedAt != nil {
 		return true, nil
 	}
-	cs, err := r.loadersFor(ctx).confirmations.Load(ctx, obj.ID)()
+	cs, err := r.loadersFor(ctx).confirmations().Load(ctx, obj.ID)()
 	return len(cs) > 0, err
 }
 
@@ -61,7 +61,7 @@ func (r *messageResolver) Status(ctx context.Context, obj *ent.Message) (*model.
 
 // Confirmations is the resolver for the confirmations field.
 func (r *messageResolver) Confirmations(ctx context.Context, obj *ent.Message) ([]*model.Confirmation, error) {
-	cs, err := r.loadersFor(ctx).confirmations.Load(ctx, obj.ID)()
+	cs, err := r.loadersFor(ctx).confirmations().Load(ctx, obj.ID)()
 	if cs == nil {
 		cs = []*model.Confirmation{}
 	}
@@ -73,7 +73,7 @@ func (r *messageResolver) Post(ctx context.Context, obj *ent.Message) (*ent.Post
 	if obj.Type != "POST" {
 		return nil, nil
 	}
-	return r.loadersFor(ctx).post.Load(ctx, obj.ID)()
+	return r.loadersFor(ctx).post().Load(ctx, obj.ID)()
 }
 
 // AggregateElement is the resolver for the aggregateElement field.
@@ -81,7 +81,7 @@ func (r *messageResolver) AggregateElement(ctx context.Context, obj *ent.Message
 	if obj.Type != "AGGREGATE" {
 		return nil, nil
 	}
-	return r.loadersFor(ctx).element.Load(ctx, obj.ID)()
+	return r.loadersFor(ctx).element().Load(ctx, obj.ID)()
 }
 
 // File is the resolver for the file field.
@@ -89,21 +89,21 @@ func (r *messageResolver) File(ctx context.Context, obj *ent.Message) (*ent.File
 	if obj.Type != "STORE" || obj.ContentItemHash == nil {
 		return nil, nil
 	}
-	return r.loadersFor(ctx).file.Load(ctx, *obj.ContentItemHash)()
+	return r.loadersFor(ctx).file().Load(ctx, *obj.ContentItemHash)()
 }
 
 // VM is the resolver for the vm field.
 func (r *messageResolver) VM(ctx context.Context, obj *ent.Message) (*ent.VM, error) {
 	switch obj.Type {
 	case "PROGRAM", "INSTANCE", "V-PROGRAM":
-		return r.loadersFor(ctx).vm.Load(ctx, obj.ID)()
+		return r.loadersFor(ctx).vm().Load(ctx, obj.ID)()
 	}
 	return nil, nil
 }
 
 // Costs is the resolver for the costs field.
 func (r *messageResolver) Costs(ctx context.Context, obj *ent.Message) ([]*ent.AccountCost, error) {
-	cs, err := r.loadersFor(ctx).costs.Load(ctx, obj.ID)()
+	cs, err := r.loadersFor(ctx).costs().Load(ctx, obj.ID)()
 	if cs == nil {
 		cs = []*ent.AccountCost{}
 	}

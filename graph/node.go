@@ -22,13 +22,13 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	case typeMessage:
 		return nonNil(findMessage(ctx, r.client, key))
 	case typePost:
-		return nonNil(l.post.Load(ctx, key)())
+		return nonNil(l.post().Load(ctx, key)())
 	case typeAggregateElement:
-		return nonNil(l.element.Load(ctx, key)())
+		return nonNil(l.element().Load(ctx, key)())
 	case typeFile:
-		return nonNil(l.file.Load(ctx, key)())
+		return nonNil(l.file().Load(ctx, key)())
 	case typeVM:
-		return nonNil(l.vm.Load(ctx, key)())
+		return nonNil(l.vm().Load(ctx, key)())
 	case typeAccount:
 		return &model.Account{Address: key}, nil
 	case typeChannel:
@@ -74,7 +74,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 // messageStatus is Message.status: the status row, or for a message known
 // only from its row (no status row yet) its own status.
 func (r *Resolver) messageStatus(ctx context.Context, m *ent.Message) (*model.MessageStatusInfo, error) {
-	s, err := r.loadersFor(ctx).status.Load(ctx, m.ID)()
+	s, err := r.loadersFor(ctx).status().Load(ctx, m.ID)()
 	if err != nil || s != nil {
 		return s, err
 	}

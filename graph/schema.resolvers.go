@@ -35,7 +35,7 @@ func (r *queryResolver) Message(ctx context.Context, hash string) (*ent.Message,
 
 // MessageStatus is the resolver for the messageStatus field.
 func (r *queryResolver) MessageStatus(ctx context.Context, hash string) (*model.MessageStatusInfo, error) {
-	return r.loadersFor(ctx).status.Load(ctx, hash)()
+	return r.loadersFor(ctx).status().Load(ctx, hash)()
 }
 
 // Messages is the resolver for the messages field.
@@ -60,7 +60,7 @@ func (r *queryResolver) Aggregates(ctx context.Context, filter *model.AggregateF
 
 // File is the resolver for the file field.
 func (r *queryResolver) File(ctx context.Context, hash string) (*ent.File, error) {
-	return r.loadersFor(ctx).file.Load(ctx, hash)()
+	return r.loadersFor(ctx).file().Load(ctx, hash)()
 }
 
 // Files is the resolver for the files field.
@@ -70,7 +70,7 @@ func (r *queryResolver) Files(ctx context.Context, filter *model.FileFilter, fir
 
 // VM is the resolver for the vm field.
 func (r *queryResolver) VM(ctx context.Context, hash string) (*ent.VM, error) {
-	return r.loadersFor(ctx).vm.Load(ctx, hash)()
+	return r.loadersFor(ctx).vm().Load(ctx, hash)()
 }
 
 // Vms is the resolver for the vms field.
