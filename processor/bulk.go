@@ -151,7 +151,14 @@ func (r *pgRows) set(i int, c pgColumn, v any) error {
 		r.cols[i] = append(r.cols[i].([]*string), p)
 	case "jsonb":
 		var p *string
-		if v != nil {
+		if raw, ok := v.(json.RawMessage); ok && len(raw) > 0 {
+			// Raw JSON as is: the server parses it into jsonb, which drops
+			// the whitespace and escapes that json.Marshal would compact,
+			// and refuses what it would refuse, so the stored value is the
+			// same without a second pass over every content in Go.
+			s := string(raw)
+			p = &s
+		} else if v != nil {
 			b, err := json.Marshal(v) // as ent does
 			if err != nil {
 				return err

@@ -95,30 +95,54 @@ func (p *Processor) publish(ctx context.Context, evs []events.Event) {
 
 // counterDims are the counter dimensions of a message in the messages
 // table.
-func counterDims(typ, chain, sender, owner, status string, channel *string) map[string]string {
-	d := map[string]string{"type": typ, "chain": chain, "sender": sender, "owner": owner, "status": status}
+func counterDims(typ, chain, sender, owner, status string, channel *string) dimSet {
+	d := dimSet{typ: typ, chain: chain, sender: sender, owner: owner, status: status}
 	if channel != nil {
-		d["channel"] = *channel
+		d.channel = *channel
 	}
 	return d
 }
 
-// counters accumulates counter deltas for one transaction.
-type counters map[string]int64
+// dimSet is the counter dimensions of one message, comparable so that a
+// batch sums its deltas per distinct set before expanding them into
+// counter keys (a bulk import has few distinct sets per batch, and each
+// expands into up to 22 keys).
+type dimSet struct{ typ, chain, sender, owner, status, channel string }
+
+// dims returns d as countkey's map (empty values are absent dimensions).
+func (d dimSet) dims() map[string]string {
+	return map[string]string{"type": d.typ, "chain": d.chain, "sender": d.sender, "owner": d.owner,
+		"status": d.status, "channel": d.channel}
+}
+
+// counters accumulates counter deltas for one transaction, per dimension
+// set.
+type counters map[dimSet]int64
 
 // add adds delta to every counter of dims.
-func (c counters) add(dims map[string]string, delta int64) {
-	for _, k := range countkey.Keys(dims) {
-		c[k] += delta
+func (c counters) add(dims dimSet, delta int64) { c[dims] += delta }
+
+// deltas expands the accumulated sets into counter keys and their deltas.
+func (c counters) deltas() map[string]int64 {
+	out := make(map[string]int64, 4*len(c))
+	for d, n := range c {
+		if n == 0 {
+			continue
+		}
+		for _, k := range countkey.Keys(d.dims()) {
+			out[k] += n
+		}
 	}
+	return out
 }
 
 // write upserts the deltas.
 func (c counters) write(ctx context.Context, tx *ent.Tx) error {
+	deltas := c.deltas()
 	// Sorted keys: two transactions upserting overlapping counters lock
 	// them in the same order, so they never deadlock.
-	ks := make([]string, 0, len(c))
-	for k, d := range c {
+	ks := make([]string, 0, len(deltas))
+	for k, d := range deltas {
 		if d != 0 {
 			ks = append(ks, k)
 		}
@@ -126,7 +150,7 @@ func (c counters) write(ctx context.Context, tx *ent.Tx) error {
 	slices.Sort(ks)
 	b := make([]*ent.MessageCounterCreate, len(ks))
 	for i, k := range ks {
-		b[i] = tx.MessageCounter.Create().SetID(k).SetCount(c[k])
+		b[i] = tx.MessageCounter.Create().SetID(k).SetCount(deltas[k])
 	}
 	for i := 0; i < len(b); i += 1000 {
 		err := tx.MessageCounter.CreateBulk(b[i:min(i+1000, len(b))]...).
