@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -45,6 +46,63 @@ type HandlerConfig struct {
 
 type handlerState struct {
 	log *slog.Logger
+
+	mu       sync.Mutex
+	shutdown map[*http.Server]context.Context // done when the server shuts down
+}
+
+// serveDetached serves a websocket upgrade request apart from net/http's
+// connection goroutine: once the connection is upgraded (hijacked) the
+// handler returns, which releases that goroutine's stack, net/http's
+// connection state and its 4 KiB read and write buffers (the websocket
+// has small ones of its own, see smallBufWriter), all of which net/http
+// otherwise keeps for the life of the websocket. The websocket then runs
+// on a goroutine of its own with the request's context values but not its
+// cancellation (net/http cancels it when the handler returns); it ends
+// when the client goes or when the server shuts down.
+func (st *handlerState) serveDetached(h http.Handler, w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	stop := context.AfterFunc(st.shutdownContext(r), cancel)
+	ref := &wsConnRef{upgraded: make(chan struct{})} // lets a subscription close its websocket with a reason
+	r = r.WithContext(context.WithValue(ctx, wsConnRefKey{}, ref))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		defer stop()
+		defer func() { // net/http no longer recovers for this goroutine
+			if p := recover(); p != nil {
+				st.log.Error("websocket handler panicked", "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	}()
+	select {
+	case <-ref.upgraded: // w is not used past the upgrade
+	case <-done: // refused: the answer is written
+	}
+}
+
+// shutdownContext returns a context that is done when the http.Server
+// serving r shuts down (never, for requests without one).
+func (st *handlerState) shutdownContext(r *http.Request) context.Context {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return context.Background()
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ctx, ok := st.shutdown[srv]
+	if !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(context.Background())
+		srv.RegisterOnShutdown(cancel)
+		if st.shutdown == nil {
+			st.shutdown = map[*http.Server]context.Context{}
+		}
+		st.shutdown[srv] = ctx
+	}
+	return ctx
 }
 
 // NewHandler returns the /graphql HTTP handler: queries over GET and POST,
@@ -117,7 +175,8 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
 		if r.Header.Get("Upgrade") != "" {
-			r = withWSConnRef(r) // lets a subscription close its websocket with a reason
+			st.serveDetached(srv, w, r)
+			return
 		} else if r.Header.Get("Accept") != "text/event-stream" {
 			ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
 			defer cancel()

@@ -1,11 +1,13 @@
 package graph
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -46,13 +48,9 @@ type wsConnRefKey struct{}
 // HTTP handler puts an empty one in the upgrade request's context; Accept
 // fills it.
 type wsConnRef struct {
-	mu   sync.Mutex
-	conn *wsConn
-}
-
-// withWSConnRef prepares an upgrade request for closeSlowClient.
-func withWSConnRef(r *http.Request) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), wsConnRefKey{}, &wsConnRef{}))
+	mu       sync.Mutex
+	conn     *wsConn
+	upgraded chan struct{} // closed once the connection is hijacked
 }
 
 // closeSlowClient closes the websocket of the subscription whose context
@@ -78,7 +76,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 			w.Header().Add(k, v)
 		}
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBufWriter{w}, r, &websocket.AcceptOptions{
 		Subprotocols:    slices.Clone(opts.Subprotocols),
 		CompressionMode: websocket.CompressionDisabled, // a flate writer per connection costs far more than the bytes it saves
 	})
@@ -90,8 +88,43 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 		ref.mu.Lock()
 		ref.conn = c
 		ref.mu.Unlock()
+		if ref.upgraded != nil {
+			close(ref.upgraded)
+		}
 	}
 	return c, nil
+}
+
+// Buffer sizes of an upgraded connection. Client messages are small and
+// an event larger than the write buffer is written in two parts; net/http
+// gives 4 KiB each, for as long as the websocket lives.
+const (
+	wsReadBufSize  = 512
+	wsWriteBufSize = 1024
+)
+
+// smallBufWriter hands websocket.Accept the hijacked connection with
+// buffers of wsReadBufSize and wsWriteBufSize instead of net/http's.
+type smallBufWriter struct{ http.ResponseWriter }
+
+// Hijack implements http.Hijacker.
+func (w smallBufWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	conn, brw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	rd, wr := brw.Reader, brw.Writer
+	if rd.Buffered() == 0 { // else the client already sent frames: keep them
+		rd = bufio.NewReaderSize(conn, wsReadBufSize)
+	}
+	if wr.Buffered() == 0 {
+		wr = bufio.NewWriterSize(conn, wsWriteBufSize)
+	}
+	return conn, bufio.NewReadWriter(rd, wr), nil
 }
 
 // wsConn adapts a *websocket.Conn to gqlgen's transport.
@@ -209,4 +242,5 @@ var (
 	_ transport.WebsocketConn           = (*wsConn)(nil)
 	_ transport.WebsocketReadLimiter    = (*wsConn)(nil)
 	_ transport.WebsocketReadDeadliner  = (*wsConn)(nil)
+	_ http.Hijacker                     = smallBufWriter{}
 )
