@@ -117,13 +117,18 @@ func killDuringImport(t *testing.T, exe, url string, queued bool) {
 	require.NoError(t, os.WriteFile(file, data, 0o600))
 	start := func() *exec.Cmd {
 		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashDBEnv+"="+url, crashFileEnv+"="+file)
+		cmd.Env = append(os.Environ(), crashDBEnv+"="+url, crashFileEnv+"="+file, "ALEPHQL_TEST_LOG=1")
 		if queued {
 			cmd.Env = append(cmd.Env, crashQueuedEnv+"=1")
 		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("importer stderr (last 4 KiB):\n%s", tail(stderr.Bytes(), 4096))
+			}
+		})
 		return cmd
 	}
 	count := func() int {
@@ -153,4 +158,12 @@ func killDuringImport(t *testing.T, exe, url string, queued bool) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 	requireExactlyOnce(t, db, hashes)
+}
+
+// tail is the last n bytes of b.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
