@@ -189,33 +189,9 @@ func writeMessagePage(b *bytes.Buffer, ms []message, full bool) {
 		end = MessageCursor(m.time, m.hash)
 		b.WriteString(`{"cursor":`)
 		writeString(b, end)
-		b.WriteString(`,"node":{"hash":`)
-		writeString(b, m.hash)
-		b.WriteString(`,"type":`)
-		writeString(b, strings.ReplaceAll(m.typ, "-", "_"))
-		b.WriteString(`,"chain":`)
-		writeString(b, m.chain)
-		if full {
-			b.WriteString(`,"sender":`)
-			writeString(b, m.sender)
-			b.WriteString(`,"owner":`)
-			writeString(b, m.owner)
-		}
-		b.WriteString(`,"channel":`)
-		writeOptString(b, m.channel)
-		b.WriteString(`,"time":`)
-		writeTime(b, m.time)
-		if full {
-			b.WriteString(`,"itemType":`)
-			writeString(b, strings.ToUpper(m.itemType))
-		}
-		b.WriteString(`,"contentType":`)
-		writeOptString(b, m.contentType)
-		if full {
-			b.WriteString(`,"content":`)
-			writeRaw(b, m.content)
-		}
-		b.WriteString(`}}`)
+		b.WriteString(`,"node":`)
+		writeMessage(b, m, full)
+		b.WriteString(`}`)
 	}
 	b.WriteString(`],"pageInfo":{"hasNextPage":`)
 	b.WriteString(strconv.FormatBool(more))
@@ -266,28 +242,9 @@ func (h *Handler) message(ctx context.Context, q map[string][]string, b *bytes.B
 		b.WriteString(`{"message":null}`)
 		return nil
 	}
-	m := ms[0]
-	b.WriteString(`{"message":{"hash":`)
-	writeString(b, m.hash)
-	b.WriteString(`,"type":`)
-	writeString(b, strings.ReplaceAll(m.typ, "-", "_"))
-	b.WriteString(`,"chain":`)
-	writeString(b, m.chain)
-	b.WriteString(`,"sender":`)
-	writeString(b, m.sender)
-	b.WriteString(`,"owner":`)
-	writeString(b, m.owner)
-	b.WriteString(`,"channel":`)
-	writeOptString(b, m.channel)
-	b.WriteString(`,"time":`)
-	writeTime(b, m.time)
-	b.WriteString(`,"itemType":`)
-	writeString(b, strings.ToUpper(m.itemType))
-	b.WriteString(`,"contentType":`)
-	writeOptString(b, m.contentType)
-	b.WriteString(`,"content":`)
-	writeRaw(b, m.content)
-	b.WriteString(`}}`)
+	b.WriteString(`{"message":`)
+	writeMessage(b, ms[0], true)
+	b.WriteString(`}`)
 	return nil
 }
 
@@ -420,6 +377,39 @@ func (h *Handler) address(ctx context.Context, q map[string][]string, b *bytes.B
 }
 
 // latestAmends reads the latest amends of the page's posts in one
+// writeMessage writes a message node as the GraphQL queries select it:
+// the feed's fields, and with full the sender, owner, item type and
+// content too.
+func writeMessage(b *bytes.Buffer, m message, full bool) {
+	b.WriteString(`{"hash":`)
+	writeString(b, m.hash)
+	b.WriteString(`,"type":`)
+	writeString(b, strings.ReplaceAll(m.typ, "-", "_"))
+	b.WriteString(`,"chain":`)
+	writeString(b, m.chain)
+	if full {
+		b.WriteString(`,"sender":`)
+		writeString(b, m.sender)
+		b.WriteString(`,"owner":`)
+		writeString(b, m.owner)
+	}
+	b.WriteString(`,"channel":`)
+	writeOptString(b, m.channel)
+	b.WriteString(`,"time":`)
+	writeTime(b, m.time)
+	if full {
+		b.WriteString(`,"itemType":`)
+		writeString(b, strings.ToUpper(m.itemType))
+	}
+	b.WriteString(`,"contentType":`)
+	writeOptString(b, m.contentType)
+	if full {
+		b.WriteString(`,"content":`)
+		writeRaw(b, m.content)
+	}
+	b.WriteByte('}')
+}
+
 // statement, as the post dataloader does.
 func (h *Handler) latestAmends(ctx context.Context, ps []post) (map[string]post, error) {
 	var ids []any
