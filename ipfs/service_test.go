@@ -24,6 +24,8 @@ import (
 	"github.com/ipfs/boxo/path"
 	caopts "github.com/ipfs/kubo/core/coreiface/options"
 	"github.com/stretchr/testify/require"
+
+	"github.com/alephql/alephql/ipfs/ipfstest"
 )
 
 func randomBytes(t testing.TB, n int) []byte {
@@ -388,21 +390,21 @@ func TestAddJSONToKubo(t *testing.T) {
 // TestKuboStoppedMidTest: with kubo down, fetches fail with ErrUnavailable
 // (callers retry); once it is back, the same fetch succeeds.
 func TestKuboStoppedMidTest(t *testing.T) {
-	k := startOwnKubo(t)
-	s := newTestService(t, k.api, nil, func(c *Config) { c.CacheMaxSize = -1; c.FetchTimeout = 5 * time.Second })
+	k := ipfstest.NewDaemon(t)
+	s := newTestService(t, k.API, nil, func(c *Config) { c.CacheMaxSize = -1; c.FetchTimeout = 5 * time.Second })
 	ctx := t.Context()
 	data := randomBytes(t, 20000)
 	cid, err := s.Add(ctx, bytes.NewReader(data), AddOptions{Pin: true})
 	require.NoError(t, err)
 
-	k.stop()
+	k.Stop()
 	_, err = s.Get(ctx, cid, 0)
 	require.ErrorIs(t, err, ErrUnavailable)
 	_, _, err = s.Stat(ctx, cid)
 	require.ErrorIs(t, err, ErrUnavailable)
 	require.ErrorIs(t, s.Pin(ctx, cid), ErrUnavailable)
 
-	k.start()
+	k.Start()
 	require.Eventually(t, func() bool {
 		got, err := s.Get(ctx, cid, 0)
 		return err == nil && bytes.Equal(got, data)
