@@ -10,6 +10,7 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 
+	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/countkey"
 	"github.com/alephql/alephql/ent/messagecounter"
@@ -19,9 +20,9 @@ import (
 
 // withTx runs f in a transaction and commits it.
 func (p *Processor) withTx(ctx context.Context, f func(tx *ent.Tx) error) error {
-	tx, err := p.client.Tx(ctx)
+	tx, err := p.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("processor: begin: %w", err)
+		return err
 	}
 	if err := f(tx); err != nil {
 		_ = tx.Rollback()
@@ -31,6 +32,32 @@ func (p *Processor) withTx(ctx context.Context, f func(tx *ent.Tx) error) error 
 		return fmt.Errorf("processor: commit: %w", err)
 	}
 	return nil
+}
+
+// begin starts a transaction. On SQLite, where transactions take the
+// write lock when they begin, a lock held past the busy timeout by
+// another connection (the process stage applying a large batch while an
+// import takes messages in) is transient: begin waits and tries again,
+// with a doubling pause of at most a second, until ctx ends, instead of
+// failing the intake or the batch.
+func (p *Processor) begin(ctx context.Context) (*ent.Tx, error) {
+	pause := 10 * time.Millisecond
+	for {
+		tx, err := p.client.Tx(ctx)
+		switch {
+		case err == nil:
+			return tx, nil
+		case !database.IsBusy(err):
+			return nil, fmt.Errorf("processor: begin: %w", err)
+		}
+		p.log.WarnContext(ctx, "database locked; retrying", "err", err, "pause", pause)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("processor: begin: %w", errors.Join(err, ctx.Err()))
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
 }
 
 // isNoRows reports the error of an ON CONFLICT DO NOTHING insert that

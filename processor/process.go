@@ -310,9 +310,9 @@ func (c *claimed) rollback() { _ = c.tx.Rollback() }
 // parallel. It returns nil, with the transaction ended, when no row is
 // due.
 func (p *Processor) claim(ctx context.Context, ids []int, limit int) (*claimed, error) {
-	tx, err := p.client.Tx(ctx)
+	tx, err := p.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("processor: begin: %w", err)
+		return nil, err
 	}
 	now := p.now().UTC()
 	q := tx.PendingMessage.Query()
