@@ -42,7 +42,7 @@ type Sample struct {
 
 // LoadSample reads a Sample from an alephql PostgreSQL database: the
 // channels, 1000 random message hashes, up to 1000 senders, and cursors at
-// depth (at most half the messages).
+// depth (capped so that the 1000 rows the cursors come from exist).
 func LoadSample(ctx context.Context, dbURL string, depth int) (*Sample, error) {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -69,7 +69,7 @@ func LoadSample(ctx context.Context, dbURL string, depth int) (*Sample, error) {
 	if s.Senders, err = strs(`SELECT DISTINCT sender FROM messages LIMIT 1000`); err != nil {
 		return nil, fmt.Errorf("loadgen: senders: %w", err)
 	}
-	s.Depth = min(depth, s.Messages/2)
+	s.Depth = max(min(depth, s.Messages-1000), 0)
 	rows, err := conn.Query(ctx, `SELECT time, item_hash FROM messages ORDER BY time DESC, item_hash DESC OFFSET $1 LIMIT 1000`, s.Depth)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: deep cursors: %w", err)
