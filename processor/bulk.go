@@ -136,11 +136,15 @@ func (r *pgRows) set(i int, c pgColumn, v any) error {
 	case "text":
 		var p *string
 		if v != nil {
-			rv := reflect.ValueOf(v)
-			if rv.Kind() != reflect.String {
-				return fmt.Errorf("%T is not a string", v)
+			s, ok := v.(string)
+			if !ok {
+				// Enums are named string types.
+				rv := reflect.ValueOf(v)
+				if rv.Kind() != reflect.String {
+					return fmt.Errorf("%T is not a string", v)
+				}
+				s = rv.String()
 			}
-			s := rv.String()
 			if c.check != nil {
 				if err := c.check(s); err != nil {
 					return err

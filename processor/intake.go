@@ -453,6 +453,9 @@ func needsFetch(m *message.Message) bool {
 // statuses reads the status of every hash.
 func (p *Processor) statuses(ctx context.Context, tx *ent.Tx, hashes []string) (map[string]messagestatus.Status, error) {
 	out := make(map[string]messagestatus.Status, len(hashes))
+	if p.db.Dialect == dialectPostgres {
+		return out, statusesPostgres(ctx, tx, hashes, out)
+	}
 	for i := 0; i < len(hashes); i += 1000 {
 		rows, err := tx.MessageStatus.Query().
 			Where(messagestatus.IDIn(hashes[i:min(i+1000, len(hashes))]...)).
@@ -465,6 +468,34 @@ func (p *Processor) statuses(ctx context.Context, tx *ent.Tx, hashes []string) (
 		}
 	}
 	return out, nil
+}
+
+// statusesPostgres is statuses in one statement whose hashes travel as one
+// array parameter: the server parses and plans the same short text each
+// time, where a 1000-element IN list made it parse and plan 1000
+// parameters per batch (8 % of its statement time in the ingestion
+// benchmark).
+func statusesPostgres(ctx context.Context, tx *ent.Tx, hashes []string, out map[string]messagestatus.Status) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT "`+messagestatus.FieldID+`", "`+messagestatus.FieldStatus+`" FROM "`+
+		messagestatus.Table+`" WHERE "`+messagestatus.FieldID+`" = ANY($1::text[])`, hashes)
+	if err != nil {
+		return fmt.Errorf("read statuses: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return fmt.Errorf("read statuses: %w", err)
+		}
+		out[id] = messagestatus.Status(st)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read statuses: %w", err)
+	}
+	return nil
 }
 
 // reject records a rejection: status rejected (inserted when absent, or
