@@ -35,6 +35,8 @@ type Deps struct {
 	Handlers handler.Registry
 	// Events receives the events after each commit; none when nil.
 	Events events.Publisher
+	// Metrics, if set, counts the events (see Metrics).
+	Metrics *Metrics
 	// Log is the logger.
 	Log *slog.Logger
 	// Now is the clock (time.Now by default).
@@ -96,6 +98,9 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		log: deps.Log.With("component", "processor"), now: deps.Now,
 		wake: make(chan struct{}, 1), wakeF: make(chan struct{}, 1),
 		storage: hd.Storage, hcfg: hd.Config,
+	}
+	if deps.Metrics != nil {
+		p.events = countingPublisher{next: deps.Events, m: deps.Metrics}
 	}
 	reg := handler.Registry{
 		message.TypePost:      handler.NewPost(hd, deps.DB.Dialect),

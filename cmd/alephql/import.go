@@ -72,7 +72,7 @@ func openPipeline(ctx context.Context, c commonFlags, pf pipelineFlags, ipfsAPI 
 		_ = db.Close()
 		return nil, nil, usageError{fmt.Errorf("--ipfs-api (ALEPHQL_IPFS_API) / --data-dir: %w", err)}
 	}
-	p, err := newProcessor(pf, db, svc, nil, log)
+	p, err := newProcessor(pf, db, svc, nil, nil, log)
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, err

@@ -41,7 +41,8 @@ func (f *pipelineFlags) registerSample(fs *flag.FlagSet) {
 
 // newProcessor wires the processor: every handler, the content service as
 // storage, the money effects, the event bus (nil: none).
-func newProcessor(f pipelineFlags, db *database.DB, content *ipfs.Service, bus events.Publisher, log *slog.Logger) (*processor.Processor, error) {
+// metrics may be nil (no metrics).
+func newProcessor(f pipelineFlags, db *database.DB, content *ipfs.Service, bus events.Publisher, metrics *processor.Metrics, log *slog.Logger) (*processor.Processor, error) {
 	cfg := processor.Config{BatchSize: f.batchSize, MaxRetries: f.maxRetries}
 	if err := cfg.Validate(); err != nil {
 		return nil, usageError{fmt.Errorf("--processor-*: %w", err)}
@@ -53,7 +54,7 @@ func newProcessor(f pipelineFlags, db *database.DB, content *ipfs.Service, bus e
 	hd.PostEffects = handler.MoneyEffects(hd, db.Dialect)
 	return processor.New(cfg, processor.Deps{
 		DB: db, Handler: hd, Handlers: handler.PaidHandlers(hd, db.Client, db.Dialect),
-		Events: bus, Log: log,
+		Events: bus, Metrics: metrics, Log: log,
 	})
 }
 

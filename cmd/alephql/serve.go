@@ -22,6 +22,7 @@ import (
 	"github.com/alephql/alephql/graph"
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
+	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/server"
 )
 
@@ -149,12 +150,22 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	proc, err := newProcessor(f.pipeline, db, store.Content, bus, log)
+	registry := server.NewRegistry()
+	procMetrics, err := processor.NewMetrics(registry)
 	if err != nil {
 		return err
 	}
+	proc, err := newProcessor(f.pipeline, db, store.Content, bus, procMetrics, log)
+	if err != nil {
+		return err
+	}
+	if err := proc.RegisterQueueMetric(registry, 2*time.Second); err != nil {
+		return err
+	}
+	if err := graph.RegisterHubMetrics(registry, hub); err != nil {
+		return err
+	}
 	store.acceptSigned(proc, db.Client)
-	registry := server.NewRegistry()
 	cacheMetrics, err := cache.NewMetrics(registry)
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ func storageWithProcessor(t *testing.T, db *database.DB, api string) (*storageNo
 	st, err := newStorage(storageFlags{ipfsAPI: api, gcPeriod: time.Hour, grace: 24 * time.Hour, maxUpload: 1 << 20},
 		t.TempDir(), db.Client, log)
 	require.NoError(t, err)
-	proc, err := newProcessor(pipelineFlags{batchSize: 100, maxRetries: 10}, db, st.Content, nil, log)
+	proc, err := newProcessor(pipelineFlags{batchSize: 100, maxRetries: 10}, db, st.Content, nil, nil, log)
 	require.NoError(t, err)
 	st.acceptSigned(proc, db.Client)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 
@@ -50,5 +51,21 @@ func TestServeProcessesSubmittedMessages(t *testing.T) {
 	ext := errs[0].(map[string]any)["extensions"].(map[string]any)
 	require.Equal(t, "INVALID_MESSAGE", ext["code"])
 	require.EqualValues(t, 0, ext["errorCode"])
+
+	// /metrics shows the processing and the subscription hub.
+	resp, err := http.Get(base + "metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	for _, re := range []string{
+		`(?m)^alephql_processor_events_total\{kind="processed",type="POST"\} [1-9][0-9]*$`,
+		`(?m)^alephql_processor_pending_messages [0-9]+$`,
+		`(?m)^alephql_processor_last_event_timestamp_seconds [1-9]`,
+		`(?m)^alephql_graphql_subscriptions 0$`,
+		`(?m)^alephql_graphql_live_payloads_total\{how="executed"\} [0-9]+$`,
+	} {
+		require.Regexp(t, re, string(metrics))
+	}
 	require.Equal(t, 0, stop())
 }
