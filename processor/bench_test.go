@@ -240,6 +240,7 @@ type ingestResult struct {
 // through Import while Run processes, until the queue is empty, then
 // print an ingestResult.
 func ingestChild(dbURL, file string) error {
+	defer processor.TuneImportGC()() // as the import command does
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db, err := database.Open(ctx, database.Config{URL: dbURL}, dbtest.Logger())

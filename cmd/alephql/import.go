@@ -81,6 +81,7 @@ func openPipeline(ctx context.Context, c commonFlags, pf pipelineFlags, ipfsAPI 
 }
 
 func runImport(ctx context.Context, f importFlags, file string, stdout, stderr io.Writer) error {
+	defer processor.TuneImportGC()()
 	log, err := f.logger(stderr)
 	if err != nil {
 		return err
