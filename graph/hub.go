@@ -151,9 +151,10 @@ type hubEvent struct {
 // Its queue grows with the events waiting for it (at most Buffer), so an
 // idle subscription costs a few words rather than a preallocated buffer.
 type hubSub struct {
-	keys []string
-	f    *model.MessageFilter
-	wake chan struct{} // capacity 1: "events are queued, or you lagged"
+	keys   []string
+	f      *model.MessageFilter
+	wake   chan struct{} // capacity 1: "events are queued, or you lagged"
+	notify func()        // if set, also called on every push (must not block)
 
 	mu     sync.Mutex
 	q      []*hubEvent
@@ -176,6 +177,16 @@ func (s *hubSub) push(e *hubEvent, limit int) {
 	case s.wake <- struct{}{}:
 	default:
 	}
+	if s.notify != nil {
+		s.notify()
+	}
+}
+
+// pending reports whether pop has something to return.
+func (s *hubSub) pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lagged || len(s.q) > 0
 }
 
 // pop returns the next queued event, or lagged (once) if events were
@@ -211,6 +222,9 @@ func (s *hubSub) drain() {
 func (h *Hub) Run(ctx context.Context) error {
 	end, err := h.outboxEnd(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return err
 	}
 	if !h.started.CompareAndSwap(false, true) {
@@ -383,13 +397,15 @@ func indexKeys(f *model.MessageFilter) []string {
 
 // register adds a subscription and returns the outbox position from which
 // the hub will hand it rows. It waits for Run to know its position.
-func (h *Hub) register(ctx context.Context, f *model.MessageFilter) (*hubSub, int64, error) {
+// notify, if not nil, is called (from the hub's goroutine, which it must
+// not block) each time events are queued for the subscription.
+func (h *Hub) register(ctx context.Context, f *model.MessageFilter, notify func()) (*hubSub, int64, error) {
 	select {
 	case <-h.ready:
 	case <-ctx.Done():
 		return nil, 0, ctx.Err()
 	}
-	s := &hubSub{keys: indexKeys(f), f: f, wake: make(chan struct{}, 1)}
+	s := &hubSub{keys: indexKeys(f), f: f, wake: make(chan struct{}, 1), notify: notify}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, k := range s.keys {
@@ -522,9 +538,10 @@ var ErrSlowClient = errors.New("subscription client too slow")
 // (after, x] from the outbox, then take the hub's rows after x. A stream
 // that falls behind re-registers and replays what it missed.
 type hubStream struct {
-	h     *Hub
-	f     *model.MessageFilter
-	after *int64 // resume position at the next registration
+	h      *Hub
+	f      *model.MessageFilter
+	after  *int64 // resume position at the next registration
+	notify func() // set before the first next: see poll
 
 	mu     sync.Mutex // guards s and closed against close
 	s      *hubSub
@@ -554,24 +571,46 @@ func (st *hubStream) close() {
 	}
 }
 
-// next returns the stream's next event; ok is false once the stream ended
-// (ctx done, or the hub never started).
+// next returns the stream's next event, waiting for it; ok is false once
+// the stream ended (ctx done, or the hub never started).
 func (st *hubStream) next(ctx context.Context) (e *hubEvent, ok bool, err error) {
+	e, ok, _, err = st.step(ctx, true)
+	return e, ok, err
+}
+
+// poll is next without the wait: idle is true when no event is ready yet.
+// The stream's notify is called when one may be (it must be set before
+// the stream's first step).
+func (st *hubStream) poll(ctx context.Context) (e *hubEvent, ok, idle bool, err error) {
+	return st.step(ctx, false)
+}
+
+// hasMore reports whether the stream has an event ready or replay rows
+// to read, so that poll would not be idle (it may still find nothing: a
+// replayed row the filter rejects).
+func (st *hubStream) hasMore() bool {
+	st.mu.Lock()
+	s := st.s
+	st.mu.Unlock()
+	return s == nil || len(st.buf) > 0 || st.last < st.x || s.pending()
+}
+
+func (st *hubStream) step(ctx context.Context, block bool) (e *hubEvent, ok, idle bool, err error) {
 	h := st.h
 	for {
 		st.mu.Lock()
 		s := st.s
 		st.mu.Unlock()
 		if s == nil {
-			s, x, err := h.register(ctx, st.f)
+			s, x, err := h.register(ctx, st.f, st.notify)
 			if err != nil {
-				return nil, false, nil
+				return nil, false, false, nil
 			}
 			st.mu.Lock()
 			if st.closed {
 				st.mu.Unlock()
 				h.unregister(s)
-				return nil, false, nil
+				return nil, false, false, nil
 			}
 			st.s = s
 			st.mu.Unlock()
@@ -588,7 +627,7 @@ func (st *hubStream) next(ctx context.Context) (e *hubEvent, ok bool, err error)
 			}
 			st.last = e.ev.Seq
 			if matchMessage(st.f, e.msg) {
-				return e, true, nil
+				return e, true, false, nil
 			}
 		}
 		if st.last < st.x {
@@ -599,9 +638,9 @@ func (st *hubStream) next(ctx context.Context) (e *hubEvent, ok bool, err error)
 			evs, err := h.readOutbox(ctx, st.last, st.x)
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil, false, nil
+					return nil, false, false, nil
 				}
-				return nil, false, err
+				return nil, false, false, err
 			}
 			st.buf, st.bufShort = evs, len(evs) < h.cfg.ReplayBatch
 			continue
@@ -623,11 +662,17 @@ func (st *hubStream) next(ctx context.Context) (e *hubEvent, ok bool, err error)
 				continue // resumed past the hub's position: already seen
 			}
 			st.last = e.ev.Seq
-			return e, true, nil
+			return e, true, false, nil
+		}
+		if !block {
+			if ctx.Err() != nil {
+				return nil, false, false, nil
+			}
+			return nil, true, true, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, false, nil
+			return nil, false, false, nil
 		case <-s.wake:
 		}
 	}

@@ -32,6 +32,9 @@ func (s loaderSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		stats = &s.r.opts.Hub.live
 	}
 	if feed := liveFeedFor(graphql.GetOperationContext(ctx), stats); feed != nil {
+		if p, _ := ctx.Value(wsPollKey{}).(*wsPoll); p != nil {
+			feed.notify, p.feed = p.notify, feed
+		}
 		h := s.ExecutableSchema.Exec(context.WithValue(ctx, liveFeedKey{}, feed))
 		return func(ctx context.Context) *graphql.Response {
 			return feed.next(context.WithValue(ctx, loadersKey{}, l), h)
@@ -62,6 +65,7 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 	st := r.opts.Hub.newStream(ctx, f, seq)
 	feed, _ := ctx.Value(liveFeedKey{}).(*liveFeed)
 	if feed != nil && !feed.started {
+		st.notify = feed.notify
 		feed.stream, feed.log, feed.started = st, r.log, true
 		return feed.inner, nil
 	}
@@ -104,7 +108,7 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
 	}
 	out := make(chan *model.MessageStatusInfo)
-	s, _, err := h.register(ctx, &model.MessageFilter{Hashes: []string{hash}})
+	s, _, err := h.register(ctx, &model.MessageFilter{Hashes: []string{hash}}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +168,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 	var s *hubSub
 	if sync && r.opts.Hub != nil && wire.ItemHash != "" {
 		var err error
-		if s, _, err = r.opts.Hub.register(ctx, &model.MessageFilter{Hashes: []string{wire.ItemHash}}); err != nil {
+		if s, _, err = r.opts.Hub.register(ctx, &model.MessageFilter{Hashes: []string{wire.ItemHash}}, nil); err != nil {
 			return nil, err
 		}
 		defer r.opts.Hub.unregister(s)

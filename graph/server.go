@@ -27,8 +27,13 @@ type HandlerConfig struct {
 	// RequestTimeout bounds a query or mutation (not a subscription).
 	// Default 30 s.
 	RequestTimeout time.Duration
-	// KeepAlive is the websocket keep-alive ping interval. Default 15 s.
+	// KeepAlive is the websocket keep-alive interval: a ka message
+	// (graphql-ws) or an unsolicited pong (graphql-transport-ws). Default
+	// 15 s.
 	KeepAlive time.Duration
+	// InitTimeout is how long a websocket client has to send
+	// connection_init before it is closed with 4408. Default 10 s.
+	InitTimeout time.Duration
 	// WriteTimeout bounds one websocket write: a client that stopped
 	// reading (its socket buffers full) is cut off after it, with close
 	// code WebsocketCloseSlowClient and a reason, instead of making the
@@ -130,8 +135,8 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 
 	srv := handler.New(schema)
 	srv.AddTransport(transport.SSE{})
-	srv.AddTransport(transport.Websocket{KeepAlivePingInterval: cfg.KeepAlive,
-		Implementation: wsImplementation{writeTimeout: cfg.WriteTimeout, log: st.log, onSlow: cfg.OnSlowClient}})
+	srv.AddTransport(&wsTransport{keepAlive: cfg.KeepAlive, initTimeout: cfg.InitTimeout, readLimit: cfg.MaxBodyBytes, log: st.log,
+		impl: wsImplementation{writeTimeout: cfg.WriteTimeout, log: st.log, onSlow: cfg.OnSlowClient}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{}) // gqlgen's POST, answers written without a second JSON pass

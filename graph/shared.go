@@ -51,6 +51,12 @@ type liveFeed struct {
 	stream  *hubStream // pulled by next: no goroutine per subscription
 	log     *slog.Logger
 	stats   *liveStats
+
+	// Polled feeds (served by wsTransport): next never waits for an
+	// event; it returns nil with idle set when none is ready, and notify
+	// is called when one may be.
+	notify func()
+	idle   bool
 }
 
 // liveStats counts how live payloads were produced.
@@ -126,7 +132,21 @@ func (f *liveFeed) next(ctx context.Context, h graphql.ResponseHandler) *graphql
 	if !f.started {
 		return h(ctx) // the resolver failed: h reports it
 	}
-	e, ok, err := f.stream.next(ctx)
+	var (
+		e   *hubEvent
+		ok  bool
+		err error
+	)
+	f.idle = false
+	if f.notify != nil {
+		var idle bool
+		if e, ok, idle, err = f.stream.poll(ctx); idle {
+			f.idle = true
+			return nil
+		}
+	} else {
+		e, ok, err = f.stream.next(ctx)
+	}
 	if err != nil {
 		f.log.WarnContext(ctx, "subscription ended", "err", err)
 	}

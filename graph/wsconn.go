@@ -135,6 +135,9 @@ type wsConn struct {
 	onSlow       func()
 	remote       string
 
+	wmu    sync.Mutex  // serializes writeFrame, guards wtimer
+	wtimer *time.Timer // writeFrame's slow-client timer, reused
+
 	mu        sync.Mutex
 	deadline  *time.Timer   // read deadline (ping/pong)
 	closing   chan struct{} // non-nil once a close handshake started
@@ -176,6 +179,33 @@ func (c *wsConn) WriteJSON(v any) error {
 		defer t.Stop()
 	}
 	return c.conn.Write(context.Background(), websocket.MessageText, data)
+}
+
+// writeFrame writes one text message as is, cutting the client off as
+// WriteJSON does when the write waits longer than the write timeout.
+func (c *wsConn) writeFrame(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.writeTimeout > 0 {
+		if c.wtimer == nil {
+			c.wtimer = time.AfterFunc(c.writeTimeout, c.cutOff)
+		} else {
+			c.wtimer.Reset(c.writeTimeout)
+		}
+		defer c.wtimer.Stop()
+	}
+	return c.conn.Write(context.Background(), websocket.MessageText, b)
+}
+
+// cutOff closes the connection of a client too slow to read.
+func (c *wsConn) cutOff() {
+	if c.log != nil {
+		c.log.Warn("websocket client cut off as too slow", "remote", c.remote, "waited", c.writeTimeout)
+	}
+	if c.onSlow != nil {
+		c.onSlow()
+	}
+	_ = c.WriteClose(WebsocketCloseSlowClient, slowClientReason)
 }
 
 // WriteClose implements transport.WebsocketConn: it starts the close

@@ -1,0 +1,543 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// GraphQL over websockets, both subprotocols:
+//
+//   - graphql-transport-ws (the graphql-ws library's protocol):
+//     connection_init/connection_ack, ping/pong, subscribe, next, error,
+//     complete; connection-level problems close the socket with the
+//     protocol's 44xx codes.
+//   - graphql-ws (the legacy subscriptions-transport-ws protocol, also
+//     chosen when the client names no subprotocol): connection_init/
+//     connection_ack, ka keep-alives, start, data, error, complete, stop,
+//     connection_terminate.
+//
+// gqlgen's transport.Websocket runs, per connection, a read loop, a
+// keep-alive loop and a cancel watcher, and one goroutine per
+// subscription waiting for its next event: 4+ goroutine stacks for an
+// idle subscriber. This one runs one goroutine per connection, its reader,
+// blocked in a socket read while the client is quiet. Keep-alives and the
+// init timeout are timers. A `messages` subscription (the hub's pull-based
+// stream, see liveFeed) has no goroutine: its stream calls the
+// connection's notify when the hub queues events for it, and a writer
+// goroutine, started only while subscriptions have something to send,
+// pulls each ready subscription's next response through gqlgen's
+// executor and writes one frame per event. Other operations (queries and
+// mutations sent over the socket, messageStatus subscriptions) run on a
+// goroutine of their own while they last.
+
+// Websocket subprotocols.
+const (
+	subprotocolTransportWS = "graphql-transport-ws"
+	subprotocolGraphQLWS   = "graphql-ws" // legacy
+)
+
+// Close codes of graphql-transport-ws (legacy connections use them too).
+// 4403 (forbidden) is never sent: the node has no authentication, so
+// connection_init is always acknowledged.
+const (
+	wsCloseBadRequest    = 4400 // an invalid or unexpected message
+	wsCloseUnauthorized  = 4401 // subscribe before connection_ack
+	wsCloseInitTimeout   = 4408 // no connection_init in time
+	wsCloseSubscriberDup = 4409 // subscribe with an id already running
+	wsCloseTooManyInits  = 4429 // a second connection_init
+	wsCloseInternalError = 4500 // the node failed
+	wsCloseNormal        = int(websocket.StatusNormalClosure)
+	wsCloseGoingAway     = int(websocket.StatusGoingAway)
+	wsDefaultInitTimeout = 10 * time.Second
+	wsDefaultReadLimit   = 64 << 10
+)
+
+// wsTransport is the websocket graphql.Transport.
+type wsTransport struct {
+	impl        wsImplementation
+	keepAlive   time.Duration // ka (legacy) or pong (graphql-transport-ws) interval; 0: none
+	initTimeout time.Duration // connection_init deadline; default 10 s
+	readLimit   int64         // largest client message; default 64 KiB
+	log         *slog.Logger
+}
+
+// Supports implements graphql.Transport.
+func (t *wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+// Do implements graphql.Transport: it upgrades the request and serves the
+// connection until it closes.
+func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	wc, err := t.impl.Accept(w, r, transport.WebsocketAcceptOptions{
+		Subprotocols: []string{subprotocolTransportWS, subprotocolGraphQLWS},
+	})
+	if err != nil {
+		return // websocket.Accept answered the request
+	}
+	ws := wc.(*wsConn)
+	limit := t.readLimit
+	if limit <= 0 {
+		limit = wsDefaultReadLimit
+	}
+	ws.SetReadLimit(limit)
+	ctx, cancel := context.WithCancel(r.Context())
+	c := &wsServerConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel,
+		legacy: ws.Subprotocol() != subprotocolTransportWS, subs: map[string]*wsSub{}}
+	c.serve()
+}
+
+// wsServerConn is one websocket connection's state.
+type wsServerConn struct {
+	t      *wsTransport
+	ws     *wsConn
+	exec   graphql.GraphExecutor
+	ctx    context.Context // the connection's; cancelled when it closes
+	cancel context.CancelFunc
+	legacy bool
+
+	mu        sync.Mutex
+	inited    bool // connection_init received (and acknowledged)
+	closed    bool
+	subs      map[string]*wsSub
+	ready     []*wsSub // subscriptions the writer should pull
+	writing   bool     // a writer goroutine is running
+	initTimer *time.Timer
+	kaTimer   *time.Timer
+}
+
+// wsSub is one operation running on a connection.
+type wsSub struct {
+	c      *wsServerConn
+	id     string
+	prefix []byte // `{"id":…,"type":"next","payload":` for this id
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Set once a polled subscription started; used by the writer only.
+	handler graphql.ResponseHandler
+	rctx    context.Context
+	feed    *liveFeed
+
+	queued bool // in c.ready (guarded by c.mu)
+}
+
+// wsPollKey is the context key of a *wsPoll.
+type wsPollKey struct{}
+
+// wsPoll lets loaderSchema hand the transport the liveFeed of a
+// `messages` subscription and make it polled: notify is called when the
+// feed may have an event.
+type wsPoll struct {
+	notify func()
+	feed   *liveFeed
+}
+
+// wsClientMessage is a message from the client, of either protocol.
+type wsClientMessage struct {
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+func (c *wsServerConn) serve() {
+	defer c.shutdown()
+	stop := context.AfterFunc(c.ctx, func() { c.closeWith(wsCloseGoingAway, "server shutting down") })
+	defer stop()
+	initTimeout := c.t.initTimeout
+	if initTimeout <= 0 {
+		initTimeout = wsDefaultInitTimeout
+	}
+	c.mu.Lock()
+	c.initTimer = time.AfterFunc(initTimeout, func() {
+		c.mu.Lock()
+		inited := c.inited
+		c.mu.Unlock()
+		if !inited {
+			c.closeWith(wsCloseInitTimeout, "Connection initialisation timeout")
+		}
+	})
+	c.mu.Unlock()
+	for {
+		typ, data, err := c.ws.conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText && typ != websocket.MessageBinary {
+			continue
+		}
+		if !c.handle(data) {
+			return
+		}
+	}
+}
+
+// shutdown lets go of everything the connection holds.
+func (c *wsServerConn) shutdown() {
+	c.mu.Lock()
+	c.closed = true
+	if c.initTimer != nil {
+		c.initTimer.Stop()
+	}
+	if c.kaTimer != nil {
+		c.kaTimer.Stop()
+	}
+	subs := c.subs
+	c.subs, c.ready = map[string]*wsSub{}, nil
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.cancel()
+	}
+	c.cancel()
+	_ = c.ws.Close()
+}
+
+// closeWith closes the connection with a close code and reason (once).
+func (c *wsServerConn) closeWith(code int, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	_ = c.ws.WriteClose(code, reason)
+}
+
+// handle acts on one client message; false ends the connection.
+func (c *wsServerConn) handle(data []byte) bool {
+	var m wsClientMessage
+	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
+		c.closeWith(wsCloseBadRequest, "Invalid message received")
+		return false
+	}
+	switch m.Type {
+	case "connection_init":
+		return c.init()
+	case "ping":
+		if !c.legacy {
+			c.write([]byte(`{"type":"pong"}`))
+			return true
+		}
+	case "pong":
+		if !c.legacy {
+			return true
+		}
+	case "subscribe":
+		if !c.legacy {
+			return c.subscribe(m)
+		}
+	case "complete":
+		if !c.legacy {
+			c.stop(m.ID)
+			return true
+		}
+	case "start":
+		if c.legacy {
+			return c.subscribe(m)
+		}
+	case "stop":
+		if c.legacy {
+			c.stop(m.ID)
+			return true
+		}
+	case "connection_terminate":
+		if c.legacy {
+			c.closeWith(wsCloseNormal, "terminated")
+			return false
+		}
+	}
+	if c.legacy { // subscriptions-transport-ws answers an error and goes on
+		c.write(c.errorFrame(m.ID, gqlerror.List{{Message: "Invalid message type!"}}))
+		return true
+	}
+	c.closeWith(wsCloseBadRequest, "Invalid message received")
+	return false
+}
+
+func (c *wsServerConn) init() bool {
+	c.mu.Lock()
+	if c.inited {
+		c.mu.Unlock()
+		c.closeWith(wsCloseTooManyInits, "Too many initialisation requests")
+		return false
+	}
+	c.inited = true
+	c.initTimer.Stop()
+	if c.t.keepAlive > 0 {
+		c.kaTimer = time.AfterFunc(c.t.keepAlive, c.keepAlive)
+	}
+	c.mu.Unlock()
+	c.write([]byte(`{"type":"connection_ack"}`))
+	if c.legacy && c.t.keepAlive > 0 {
+		c.write([]byte(`{"type":"ka"}`))
+	}
+	return true
+}
+
+// keepAlive sends a ka (legacy) or an unsolicited pong (a heartbeat
+// graphql-transport-ws allows) and re-arms its timer.
+func (c *wsServerConn) keepAlive() {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	if c.legacy {
+		c.write([]byte(`{"type":"ka"}`))
+	} else {
+		c.write([]byte(`{"type":"pong"}`))
+	}
+	c.mu.Lock()
+	if !c.closed {
+		c.kaTimer.Reset(c.t.keepAlive)
+	}
+	c.mu.Unlock()
+}
+
+// write sends one frame; a failed write is the reader's to notice.
+func (c *wsServerConn) write(frame []byte) {
+	_ = c.ws.writeFrame(frame)
+}
+
+func (c *wsServerConn) subscribe(m wsClientMessage) bool {
+	c.mu.Lock()
+	if !c.inited {
+		c.mu.Unlock()
+		c.closeWith(wsCloseUnauthorized, "Unauthorized")
+		return false
+	}
+	if m.ID == "" {
+		c.mu.Unlock()
+		c.closeWith(wsCloseBadRequest, "Invalid message received")
+		return false
+	}
+	if old := c.subs[m.ID]; old != nil {
+		if !c.legacy {
+			c.mu.Unlock()
+			c.closeWith(wsCloseSubscriberDup, "Subscriber for "+truncate(m.ID, 80)+" already exists")
+			return false
+		}
+		// subscriptions-transport-ws stops the running operation first.
+		delete(c.subs, m.ID)
+		old.cancel()
+	}
+	id, _ := json.Marshal(m.ID)
+	typ := `"next"`
+	if c.legacy {
+		typ = `"data"`
+	}
+	s := &wsSub{c: c, id: m.ID}
+	s.prefix = append(append(append(append([]byte(`{"id":`), id...), `,"type":`...), typ...), `,"payload":`...)
+	s.ctx, s.cancel = context.WithCancel(c.ctx)
+	c.subs[m.ID] = s
+	c.mu.Unlock()
+	go c.start(s, m.Payload)
+	return true
+}
+
+// truncate bounds a client string quoted in a close reason (at most 123
+// bytes in all).
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// stop ends a running operation at the client's request.
+func (c *wsServerConn) stop(id string) {
+	c.mu.Lock()
+	s := c.subs[id]
+	delete(c.subs, id)
+	c.mu.Unlock()
+	if s != nil {
+		s.cancel()
+	}
+}
+
+// remove forgets s (if it is still the operation of its id).
+func (c *wsServerConn) remove(s *wsSub) {
+	c.mu.Lock()
+	if c.subs[s.id] == s {
+		delete(c.subs, s.id)
+	}
+	c.mu.Unlock()
+	s.cancel()
+}
+
+// start executes an operation: parse, validate, dispatch; a `messages`
+// subscription is then handed to the writer, anything else runs here.
+func (c *wsServerConn) start(s *wsSub, payload json.RawMessage) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.t.log.Error("websocket operation panicked", "panic", p)
+			c.closeWith(wsCloseInternalError, "Internal server error")
+		}
+	}()
+	start := graphql.Now()
+	var params graphql.RawParams
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&params); err != nil {
+		c.failed(s, gqlerror.List{{Message: "invalid json"}})
+		return
+	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	ctx := graphql.StartOperationTrace(s.ctx)
+	rc, errs := c.exec.CreateOperationContext(ctx, &params)
+	if errs != nil {
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			c.failed(s, resp.Errors)
+			return
+		}
+		c.send(s, &graphql.Response{Errors: resp.Errors})
+		c.complete(s)
+		return
+	}
+	poll := &wsPoll{notify: func() { c.notify(s) }}
+	responses, rctx := c.exec.DispatchOperation(context.WithValue(ctx, wsPollKey{}, poll), rc)
+	if poll.feed != nil {
+		s.handler, s.rctx, s.feed = responses, rctx, poll.feed
+		c.notify(s)
+		return
+	}
+	for {
+		resp := responses(rctx)
+		if resp == nil {
+			break
+		}
+		if !c.send(s, resp) || rc.Operation == nil || rc.Operation.Operation != ast.Subscription {
+			break
+		}
+	}
+	c.complete(s)
+}
+
+// failed answers an operation that could not start with an error message.
+func (c *wsServerConn) failed(s *wsSub, errs gqlerror.List) {
+	if s.ctx.Err() == nil {
+		c.write(c.errorFrame(s.id, errs))
+		if c.legacy {
+			c.write(c.completeFrame(s.id))
+		}
+	}
+	c.remove(s)
+}
+
+// complete tells the client an operation ended (unless it asked for it,
+// or the connection is going) and forgets it.
+func (c *wsServerConn) complete(s *wsSub) {
+	if s.ctx.Err() == nil {
+		c.write(c.completeFrame(s.id))
+	}
+	c.remove(s)
+}
+
+// send writes resp as s's next (data) message; false if the connection
+// failed or s ended.
+func (c *wsServerConn) send(s *wsSub, resp *graphql.Response) bool {
+	if s.ctx.Err() != nil {
+		return false
+	}
+	frame := appendResponse(append([]byte(nil), s.prefix...), resp)
+	return c.ws.writeFrame(append(frame, '}')) == nil
+}
+
+func (c *wsServerConn) errorFrame(id string, errs gqlerror.List) []byte {
+	b, err := json.Marshal(struct {
+		ID      string        `json:"id,omitempty"`
+		Type    string        `json:"type"`
+		Payload gqlerror.List `json:"payload"`
+	}{id, "error", errs})
+	if err != nil {
+		return []byte(`{"type":"error","payload":[{"message":"internal error"}]}`)
+	}
+	return b
+}
+
+func (c *wsServerConn) completeFrame(id string) []byte {
+	b, _ := json.Marshal(struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	}{id, "complete"})
+	return b
+}
+
+// notify marks s ready for the writer, starting one if none runs. It is
+// called by the hub while it dispatches: it never blocks.
+func (c *wsServerConn) notify(s *wsSub) {
+	c.mu.Lock()
+	if s.queued || c.closed || s.ctx.Err() != nil {
+		c.mu.Unlock()
+		return
+	}
+	s.queued = true
+	c.ready = append(c.ready, s)
+	run := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if run {
+		go c.writeLoop()
+	}
+}
+
+// writeLoop pulls ready subscriptions' events and writes them, one event
+// per subscription per round (so none waits behind another's backlog),
+// until none is ready.
+func (c *wsServerConn) writeLoop() {
+	var buf []byte
+	var batch []*wsSub
+	for {
+		c.mu.Lock()
+		if len(c.ready) == 0 || c.closed {
+			c.ready = nil
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		batch, c.ready = c.ready, batch[:0]
+		for _, s := range batch {
+			s.queued = false
+		}
+		c.mu.Unlock()
+		for i, s := range batch {
+			batch[i] = nil
+			if s.ctx.Err() != nil {
+				continue
+			}
+			resp := s.handler(s.rctx)
+			if resp == nil {
+				if s.feed.idle && s.ctx.Err() == nil {
+					continue // notify brings it back
+				}
+				c.complete(s)
+				continue
+			}
+			buf = appendResponse(append(buf[:0], s.prefix...), resp)
+			buf = append(buf, '}')
+			if err := c.ws.writeFrame(buf); err != nil {
+				c.closeWith(wsCloseNormal, "")
+				continue
+			}
+			if s.feed.stream == nil || s.feed.stream.hasMore() {
+				c.notify(s)
+			}
+		}
+	}
+}
+
+// Interface guards
+var _ graphql.Transport = (*wsTransport)(nil)
