@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -184,5 +185,49 @@ func TestForgetRules(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, processor.Duplicate, r.Outcome)
 		require.Equal(t, "forgotten", r.Status)
+	})
+}
+
+func TestAggregateBatchMergeMatchesOneByOne(t *testing.T) {
+	// Elements merged in one batch (into a cached copy of the aggregate,
+	// encoded once at flush) give the same content as the same elements
+	// applied one per transaction; byte for byte where the database keeps
+	// the text (SQLite).
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{})
+		alice, bob := account(t), account(t)
+		m := must(t)
+		contents := []map[string]any{
+			{"a": 1, "b": map[string]any{"x": 1}, "<tag>": "&"},
+			{"b": map[string]any{"y": 2}, "c": nil},
+			{"a": 3, "d": []any{1, "two"}},
+			{"e": "é\u2028", "<tag>": false},
+			{"c": 4.5},
+		}
+		var batch, single [][]byte
+		for i, c := range contents {
+			raw, _ := m(alice.Aggregate(base+float64(i), "TEST", "k", c))
+			batch = append(batch, raw)
+			raw, _ = m(bob.Aggregate(base+float64(i), "TEST", "k", c))
+			single = append(single, raw)
+		}
+		_, err := e.p.Import(e.ctx, bytes.NewReader(lines(batch...)), 100, nil)
+		require.NoError(t, err)
+		for _, raw := range single {
+			_, err := e.p.Import(e.ctx, bytes.NewReader(lines(raw)), 1, nil)
+			require.NoError(t, err)
+		}
+		e.drain()
+		want := map[string]any{"a": 3.0, "b": map[string]any{"y": 2.0}, "c": 4.5, "d": []any{1.0, "two"},
+			"<tag>": false, "e": "é\u2028"}
+		require.Equal(t, want, e.aggContent(alice.Address(), "k"))
+		require.Equal(t, want, e.aggContent(bob.Address(), "k"))
+		a, err := db.Client.Aggregate.Query().Where(aggregate.Owner(alice.Address())).Only(t.Context())
+		require.NoError(t, err)
+		b, err := db.Client.Aggregate.Query().Where(aggregate.Owner(bob.Address())).Only(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, string(b.Content), string(a.Content))
+		require.Equal(t, 5, a.ElementCount)
+		require.True(t, b.LastUpdated.Equal(a.LastUpdated))
 	})
 }
