@@ -661,18 +661,6 @@ var (
 		Name:       "message_events",
 		Columns:    MessageEventsColumns,
 		PrimaryKey: []*schema.Column{MessageEventsColumns[0]},
-		Indexes: []*schema.Index{
-			{
-				Name:    "messageevent_item_hash",
-				Unique:  false,
-				Columns: []*schema.Column{MessageEventsColumns[1]},
-			},
-			{
-				Name:    "messageevent_created_at",
-				Unique:  false,
-				Columns: []*schema.Column{MessageEventsColumns[3]},
-			},
-		},
 	}
 	// MessageStatusColumns holds the columns for the "message_status" table.
 	MessageStatusColumns = []*schema.Column{
@@ -686,13 +674,6 @@ var (
 		Name:       "message_status",
 		Columns:    MessageStatusColumns,
 		PrimaryKey: []*schema.Column{MessageStatusColumns[0]},
-		Indexes: []*schema.Index{
-			{
-				Name:    "messagestatus_status_updated_at",
-				Unique:  false,
-				Columns: []*schema.Column{MessageStatusColumns[1], MessageStatusColumns[3]},
-			},
-		},
 	}
 	// MessageTagsColumns holds the columns for the "message_tags" table.
 	MessageTagsColumns = []*schema.Column{
