@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ type Freshness struct {
 
 	mu         sync.Mutex
 	readAt     time.Time
-	value      map[string]any
+	value      json.RawMessage // marshalled once per read, not per response
 	refreshing bool
 }
 
@@ -59,7 +60,7 @@ func (f *Freshness) InterceptResponse(ctx context.Context, next graphql.Response
 	return resp
 }
 
-func (f *Freshness) get(ctx context.Context) (map[string]any, error) {
+func (f *Freshness) get(ctx context.Context) (json.RawMessage, error) {
 	f.mu.Lock()
 	if f.value != nil && (f.refreshing || time.Since(f.readAt) < f.interval) {
 		v := f.value
@@ -68,7 +69,11 @@ func (f *Freshness) get(ctx context.Context) (map[string]any, error) {
 	}
 	f.refreshing = true
 	f.mu.Unlock()
-	v, err := f.read(ctx)
+	m, err := f.read(ctx)
+	var v json.RawMessage
+	if err == nil {
+		v, err = json.Marshal(m)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.refreshing = false

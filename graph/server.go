@@ -62,19 +62,29 @@ type handlerState struct {
 // connection state and its 4 KiB read and write buffers (the websocket
 // has small ones of its own, see smallBufWriter), all of which net/http
 // otherwise keeps for the life of the websocket. The websocket then runs
-// on a goroutine of its own with the request's context values but not its
-// cancellation (net/http cancels it when the handler returns); it ends
-// when the client goes or when the server shuts down.
+// with the request's context values but not its cancellation (net/http
+// cancels it when the handler returns); it ends when the client goes or
+// when the server shuts down. A transport that takes the connection over
+// (wsConnRef.takeOver: wsTransport serves it on a goroutine of its own,
+// holding neither the request nor its ResponseWriter) returns at once and
+// cancels the context itself when the connection ends.
 func (st *handlerState) serveDetached(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	stop := context.AfterFunc(st.shutdownContext(r), cancel)
 	ref := &wsConnRef{upgraded: make(chan struct{})} // lets a subscription close its websocket with a reason
+	ref.release = func() { stop(); cancel() }
 	r = r.WithContext(context.WithValue(ctx, wsConnRefKey{}, ref))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer cancel()
-		defer stop()
+		defer func() {
+			ref.mu.Lock()
+			handed := ref.handed
+			ref.mu.Unlock()
+			if !handed {
+				ref.release()
+			}
+		}()
 		defer func() { // net/http no longer recovers for this goroutine
 			if p := recover(); p != nil {
 				st.log.Error("websocket handler panicked", "panic", p, "stack", string(debug.Stack()))

@@ -73,7 +73,7 @@ func appendResponse(b []byte, resp *graphql.Response) []byte {
 		}
 	}
 	if len(resp.Extensions) > 0 {
-		if ext, err = json.Marshal(resp.Extensions); err != nil {
+		if ext, err = marshalExtensions(resp.Extensions); err != nil {
 			return appendMarshaled(b, resp)
 		}
 	}
@@ -90,6 +90,34 @@ func appendResponse(b []byte, resp *graphql.Response) []byte {
 		b = append(b, ext...)
 	}
 	return append(b, '}')
+}
+
+// marshalExtensions is json.Marshal(ext), without encoding/json for the
+// common case of one extension whose value is already JSON (Freshness's,
+// on every response and every subscription event).
+func marshalExtensions(ext map[string]any) ([]byte, error) {
+	if len(ext) == 1 {
+		for k, v := range ext {
+			raw, ok := v.(json.RawMessage)
+			if ok && plainKey(k) && json.Valid(raw) {
+				b := make([]byte, 0, len(k)+len(raw)+5)
+				b = append(append(append(b, `{"`...), k...), `":`...)
+				return append(append(b, raw...), '}'), nil
+			}
+		}
+	}
+	return json.Marshal(ext)
+}
+
+// plainKey reports whether k needs no escaping in JSON.
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return k != ""
 }
 
 // appendMarshaled appends resp as encoding/json writes it.

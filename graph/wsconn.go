@@ -51,6 +51,17 @@ type wsConnRef struct {
 	mu       sync.Mutex
 	conn     *wsConn
 	upgraded chan struct{} // closed once the connection is hijacked
+	release  func()        // cancels the connection's context
+	handed   bool          // a transport took the connection over
+}
+
+// takeOver tells serveDetached that the caller serves the connection past
+// the handler's return, and returns the function that ends its context.
+func (ref *wsConnRef) takeOver() (release func()) {
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	ref.handed = true
+	return ref.release
 }
 
 // closeSlowClient closes the websocket of the subscription whose context

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -94,6 +95,15 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ctx, cancel := context.WithCancel(r.Context())
 	c := &wsServerConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel,
 		legacy: ws.Subprotocol() != subprotocolTransportWS, subs: map[string]*wsSub{}}
+	if ref, _ := r.Context().Value(wsConnRefKey{}).(*wsConnRef); ref != nil && ref.release != nil {
+		// Served detached: a fresh goroutine (a small stack) that holds
+		// neither r nor w, so net/http's connection state, buffers and the
+		// request's headers go as soon as the handler returns.
+		release := ref.takeOver()
+		c.cancel = func() { cancel(); release() }
+		go c.serve()
+		return
+	}
 	c.serve()
 }
 
@@ -152,6 +162,11 @@ type wsClientMessage struct {
 
 func (c *wsServerConn) serve() {
 	defer c.shutdown()
+	defer func() {
+		if p := recover(); p != nil {
+			c.t.log.Error("websocket connection panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	stop := context.AfterFunc(c.ctx, func() { c.closeWith(wsCloseGoingAway, "server shutting down") })
 	defer stop()
 	initTimeout := c.t.initTimeout
@@ -274,6 +289,7 @@ func (c *wsServerConn) init() bool {
 	}
 	c.inited = true
 	c.initTimer.Stop()
+	c.initTimer = nil
 	if c.t.keepAlive > 0 {
 		c.kaTimer = time.AfterFunc(c.t.keepAlive, c.keepAlive)
 	}
@@ -382,7 +398,7 @@ func (c *wsServerConn) remove(s *wsSub) {
 func (c *wsServerConn) start(s *wsSub, payload json.RawMessage) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.t.log.Error("websocket operation panicked", "panic", p)
+			c.t.log.Error("websocket operation panicked", "panic", p, "stack", string(debug.Stack()))
 			c.closeWith(wsCloseInternalError, "Internal server error")
 		}
 	}()
