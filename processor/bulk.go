@@ -293,7 +293,14 @@ var (
 		{field: aggregateelement.FieldContent, typ: "jsonb"},
 		{field: aggregateelement.FieldCreationDatetime, typ: "timestamptz"},
 	}}
-	pgTags = &pgTable{name: messagetag.Table, suffix: "ON CONFLICT (" + messagetag.FieldItemHash + ", " + messagetag.FieldTag + ") DO NOTHING", cols: []pgColumn{
+	// No ON CONFLICT for tags (SQLite keeps ent's DO NOTHING): a message's
+	// tags are written once (uniq), right after its messages row in the
+	// same transaction, and that insert has no ON CONFLICT: had any
+	// transaction written tags for the hash, its messages row would make
+	// ours fail first (deleting the row cascades to its tags). The clause
+	// made PostgreSQL probe the unique index and confirm a speculative
+	// insertion (one more WAL record) for every tag.
+	pgTags = &pgTable{name: messagetag.Table, cols: []pgColumn{
 		{field: messagetag.FieldItemHash, typ: "text", check: messagetag.ItemHashValidator},
 		{field: messagetag.FieldTag, typ: "text", check: messagetag.TagValidator},
 		{field: messagetag.FieldTime, typ: "timestamptz"},
