@@ -188,7 +188,11 @@ func (r *Resolver) posts(ctx context.Context, f *model.PostFilter, first *int, a
 	}
 	where, order := keyset(p, true, post.FieldCreationDatetime, post.FieldID, c)
 	base := func() *ent.PostQuery { return r.client.Post.Query().Where(selectorPreds[predicate.Post](preds)...) }
-	rows, err := base().Where(where).Order(order).Limit(p.n + 1).All(ctx)
+	q := base().Where(where).Order(order).Limit(p.n + 1)
+	if cols := postColumns(ctx); cols != nil {
+		q.Select(cols...)
+	}
+	rows, err := q.All(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +249,11 @@ func (r *Resolver) aggregates(ctx context.Context, f *model.AggregateFilter, fir
 	base := func() *ent.AggregateQuery {
 		return r.client.Aggregate.Query().Where(selectorPreds[predicate.Aggregate](preds)...)
 	}
-	rows, err := base().Where(where).Order(order).Limit(p.n + 1).All(ctx)
+	q := base().Where(where).Order(order).Limit(p.n + 1)
+	if cols := aggregateColumns(ctx); cols != nil {
+		q.Select(cols...)
+	}
+	rows, err := q.All(ctx)
 	if err != nil {
 		return nil, err
 	}

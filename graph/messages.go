@@ -178,6 +178,9 @@ func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *mode
 	}
 
 	q := r.client.Message.Query().Where(preds...)
+	if cols := messageColumns(ctx, byConfirmation); cols != nil {
+		q.Select(cols...)
+	}
 	if cursor != nil {
 		q.Where(messageKeyset(*cursor, byConfirmation, scanDesc))
 	}

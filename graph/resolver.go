@@ -84,6 +84,10 @@ type Options struct {
 	// queries: longer batches more under load, shorter answers sooner.
 	// Default 2 ms.
 	LoaderWait time.Duration
+	// GenericExecution runs every query through gqlgen's generic executor,
+	// without the direct execution of common queries (see directSchema):
+	// the same answers, slower. For comparisons and as a way out.
+	GenericExecution bool
 }
 
 // Option sets an Option field.
@@ -103,6 +107,9 @@ func WithSubmitTimeout(d time.Duration) Option { return func(o *Options) { o.Sub
 
 // WithLoaderWait sets Options.LoaderWait.
 func WithLoaderWait(d time.Duration) Option { return func(o *Options) { o.LoaderWait = d } }
+
+// WithGenericExecution sets Options.GenericExecution.
+func WithGenericExecution() Option { return func(o *Options) { o.GenericExecution = true } }
 
 // WithErrorNames sets Options.ErrorNames.
 func WithErrorNames(names map[int]string) Option { return func(o *Options) { o.ErrorNames = names } }
@@ -159,7 +166,11 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 	c.Complexity.Query.Channels = func(child int, first *int, _ *string) int { return list(child, first, nil) }
 	c.Complexity.Aggregate.Elements = func(child int, first *int, _ *string) int { return list(child, first, nil) }
 	c.Complexity.Query.Nodes = func(child int, ids []string) int { return 1 + child*len(ids) }
-	return loaderSchema{ExecutableSchema: NewExecutableSchema(c), r: r}, nil
+	es := NewExecutableSchema(c)
+	if !o.GenericExecution {
+		es = newDirectSchema(es)
+	}
+	return loaderSchema{ExecutableSchema: es, r: r}, nil
 }
 
 // pageSize is the number of items a list will return at most, for

@@ -28,26 +28,29 @@ import (
 	"github.com/alephql/alephql/ent/countkey"
 )
 
-// The statements, as ent writes them for the resolvers (every column of
-// the row, as ent selects them).
+// The statements, as ent writes them for the resolvers: a list reads the
+// columns its selected fields need (graph/columns.go), message(hash) every
+// column of the row (it goes through the row cache), the post loader
+// every column of the latest amends.
 const (
+	feedColumns    = `SELECT "messages"."item_hash", "messages"."type", "messages"."chain", "messages"."sender", "messages"."item_type", "messages"."content", "messages"."time", "messages"."channel", "messages"."owner", "messages"."content_type" FROM "messages"`
+	senderColumns  = `SELECT "messages"."item_hash", "messages"."type", "messages"."chain", "messages"."time", "messages"."channel", "messages"."content_type" FROM "messages"`
 	messageColumns = `SELECT "messages"."item_hash", "messages"."type", "messages"."chain", "messages"."sender", "messages"."signature", "messages"."item_type", "messages"."item_content", "messages"."content", "messages"."time", "messages"."channel", "messages"."size", "messages"."status", "messages"."reception_time", "messages"."owner", "messages"."content_type", "messages"."content_ref", "messages"."content_key", "messages"."content_item_hash", "messages"."first_confirmed_at", "messages"."first_confirmed_height", "messages"."payment_type", "messages"."tags" FROM "messages"`
 	messageOrder   = ` ORDER BY "messages"."time" DESC, "messages"."item_hash" DESC LIMIT 21`
 	keysetAfter    = `("messages"."time", "messages"."item_hash") < `
 
-	sqlFeedChannel      = messageColumns + ` WHERE "messages"."channel" IN ($1)` + messageOrder
-	sqlFeedChannelAfter = messageColumns + ` WHERE "messages"."channel" IN ($1) AND ` + keysetAfter + `($2, $3)` + messageOrder
-	sqlFeed             = messageColumns + messageOrder
-	sqlFeedAfter        = messageColumns + ` WHERE ` + keysetAfter + `($1, $2)` + messageOrder
+	sqlFeedChannel      = feedColumns + ` WHERE "messages"."channel" IN ($1)` + messageOrder
+	sqlFeedChannelAfter = feedColumns + ` WHERE "messages"."channel" IN ($1) AND ` + keysetAfter + `($2, $3)` + messageOrder
+	sqlFeed             = feedColumns + messageOrder
+	sqlFeedAfter        = feedColumns + ` WHERE ` + keysetAfter + `($1, $2)` + messageOrder
 	sqlMessage          = messageColumns + ` WHERE "messages"."item_hash" = $1 LIMIT 2`
-	sqlSenderPage       = messageColumns + ` WHERE "messages"."sender" IN ($1)` + messageOrder
+	sqlSenderPage       = senderColumns + ` WHERE "messages"."sender" IN ($1)` + messageOrder
 	sqlCounter          = `SELECT "message_counters"."key", "message_counters"."count" FROM "message_counters" WHERE "message_counters"."key" = $1 LIMIT 2`
 
-	postColumns  = `SELECT "posts"."item_hash", "posts"."owner", "posts"."type", "posts"."ref", "posts"."amends", "posts"."channel", "posts"."content", "posts"."creation_datetime", "posts"."latest_amend", "posts"."tags" FROM "posts"`
-	sqlPostPage  = postColumns + ` WHERE "posts"."amends" IS NULL AND "posts"."owner" IN ($1) ORDER BY "posts"."creation_datetime" DESC, "posts"."item_hash" DESC LIMIT 21`
-	sqlPostsByID = postColumns + ` WHERE "posts"."item_hash" IN (`
+	sqlPostPage  = `SELECT "posts"."item_hash", "posts"."type", "posts"."ref", "posts"."channel", "posts"."content", "posts"."creation_datetime", "posts"."latest_amend" FROM "posts" WHERE "posts"."amends" IS NULL AND "posts"."owner" IN ($1) ORDER BY "posts"."creation_datetime" DESC, "posts"."item_hash" DESC LIMIT 21`
+	sqlPostsByID = `SELECT "posts"."item_hash", "posts"."owner", "posts"."type", "posts"."ref", "posts"."amends", "posts"."channel", "posts"."content", "posts"."creation_datetime", "posts"."latest_amend", "posts"."tags" FROM "posts" WHERE "posts"."item_hash" IN (`
 
-	sqlAggregatePage = `SELECT "aggregates"."id", "aggregates"."owner", "aggregates"."key", "aggregates"."content", "aggregates"."creation_datetime", "aggregates"."last_updated", "aggregates"."last_revision_hash", "aggregates"."element_count" FROM "aggregates" WHERE "aggregates"."owner" IN ($1) ORDER BY "aggregates"."owner" ASC, "aggregates"."key" ASC LIMIT 21`
+	sqlAggregatePage = `SELECT "aggregates"."id", "aggregates"."owner", "aggregates"."key", "aggregates"."content", "aggregates"."last_updated", "aggregates"."element_count" FROM "aggregates" WHERE "aggregates"."owner" IN ($1) ORDER BY "aggregates"."owner" ASC, "aggregates"."key" ASC LIMIT 21`
 )
 
 // Handler serves the baseline answers under Prefix.
@@ -122,14 +125,24 @@ type message struct {
 	time                                      time.Time
 }
 
-// scanMessages reads message rows, every column as ent reads them.
-func scanMessages(rows pgx.Rows) ([]message, error) {
+// scanMessages reads message rows of a statement: the columns of
+// feedColumns, senderColumns or messageColumns, as ent reads them.
+func scanMessages(rows pgx.Rows, columns string) ([]message, error) {
 	defer rows.Close()
 	var out []message
 	for rows.Next() {
 		var m message
-		if err := rows.Scan(&m.hash, &m.typ, &m.chain, &m.sender, nil, &m.itemType, nil, &m.content, &m.time, &m.channel,
-			nil, nil, nil, &m.owner, &m.contentType, nil, nil, nil, nil, nil, nil, nil); err != nil {
+		var dest []any
+		switch columns {
+		case feedColumns:
+			dest = []any{&m.hash, &m.typ, &m.chain, &m.sender, &m.itemType, &m.content, &m.time, &m.channel, &m.owner, &m.contentType}
+		case senderColumns:
+			dest = []any{&m.hash, &m.typ, &m.chain, &m.time, &m.channel, &m.contentType}
+		default:
+			dest = []any{&m.hash, &m.typ, &m.chain, &m.sender, nil, &m.itemType, nil, &m.content, &m.time, &m.channel,
+				nil, nil, nil, &m.owner, &m.contentType, nil, nil, nil, nil, nil, nil, nil}
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
@@ -163,7 +176,7 @@ func (h *Handler) feed(ctx context.Context, q map[string][]string, b *bytes.Buff
 	if err != nil {
 		return err
 	}
-	ms, err := scanMessages(rows)
+	ms, err := scanMessages(rows, feedColumns)
 	if err != nil {
 		return err
 	}
@@ -234,7 +247,7 @@ func (h *Handler) message(ctx context.Context, q map[string][]string, b *bytes.B
 	if err != nil {
 		return err
 	}
-	ms, err := scanMessages(rows)
+	ms, err := scanMessages(rows, messageColumns)
 	if err != nil {
 		return err
 	}
@@ -256,12 +269,18 @@ type post struct {
 	created                   time.Time
 }
 
-func scanPosts(rows pgx.Rows) ([]post, error) {
+// scanPosts reads post rows: those of sqlPostPage (page true) or every
+// column (the latest amends).
+func scanPosts(rows pgx.Rows, page bool) ([]post, error) {
 	defer rows.Close()
 	var out []post
 	for rows.Next() {
 		var p post
-		if err := rows.Scan(&p.hash, nil, &p.typ, &p.ref, nil, &p.channel, &p.content, &p.created, &p.latestAmend, nil); err != nil {
+		dest := []any{&p.hash, nil, &p.typ, &p.ref, nil, &p.channel, &p.content, &p.created, &p.latestAmend, nil}
+		if page {
+			dest = []any{&p.hash, &p.typ, &p.ref, &p.channel, &p.content, &p.created, &p.latestAmend}
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
@@ -281,14 +300,14 @@ func (h *Handler) address(ctx context.Context, q map[string][]string, b *bytes.B
 	if err != nil {
 		return err
 	}
-	ms, err := scanMessages(rows)
+	ms, err := scanMessages(rows, senderColumns)
 	if err != nil {
 		return err
 	}
 	if rows, err = h.pool.Query(ctx, sqlPostPage, addr); err != nil {
 		return err
 	}
-	ps, err := scanPosts(rows)
+	ps, err := scanPosts(rows, true)
 	if err != nil {
 		return err
 	}
@@ -345,7 +364,7 @@ func (h *Handler) address(ctx context.Context, q map[string][]string, b *bytes.B
 		var content []byte
 		var updated time.Time
 		var elements int64
-		if err := rows.Scan(nil, &owner, &key, &content, nil, &updated, nil, &elements); err != nil {
+		if err := rows.Scan(nil, &owner, &key, &content, &updated, &elements); err != nil {
 			return err
 		}
 		n++
@@ -436,7 +455,7 @@ func (h *Handler) latestAmends(ctx context.Context, ps []post) (map[string]post,
 	if err != nil {
 		return nil, err
 	}
-	got, err := scanPosts(rows)
+	got, err := scanPosts(rows, false)
 	if err != nil {
 		return nil, err
 	}
