@@ -115,12 +115,16 @@ type HubStats struct {
 	// Shared is the number of live event payloads sent without execution,
 	// because a subscription with the same selection set had executed it.
 	Shared int64
+	// Encoded is the part of Shared written over a websocket as the very
+	// bytes another subscriber's connection wrote for the event: neither
+	// executed nor passed through gqlgen's response handling.
+	Encoded int64
 }
 
 // Stats returns the hub's counters.
 func (h *Hub) Stats() HubStats {
 	h.live.mu.Lock()
-	st := HubStats{Executed: h.live.executed, Shared: h.live.shared}
+	st := HubStats{Executed: h.live.executed, Shared: h.live.shared, Encoded: h.live.encoded}
 	h.live.mu.Unlock()
 	st.Subscribers = h.Subscribers()
 	return st

@@ -57,6 +57,20 @@ type liveFeed struct {
 	// is called when one may be.
 	notify func()
 	idle   bool
+
+	// peeked is a stream step taken by encodedNext and left for next.
+	peeked    feedStep
+	hasPeeked bool
+	// cur is the shared payloads of the live event next just answered,
+	// for shareEncoded.
+	cur *sharedPayloads
+}
+
+// feedStep is the outcome of one pull on a hub stream.
+type feedStep struct {
+	e        *hubEvent
+	ok, idle bool
+	err      error
 }
 
 // liveStats counts how live payloads were produced.
@@ -64,6 +78,7 @@ type liveStats struct {
 	mu       sync.Mutex
 	executed int64 // selection sets executed for live events
 	shared   int64 // live payloads sent from another subscriber's execution
+	encoded  int64 // of those, written as the bytes another subscriber's websocket wrote
 }
 
 func (s *liveStats) add(executed, shared int64) {
@@ -86,6 +101,34 @@ type sharedPayloads struct {
 type sharedPayload struct {
 	done chan struct{}
 	resp *graphql.Response // nil: not shareable (errors, cancelled leader)
+	enc  []byte            // the response as the websocket transport wrote it (guarded by sharedPayloads.mu)
+}
+
+// encoded returns the payload bytes a websocket subscriber wrote for key,
+// or nil.
+func (s *sharedPayloads) encoded(key string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.m[key]; p != nil {
+		return p.enc
+	}
+	return nil
+}
+
+// setEncoded records b as the encoded payload of key's shared response,
+// if it was shared (no errors) and none is recorded yet.
+func (s *sharedPayloads) setEncoded(key string, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.m[key]; p != nil && p.enc == nil {
+		select {
+		case <-p.done:
+			if p.resp != nil {
+				p.enc = bytes.Clone(b)
+			}
+		default:
+		}
+	}
 }
 
 func newSharedPayloads() *sharedPayloads { return &sharedPayloads{m: map[string]*sharedPayload{}} }
@@ -132,20 +175,12 @@ func (f *liveFeed) next(ctx context.Context, h graphql.ResponseHandler) *graphql
 	if !f.started {
 		return h(ctx) // the resolver failed: h reports it
 	}
-	var (
-		e   *hubEvent
-		ok  bool
-		err error
-	)
-	f.idle = false
-	if f.notify != nil {
-		var idle bool
-		if e, ok, idle, err = f.stream.poll(ctx); idle {
-			f.idle = true
-			return nil
-		}
-	} else {
-		e, ok, err = f.stream.next(ctx)
+	st := f.take(ctx)
+	e, ok, err := st.e, st.ok, st.err
+	f.idle, f.cur = false, nil
+	if st.idle {
+		f.idle = true
+		return nil
 	}
 	if err != nil {
 		f.log.WarnContext(ctx, "subscription ended", "err", err)
@@ -163,7 +198,64 @@ func (f *liveFeed) next(ctx context.Context, h graphql.ResponseHandler) *graphql
 	if it.shared == nil || f.key == "" {
 		return exec()
 	}
+	f.cur = it.shared
 	return it.shared.response(ctx, f.key, f.stats, exec)
+}
+
+// take pulls the stream once (without waiting if the feed is polled), or
+// returns the step encodedNext left.
+func (f *liveFeed) take(ctx context.Context) feedStep {
+	if f.hasPeeked {
+		st := f.peeked
+		f.peeked, f.hasPeeked = feedStep{}, false
+		return st
+	}
+	var st feedStep
+	if f.notify != nil {
+		st.e, st.ok, st.idle, st.err = f.stream.poll(ctx)
+	} else {
+		st.e, st.ok, st.err = f.stream.next(ctx)
+	}
+	return st
+}
+
+// encodedNext is the websocket transport's shortcut for a polled feed:
+// if the stream's next event is live and a subscriber with the same
+// selection set already wrote its payload, it returns those bytes
+// (nothing is executed, no response passes through gqlgen). Otherwise ok
+// is false and the step is kept for the next call of the handler.
+func (f *liveFeed) encodedNext(ctx context.Context) (payload []byte, ok bool) {
+	if !f.started || f.key == "" || f.notify == nil {
+		return nil, false
+	}
+	st := f.take(ctx)
+	if st.ok && !st.idle && st.e != nil && st.e.shared != nil {
+		if b := st.e.shared.encoded(f.key); b != nil {
+			if f.stats != nil {
+				f.stats.mu.Lock()
+				f.stats.shared++
+				f.stats.encoded++
+				f.stats.mu.Unlock()
+			}
+			return b, true
+		}
+	}
+	f.peeked, f.hasPeeked = st, true
+	return nil, false
+}
+
+// shareEncoded offers the payload bytes written for the live event next
+// just answered to the other subscribers with the same selection set.
+func (f *liveFeed) shareEncoded(payload []byte) {
+	if f.cur != nil {
+		f.cur.setEncoded(f.key, payload)
+		f.cur = nil
+	}
+}
+
+// hasMore reports whether a pull may find an event without waiting.
+func (f *liveFeed) hasMore() bool {
+	return f.hasPeeked || f.stream == nil || f.stream.hasMore()
 }
 
 // liveFeedFor returns a feed for a subscription operation whose only root

@@ -307,3 +307,31 @@ func TestIdleSubscriptionsAddNoGoroutines(t *testing.T) {
 		s.nexts("next", s.event(), ids...)
 	})
 }
+
+// TestSubscribersOfOneSelectionSetShareEncodedFrames checks that once a
+// live event's payload is written for one subscriber, the others with the
+// same selection set get the same bytes under their own ids, without
+// execution: on one connection the writer serves them in turn, so the
+// first executes and every other one reuses its bytes.
+func TestSubscribersOfOneSelectionSetShareEncodedFrames(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
+		s := &wsScript{t: t, conn: dialWS(t, srv, "graphql-transport-ws"), db: db, bus: bus}
+		s.send(`{"type":"connection_init"}`)
+		s.expect("connection_ack", "")
+		const n = 20
+		var ids []string
+		for i := range n {
+			ids = append(ids, fmt.Sprint("s", i))
+			s.send(subscribeMsg("subscribe", ids[i], wspQuery))
+		}
+		require.Eventually(t, func() bool { return hub.Subscribers() == n }, 10*time.Second, 5*time.Millisecond)
+		for round := int64(1); round <= 2; round++ {
+			s.nexts("next", s.event(), ids...)
+			st := hub.Stats()
+			require.Equal(t, round, st.Executed, "one execution per event")
+			require.Equal(t, round*(n-1), st.Encoded, "every other subscriber wrote the shared bytes")
+			require.Equal(t, st.Encoded, st.Shared)
+		}
+	})
+}

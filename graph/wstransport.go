@@ -534,21 +534,26 @@ func (c *wsServerConn) writeLoop() {
 			if s.ctx.Err() != nil {
 				continue
 			}
-			resp := s.handler(s.rctx)
-			if resp == nil {
-				if s.feed.idle && s.ctx.Err() == nil {
-					continue // notify brings it back
+			if payload, ok := s.feed.encodedNext(s.rctx); ok {
+				buf = append(append(append(buf[:0], s.prefix...), payload...), '}')
+			} else {
+				resp := s.handler(s.rctx)
+				if resp == nil {
+					if s.feed.idle && s.ctx.Err() == nil {
+						continue // notify brings it back
+					}
+					c.complete(s)
+					continue
 				}
-				c.complete(s)
-				continue
+				buf = appendResponse(append(buf[:0], s.prefix...), resp)
+				s.feed.shareEncoded(buf[len(s.prefix):])
+				buf = append(buf, '}')
 			}
-			buf = appendResponse(append(buf[:0], s.prefix...), resp)
-			buf = append(buf, '}')
 			if err := c.ws.writeFrame(buf); err != nil {
 				c.closeWith(wsCloseNormal, "")
 				continue
 			}
-			if s.feed.stream == nil || s.feed.stream.hasMore() {
+			if s.feed.hasMore() {
 				c.notify(s)
 			}
 		}
