@@ -50,10 +50,11 @@ import (
 //
 // Settings: ALEPHQL_BENCH_INGEST_N (messages, default 20 000),
 // ALEPHQL_BENCH_SEED (default 1), ALEPHQL_BENCH_BATCH (processor batch
-// size, default the processor's), ALEPHQL_BENCH_CPUPROFILE (a file for the
-// importing process's CPU profile), ALEPHQL_BENCH_CACHE (directory of the
-// generated files, default $XDG_CACHE_HOME/alephql/bench or
-// ~/.cache/alephql/bench). The full-size run, unattended, with its own
+// size, default the processor's), ALEPHQL_BENCH_VERIFY_WORKERS (its
+// VerifyWorkers, default the processor's), ALEPHQL_BENCH_CPUPROFILE (a
+// file for the importing process's CPU profile), ALEPHQL_BENCH_CACHE
+// (directory of the generated files, default $XDG_CACHE_HOME/alephql/bench
+// or ~/.cache/alephql/bench). The full-size run, unattended, with its own
 // servers (PostgreSQL made durable: fsync, synchronous_commit and
 // full_page_writes on):
 //
@@ -90,6 +91,13 @@ func benchSeed() uint64 {
 // default).
 func benchBatch() int {
 	n, _ := strconv.Atoi(os.Getenv("ALEPHQL_BENCH_BATCH"))
+	return n
+}
+
+// benchVerifyWorkers is the importing processor's VerifyWorkers
+// (ALEPHQL_BENCH_VERIFY_WORKERS; default the processor's).
+func benchVerifyWorkers() int {
+	n, _ := strconv.Atoi(os.Getenv("ALEPHQL_BENCH_VERIFY_WORKERS"))
 	return n
 }
 
@@ -248,7 +256,7 @@ func ingestChild(dbURL, file string) error {
 		return err
 	}
 	defer db.Close()
-	p, err := processor.New(processor.Config{BatchSize: benchBatch()}, processor.Deps{DB: db, Log: dbtest.Logger()})
+	p, err := processor.New(processor.Config{BatchSize: benchBatch(), VerifyWorkers: benchVerifyWorkers()}, processor.Deps{DB: db, Log: dbtest.Logger()})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@
 #   ALEPHQL_BENCH_INGEST_N=100000 scripts/bench-ingest.sh # smaller
 #
 # Other settings (see processor/bench_test.go): ALEPHQL_BENCH_SEED,
-# ALEPHQL_BENCH_BATCH, ALEPHQL_BENCH_CACHE, COUNT (runs, default 1).
+# ALEPHQL_BENCH_BATCH, ALEPHQL_BENCH_VERIFY_WORKERS, ALEPHQL_BENCH_CACHE,
+# COUNT (runs, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ALEPHQL_BENCH_INGEST_N=${ALEPHQL_BENCH_INGEST_N:-1000000}
