@@ -2,10 +2,7 @@ package graph
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 )
 
@@ -27,9 +23,9 @@ const WebsocketCloseSlowClient = int(websocket.StatusPolicyViolation)
 // (at most 123 bytes).
 const slowClientReason = "slow consumer: subscription events were not read in time; resume with after"
 
-// wsImplementation accepts websockets for gqlgen's transport with
-// github.com/coder/websocket, like gqlgen's own adapter, plus what a node
-// serving many subscribers needs: a write that waits longer than
+// wsImplementation accepts websockets for wsTransport with
+// github.com/coder/websocket, with what a node serving many subscribers
+// needs: a write that waits longer than
 // writeTimeout (the client stopped reading, its socket buffers are full)
 // closes the connection with WebsocketCloseSlowClient and a reason, so a
 // slow client costs at most one pending message and never holds a
@@ -80,15 +76,11 @@ func closeSlowClient(ctx context.Context) {
 	}
 }
 
-// Accept implements transport.WebsocketImplementation.
-func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	for k, vs := range opts.ResponseHeader {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
+// Accept upgrades the request to a websocket speaking one of
+// subprotocols (or none, if the client names none of them).
+func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, subprotocols []string) (*wsConn, error) {
 	conn, err := websocket.Accept(smallBufWriter{w}, r, &websocket.AcceptOptions{
-		Subprotocols:    slices.Clone(opts.Subprotocols),
+		Subprotocols:    slices.Clone(subprotocols),
 		CompressionMode: websocket.CompressionDisabled, // a flate writer per connection costs far more than the bytes it saves
 	})
 	if err != nil {
@@ -138,7 +130,8 @@ func (w smallBufWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, bufio.NewReadWriter(rd, wr), nil
 }
 
-// wsConn adapts a *websocket.Conn to gqlgen's transport.
+// wsConn is a *websocket.Conn with the slow-client cut-off and a close
+// handshake that never blocks the caller.
 type wsConn struct {
 	conn         *websocket.Conn
 	writeTimeout time.Duration
@@ -150,50 +143,14 @@ type wsConn struct {
 	wtimer *time.Timer // writeFrame's slow-client timer, reused
 
 	mu        sync.Mutex
-	deadline  *time.Timer   // read deadline (ping/pong)
 	closing   chan struct{} // non-nil once a close handshake started
 	closeOnce sync.Once
 }
 
-// NextReader implements transport.WebsocketConn.
-func (c *wsConn) NextReader() (int, io.Reader, error) {
-	typ, data, err := c.conn.Read(context.Background())
-	if err != nil {
-		switch websocket.CloseStatus(err) {
-		case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
-			return int(typ), nil, transport.ErrWebsocketClosed
-		}
-		return int(typ), nil, err
-	}
-	return int(typ), bytes.NewReader(data), nil
-}
-
-// WriteJSON implements transport.WebsocketConn. A write that waits longer
+// writeFrame writes one text message as is. A write that waits longer
 // than the write timeout closes the connection as a slow consumer: the
 // close frame follows the pending data if the client reads within 5 s,
 // else the connection is dropped.
-func (c *wsConn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if c.writeTimeout > 0 {
-		t := time.AfterFunc(c.writeTimeout, func() {
-			if c.log != nil {
-				c.log.Warn("websocket client cut off as too slow", "remote", c.remote, "waited", c.writeTimeout)
-			}
-			if c.onSlow != nil {
-				c.onSlow()
-			}
-			_ = c.WriteClose(WebsocketCloseSlowClient, slowClientReason)
-		})
-		defer t.Stop()
-	}
-	return c.conn.Write(context.Background(), websocket.MessageText, data)
-}
-
-// writeFrame writes one text message as is, cutting the client off as
-// WriteJSON does when the write waits longer than the write timeout.
 func (c *wsConn) writeFrame(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -219,11 +176,9 @@ func (c *wsConn) cutOff() {
 	_ = c.WriteClose(WebsocketCloseSlowClient, slowClientReason)
 }
 
-// WriteClose implements transport.WebsocketConn: it starts the close
-// handshake in the background (it may wait seconds for the peer) and
-// returns; only the first call has an effect.
+// WriteClose starts the close handshake in the background (it may wait
+// seconds for the peer) and returns; only the first call has an effect.
 func (c *wsConn) WriteClose(code int, reason string) error {
-	c.stopDeadline()
 	c.closeOnce.Do(func() {
 		done := make(chan struct{})
 		c.mu.Lock()
@@ -237,9 +192,8 @@ func (c *wsConn) WriteClose(code int, reason string) error {
 	return nil
 }
 
-// Close implements transport.WebsocketConn.
+// Close closes the connection, unless a close handshake is under way.
 func (c *wsConn) Close() error {
-	c.stopDeadline()
 	c.mu.Lock()
 	closing := c.closing != nil
 	c.mu.Unlock()
@@ -249,39 +203,11 @@ func (c *wsConn) Close() error {
 	return c.conn.CloseNow()
 }
 
-// Subprotocol implements transport.WebsocketConn.
+// Subprotocol returns the negotiated subprotocol.
 func (c *wsConn) Subprotocol() string { return c.conn.Subprotocol() }
 
-// SetReadLimit implements transport.WebsocketReadLimiter.
+// SetReadLimit bounds a client message.
 func (c *wsConn) SetReadLimit(n int64) { c.conn.SetReadLimit(n) }
 
-// SetReadDeadline implements transport.WebsocketReadDeadliner: past the
-// deadline the connection is closed.
-func (c *wsConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.deadline != nil {
-		c.deadline.Stop()
-		c.deadline = nil
-	}
-	if t.IsZero() {
-		return nil
-	}
-	d := time.Until(t)
-	if d <= 0 {
-		return c.conn.CloseNow()
-	}
-	c.deadline = time.AfterFunc(d, func() { _ = c.conn.CloseNow() })
-	return nil
-}
-
-func (c *wsConn) stopDeadline() { _ = c.SetReadDeadline(time.Time{}) }
-
 // Interface guards
-var (
-	_ transport.WebsocketImplementation = wsImplementation{}
-	_ transport.WebsocketConn           = (*wsConn)(nil)
-	_ transport.WebsocketReadLimiter    = (*wsConn)(nil)
-	_ transport.WebsocketReadDeadliner  = (*wsConn)(nil)
-	_ http.Hijacker                     = smallBufWriter{}
-)
+var _ http.Hijacker = smallBufWriter{}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -80,13 +79,10 @@ func (t *wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgr
 // Do implements graphql.Transport: it upgrades the request and serves the
 // connection until it closes.
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	wc, err := t.impl.Accept(w, r, transport.WebsocketAcceptOptions{
-		Subprotocols: []string{subprotocolTransportWS, subprotocolGraphQLWS},
-	})
+	ws, err := t.impl.Accept(w, r, []string{subprotocolTransportWS, subprotocolGraphQLWS})
 	if err != nil {
 		return // websocket.Accept answered the request
 	}
-	ws := wc.(*wsConn)
 	limit := t.readLimit
 	if limit <= 0 {
 		limit = wsDefaultReadLimit
