@@ -412,6 +412,9 @@ func (p *Processor) apply(ctx context.Context, c *claimed) (int, []int, error) {
 
 // existing returns the signatures of the hashes already in messages.
 func (p *Processor) existing(ctx context.Context, tx *ent.Tx, hashes []string) (map[string]string, error) {
+	if p.db.Dialect == dialect.Postgres {
+		return existingPostgres(ctx, tx, hashes)
+	}
 	rows, err := tx.Message.Query().Where(message.IDIn(hashes...)).
 		Select(message.FieldID, message.FieldSignature).All(ctx)
 	if err != nil {
@@ -424,6 +427,36 @@ func (p *Processor) existing(ctx context.Context, tx *ent.Tx, hashes []string) (
 			s = *r.Signature
 		}
 		out[r.ID] = s
+	}
+	return out, nil
+}
+
+// existingPostgres is existing with the hashes as one array parameter
+// (see statusesPostgres).
+func existingPostgres(ctx context.Context, tx *ent.Tx, hashes []string) (map[string]string, error) {
+	out := make(map[string]string, len(hashes))
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT "`+message.FieldID+`", "`+message.FieldSignature+`" FROM "`+
+		message.Table+`" WHERE "`+message.FieldID+`" = ANY($1::text[])`, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("processor: read messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var sig *string
+		if err := rows.Scan(&id, &sig); err != nil {
+			return nil, fmt.Errorf("processor: read messages: %w", err)
+		}
+		out[id] = ""
+		if sig != nil {
+			out[id] = *sig
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("processor: read messages: %w", err)
 	}
 	return out, nil
 }
