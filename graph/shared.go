@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"unique"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -45,7 +46,7 @@ type liveItem struct {
 // liveFeed connects one `messages` subscription's hub stream to its
 // response handler.
 type liveFeed struct {
-	key     string // selection-set key; "" never shares
+	key     unique.Handle[string] // selection-set key, interned: subscribers share one copy; "" never shares
 	inner   chan model.MessageEvent
 	started bool       // the resolver set stream (during Exec)
 	stream  *hubStream // pulled by next: no goroutine per subscription
@@ -195,11 +196,12 @@ func (f *liveFeed) next(ctx context.Context, h graphql.ResponseHandler) *graphql
 		f.inner <- it.ev
 		return h(ctx)
 	}
-	if it.shared == nil || f.key == "" {
+	key := f.key.Value()
+	if it.shared == nil || key == "" {
 		return exec()
 	}
 	f.cur = it.shared
-	return it.shared.response(ctx, f.key, f.stats, exec)
+	return it.shared.response(ctx, key, f.stats, exec)
 }
 
 // take pulls the stream once (without waiting if the feed is polled), or
@@ -225,12 +227,13 @@ func (f *liveFeed) take(ctx context.Context) feedStep {
 // (nothing is executed, no response passes through gqlgen). Otherwise ok
 // is false and the step is kept for the next call of the handler.
 func (f *liveFeed) encodedNext(ctx context.Context) (payload []byte, ok bool) {
-	if !f.started || f.key == "" || f.notify == nil {
+	key := f.key.Value()
+	if !f.started || key == "" || f.notify == nil {
 		return nil, false
 	}
 	st := f.take(ctx)
 	if st.ok && !st.idle && st.e != nil && st.e.shared != nil {
-		if b := st.e.shared.encoded(f.key); b != nil {
+		if b := st.e.shared.encoded(key); b != nil {
 			if f.stats != nil {
 				f.stats.mu.Lock()
 				f.stats.shared++
@@ -248,7 +251,7 @@ func (f *liveFeed) encodedNext(ctx context.Context) (payload []byte, ok bool) {
 // just answered to the other subscribers with the same selection set.
 func (f *liveFeed) shareEncoded(payload []byte) {
 	if f.cur != nil {
-		f.cur.setEncoded(f.key, payload)
+		f.cur.setEncoded(f.key.Value(), payload)
 		f.cur = nil
 	}
 }
@@ -269,7 +272,7 @@ func liveFeedFor(oc *graphql.OperationContext, stats *liveStats) *liveFeed {
 		return nil
 	}
 	return &liveFeed{
-		key:   selectionKey(oc, field),
+		key:   unique.Make(selectionKey(oc, field)),
 		inner: make(chan model.MessageEvent, 1),
 		stats: stats,
 	}

@@ -102,7 +102,7 @@ func (u wsImplementation) Accept(w http.ResponseWriter, r *http.Request, subprot
 // an event larger than the write buffer is written in two parts; net/http
 // gives 4 KiB each, for as long as the websocket lives.
 const (
-	wsReadBufSize  = 512
+	wsReadBufSize  = 256
 	wsWriteBufSize = 1024
 )
 

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -90,7 +91,7 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ws.SetReadLimit(limit)
 	ctx, cancel := context.WithCancel(r.Context())
 	c := &wsServerConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel,
-		legacy: ws.Subprotocol() != subprotocolTransportWS, subs: map[string]*wsSub{}}
+		legacy: ws.Subprotocol() != subprotocolTransportWS}
 	if ref, _ := r.Context().Value(wsConnRefKey{}).(*wsConnRef); ref != nil && ref.release != nil {
 		// Served detached: a fresh goroutine (a small stack) that holds
 		// neither r nor w, so net/http's connection state, buffers and the
@@ -115,7 +116,7 @@ type wsServerConn struct {
 	mu        sync.Mutex
 	inited    bool // connection_init received (and acknowledged)
 	closed    bool
-	subs      map[string]*wsSub
+	subs      []*wsSub // running operations: few per connection, a slice is smaller than a map
 	ready     []*wsSub // subscriptions the writer should pull
 	writing   bool     // a writer goroutine is running
 	initTimer *time.Timer
@@ -126,7 +127,8 @@ type wsServerConn struct {
 type wsSub struct {
 	c      *wsServerConn
 	id     string
-	prefix []byte // `{"id":…,"type":"next","payload":` for this id
+	prefix []byte                // `{"id":…,"type":"next","payload":` for this id
+	query  unique.Handle[string] // keeps the operation's text interned while it runs
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -204,7 +206,7 @@ func (c *wsServerConn) shutdown() {
 		c.kaTimer.Stop()
 	}
 	subs := c.subs
-	c.subs, c.ready = map[string]*wsSub{}, nil
+	c.subs, c.ready = nil, nil
 	c.mu.Unlock()
 	for _, s := range subs {
 		s.cancel()
@@ -335,14 +337,15 @@ func (c *wsServerConn) subscribe(m wsClientMessage) bool {
 		c.closeWith(wsCloseBadRequest, "Invalid message received")
 		return false
 	}
-	if old := c.subs[m.ID]; old != nil {
+	if i := c.find(m.ID); i >= 0 {
+		old := c.subs[i]
 		if !c.legacy {
 			c.mu.Unlock()
 			c.closeWith(wsCloseSubscriberDup, "Subscriber for "+truncate(m.ID, 80)+" already exists")
 			return false
 		}
 		// subscriptions-transport-ws stops the running operation first.
-		delete(c.subs, m.ID)
+		c.drop(i)
 		old.cancel()
 	}
 	id, _ := json.Marshal(m.ID)
@@ -353,7 +356,7 @@ func (c *wsServerConn) subscribe(m wsClientMessage) bool {
 	s := &wsSub{c: c, id: m.ID}
 	s.prefix = append(append(append(append([]byte(`{"id":`), id...), `,"type":`...), typ...), `,"payload":`...)
 	s.ctx, s.cancel = context.WithCancel(c.ctx)
-	c.subs[m.ID] = s
+	c.subs = append(c.subs, s)
 	c.mu.Unlock()
 	go c.start(s, m.Payload)
 	return true
@@ -368,11 +371,34 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// find returns the index in c.subs of the operation id, or -1. Called
+// with mu held.
+func (c *wsServerConn) find(id string) int {
+	for i, s := range c.subs {
+		if s.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// drop removes c.subs[i]. Called with mu held.
+func (c *wsServerConn) drop(i int) {
+	last := len(c.subs) - 1
+	c.subs[i], c.subs[last] = c.subs[last], nil
+	if c.subs = c.subs[:last]; len(c.subs) == 0 {
+		c.subs = nil
+	}
+}
+
 // stop ends a running operation at the client's request.
 func (c *wsServerConn) stop(id string) {
 	c.mu.Lock()
-	s := c.subs[id]
-	delete(c.subs, id)
+	var s *wsSub
+	if i := c.find(id); i >= 0 {
+		s = c.subs[i]
+		c.drop(i)
+	}
 	c.mu.Unlock()
 	if s != nil {
 		s.cancel()
@@ -382,8 +408,8 @@ func (c *wsServerConn) stop(id string) {
 // remove forgets s (if it is still the operation of its id).
 func (c *wsServerConn) remove(s *wsSub) {
 	c.mu.Lock()
-	if c.subs[s.id] == s {
-		delete(c.subs, s.id)
+	if i := c.find(s.id); i >= 0 && c.subs[i] == s {
+		c.drop(i)
 	}
 	c.mu.Unlock()
 	s.cancel()
@@ -407,6 +433,10 @@ func (c *wsServerConn) start(s *wsSub, payload json.RawMessage) {
 		return
 	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	// The operation context keeps the query text for the subscription's
+	// life: thousands of subscribers sending the same one share one copy.
+	s.query = unique.Make(params.Query)
+	params.Query = s.query.Value()
 	ctx := graphql.StartOperationTrace(s.ctx)
 	rc, errs := c.exec.CreateOperationContext(ctx, &params)
 	if errs != nil {
