@@ -427,8 +427,13 @@ func (r *run) connect(ctx context.Context, g *errgroup.Group, s *sub) error {
 
 // read takes s's messages until its connection ends.
 func (r *run) read(ctx context.Context, s *sub, conn *websocket.Conn) {
+	// One cancellation hook per connection rather than one per read (a
+	// context.AfterFunc each), and one buffer reused for every frame.
+	stop := context.AfterFunc(ctx, func() { _ = conn.CloseNow() })
+	defer stop()
+	var buf bytes.Buffer
 	for {
-		_, b, err := conn.Read(ctx)
+		b, err := readFrame(conn, &buf)
 		if err != nil {
 			s.mu.Lock()
 			mine := s.conn == conn
@@ -750,4 +755,18 @@ func parseNext(b []byte) (e nextEvent, typ string, ok bool) {
 		return e, typ, false
 	}
 	return e, typ, true
+}
+
+// readFrame reads the next message into buf (reused) and returns its bytes,
+// valid until the next call.
+func readFrame(conn *websocket.Conn, buf *bytes.Buffer) ([]byte, error) {
+	_, rd, err := conn.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(rd); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
