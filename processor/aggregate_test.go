@@ -231,3 +231,49 @@ func TestAggregateBatchMergeMatchesOneByOne(t *testing.T) {
 		require.True(t, b.LastUpdated.Equal(a.LastUpdated))
 	})
 }
+
+func TestImportPrefetchesAggregates(t *testing.T) {
+	// A direct import batch locks and reads its aggregates before its
+	// first message. Existing and new aggregates, and an element older
+	// than its aggregate (which flushes the batch and recomputes, emptying
+	// the prefetched cache), all end as the fold of their elements.
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{})
+		alice, bob := account(t), account(t)
+		m := must(t)
+		agg := func(a interface {
+			Aggregate(float64, string, string, map[string]any) ([]byte, string, error)
+		}, dt float64, key string, c map[string]any) []byte {
+			raw, _ := m(a.Aggregate(base+dt, "TEST", key, c))
+			return raw
+		}
+		imp := func(raws ...[]byte) {
+			t.Helper()
+			sum, err := e.p.Import(e.ctx, bytes.NewReader(lines(raws...)), 100, nil)
+			require.NoError(t, err)
+			require.Equal(t, len(raws), sum.Queued)
+		}
+		count := func(owner, key string) int {
+			a, err := db.Client.Aggregate.Query().Where(aggregate.Owner(owner), aggregate.Key(key)).Only(t.Context())
+			require.NoError(t, err)
+			return a.ElementCount
+		}
+		imp(agg(alice, 10, "k1", map[string]any{"a": 1}), agg(bob, 10, "k2", map[string]any{"x": 1}))
+		// In order: every aggregate comes from the prefetch.
+		imp(agg(alice, 20, "k1", map[string]any{"b": 2}), agg(alice, 21, "k3", map[string]any{"c": 3}),
+			agg(alice, 22, "k1", map[string]any{"a": 5}), agg(bob, 23, "k2", map[string]any{"y": 2}))
+		require.Equal(t, map[string]any{"a": 5.0, "b": 2.0}, e.aggContent(alice.Address(), "k1"))
+		require.Equal(t, 3, count(alice.Address(), "k1"))
+		require.Equal(t, map[string]any{"c": 3.0}, e.aggContent(alice.Address(), "k3"))
+		require.Equal(t, map[string]any{"x": 1.0, "y": 2.0}, e.aggContent(bob.Address(), "k2"))
+		require.Equal(t, 2, count(bob.Address(), "k2"))
+		// An element older than bob's aggregate comes first in the batch:
+		// the recompute empties the cache, the others are read again.
+		imp(agg(bob, 5, "k2", map[string]any{"y": 0, "z": 0}), agg(alice, 30, "k1", map[string]any{"b": 3}),
+			agg(bob, 31, "k2", map[string]any{"z": 1}))
+		require.Equal(t, map[string]any{"a": 5.0, "b": 3.0}, e.aggContent(alice.Address(), "k1"))
+		require.Equal(t, 4, count(alice.Address(), "k1"))
+		require.Equal(t, map[string]any{"x": 1.0, "y": 2.0, "z": 1.0}, e.aggContent(bob.Address(), "k2"))
+		require.Equal(t, 4, count(bob.Address(), "k2"))
+	})
+}

@@ -116,6 +116,15 @@ func (p *Processor) applyDirect(ctx context.Context, tx *ent.Tx, items []directI
 	}
 	ctx = context.WithValue(ctx, batchKey{}, b)
 	ctx = handler.WithBatch(ctx, b)
+	if pf, ok := p.handlers.For(message.TypeAggregate).(aggregatePrefetcher); ok {
+		ms := make([]*message.Message, len(items))
+		for i, it := range items {
+			ms[i] = it.m
+		}
+		if err := pf.Prefetch(ctx, tx, b, ms); err != nil {
+			return nil, nil, err
+		}
+	}
 	none, noStatus := map[string]string{}, map[string]messagestatus.Status{}
 	for _, it := range items {
 		m := it.m
@@ -128,6 +137,13 @@ func (p *Processor) applyDirect(ctx context.Context, tx *ent.Tx, items []directI
 		return nil, nil, err
 	}
 	return b.events, b.settled, nil
+}
+
+// aggregatePrefetcher is the AGGREGATE handler's batch prefetch: a direct
+// batch locks and reads all its aggregates in a few statements, before
+// its first message, instead of two round trips per aggregate.
+type aggregatePrefetcher interface {
+	Prefetch(ctx context.Context, tx *ent.Tx, b handler.Batch, ms []*message.Message) error
 }
 
 // directRow is the pending row a directly applied message would have had
@@ -200,3 +216,6 @@ func insertStatuses(ctx context.Context, tx *ent.Tx, pg bool, rows []*ent.Messag
 	}
 	return nil
 }
+
+// Interface guards
+var _ aggregatePrefetcher = (*handler.Aggregate)(nil)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -12,6 +14,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregate"
 	"github.com/alephql/alephql/ent/aggregateelement"
+	"github.com/alephql/alephql/ent/predicate"
 	"github.com/alephql/alephql/processor/errcode"
 	"github.com/alephql/alephql/processor/message"
 )
@@ -60,7 +63,7 @@ func (h *Aggregate) Process(ctx context.Context, tx *ent.Tx, m *message.Message)
 	if b != nil {
 		return h.processBatched(ctx, tx, b, c, m.ItemHash, t)
 	}
-	if err := Lock(ctx, tx, h.dialect, "aggregate:"+c.Address+"\x00"+c.Key); err != nil {
+	if err := Lock(ctx, tx, h.dialect, aggKey(c.Address, c.Key)); err != nil {
 		return err
 	}
 	cur, err := tx.Aggregate.Query().Where(aggregate.Owner(c.Address), aggregate.Key(c.Key)).Only(ctx)
@@ -103,7 +106,7 @@ type aggState struct {
 // of its aggregate (read once per batch, written once at flush); an
 // out-of-order element flushes the batch and recomputes the aggregate.
 func (h *Aggregate) processBatched(ctx context.Context, tx *ent.Tx, b Batch, c *message.AggregateContent, hash string, t time.Time) error {
-	k := "aggregate:" + c.Address + "\x00" + c.Key
+	k := aggKey(c.Address, c.Key)
 	cache := b.Cache()
 	st, _ := cache[k].(*aggState)
 	if st == nil {
@@ -144,6 +147,64 @@ func (h *Aggregate) processBatched(ctx context.Context, tx *ent.Tx, b Batch, c *
 		return h.recompute(ctx, tx, c.Address, c.Key)
 	}
 	st.dirty = true
+	return nil
+}
+
+// aggKey is the lock and batch cache key of the (owner, key) aggregate.
+func aggKey(owner, key string) string { return "aggregate:" + owner + "\x00" + key }
+
+// Prefetch locks and reads the aggregates that the AGGREGATE messages ms
+// are about to merge into in batch b, one statement for the locks and one
+// read per 500 aggregates, and puts them in the batch's cache, where
+// processBatched finds them instead of locking and reading each one on its
+// first element (two round trips per aggregate and batch). It takes the
+// locks in key order. Messages of other types, of the frozen owner, or
+// whose aggregate is cached already are skipped. What processBatched then
+// does is the same: the cache holds what it would have read, since
+// nothing but the batch itself writes a locked aggregate, and the batch
+// writes it only at a flush, which empties the cache.
+func (h *Aggregate) Prefetch(ctx context.Context, tx *ent.Tx, b Batch, ms []*message.Message) error {
+	cache := b.Cache()
+	type ownerKey struct{ owner, key string }
+	want := map[string]ownerKey{}
+	for _, m := range ms {
+		c, ok := m.Content.(*message.AggregateContent)
+		if !ok || c.Address == h.deps.Config.FrozenAggregateOwner {
+			continue
+		}
+		k := aggKey(c.Address, c.Key)
+		if _, cached := cache[k]; !cached {
+			want[k] = ownerKey{c.Address, c.Key}
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	keys := slices.Sorted(maps.Keys(want))
+	if err := LockAll(ctx, tx, h.dialect, keys); err != nil {
+		return err
+	}
+	found := make(map[string]*ent.Aggregate, len(keys))
+	for i := 0; i < len(keys); i += 500 {
+		chunk := keys[i:min(i+500, len(keys))]
+		preds := make([]predicate.Aggregate, len(chunk))
+		for j, k := range chunk {
+			preds[j] = aggregate.And(aggregate.Owner(want[k].owner), aggregate.Key(want[k].key))
+		}
+		rows, err := tx.Aggregate.Query().Where(aggregate.Or(preds...)).All(ctx)
+		if err != nil {
+			return errcode.Wrap(errcode.InternalError, err, "read aggregates")
+		}
+		for _, r := range rows {
+			found[aggKey(r.Owner, r.Key)] = r
+		}
+	}
+	if len(cache) == 0 {
+		b.OnFlush(writeAggregates(b))
+	}
+	for _, k := range keys {
+		cache[k] = &aggState{row: found[k]}
+	}
 	return nil
 }
 
