@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 
@@ -172,6 +173,17 @@ func (s directSchema) execQuery(ctx context.Context, oc *graphql.OperationContex
 		}
 	}()
 	ec := newExecutionContext(oc, s.es, nil)
+	if len(roots) == 1 {
+		var b bytes.Buffer
+		b.Grow(directAnswerSize)
+		b.WriteByte('{')
+		writeKey(&b, roots[0].Alias)
+		if err := ec.directRoot(ctx, &b, roots[0]); err != nil {
+			return nil, err
+		}
+		b.WriteByte('}')
+		return b.Bytes(), nil
+	}
 	outs := make([]bytes.Buffer, len(roots))
 	errs := make([]error, len(roots))
 	var wg sync.WaitGroup
@@ -209,6 +221,19 @@ func (s directSchema) execQuery(ctx context.Context, oc *graphql.OperationContex
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// directAnswerSize is the initial size of an answer's buffer: a feed page
+// of 20 messages with their content takes about 10 KiB.
+const directAnswerSize = 16 << 10
+
+// writeJSON writes a JSON scalar value as gqlgen's marshalers do
+// (scalar.MarshalJSON: compacted, null when empty or not JSON), compacting
+// straight into b.
+func writeJSON(b *bytes.Buffer, v json.RawMessage) {
+	if len(v) == 0 || json.Compact(b, v) != nil { // Compact leaves b as it was on error
+		b.WriteString("null")
+	}
 }
 
 // writeKey writes an object key as gqlgen does.
@@ -457,7 +482,8 @@ func (ec *executionContext) directMessage(ctx context.Context, b *bytes.Buffer, 
 		case "itemContent":
 			v = ec.marshalOString2ᚖstring(ctx, nil, m.ItemContent)
 		case "content":
-			v = ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, nil, m.Content)
+			writeJSON(b, m.Content)
+			continue
 		case "time":
 			v = ec.marshalNTime2timeᚐTime(ctx, nil, m.Time)
 		case "channel":
@@ -576,7 +602,8 @@ func (ec *executionContext) directPost(ctx context.Context, b *bytes.Buffer, sel
 			if err != nil {
 				return err
 			}
-			v = ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, nil, c)
+			writeJSON(b, c)
+			continue
 		case "tags":
 			tags, err := pr.Tags(ctx, p)
 			if err != nil {
@@ -632,7 +659,8 @@ func (ec *executionContext) directAggregate(ctx context.Context, b *bytes.Buffer
 			if a.Content == nil {
 				return errNotDirect // gqlgen reports the null
 			}
-			v = ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, nil, a.Content)
+			writeJSON(b, a.Content)
+			continue
 		case "createdAt":
 			v = ec.marshalNTime2timeᚐTime(ctx, nil, a.CreationDatetime)
 		case "lastUpdated":

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"time"
@@ -24,6 +25,43 @@ type messageCursor struct {
 	C *time.Time `json:"c,omitempty"`
 	T time.Time  `json:"t"`
 	H string     `json:"h"`
+}
+
+// encode returns the cursor as encodeCursor does, without encoding/json
+// for the usual cursor (a time within years 0-9999 and a hash of plain
+// ASCII): a page encodes one per edge.
+func (c messageCursor) encode() string {
+	if !plainJSONString(c.H) || !rfc3339Year(c.T) || (c.C != nil && !rfc3339Year(*c.C)) {
+		return encodeCursor(c)
+	}
+	var buf [160]byte
+	b := append(buf[:0], '{')
+	if c.C != nil {
+		b = append(b, `"c":"`...)
+		b = c.C.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"t":"`...)
+	b = c.T.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","h":"`...)
+	b = append(b, c.H...)
+	b = append(b, `"}`...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// rfc3339Year reports whether encoding/json can write t (years 0-9999).
+func rfc3339Year(t time.Time) bool { return t.Year() >= 0 && t.Year() <= 9999 }
+
+// plainJSONString reports whether encoding/json writes s as is between
+// quotes: printable ASCII other than the characters it escapes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // pageRequest is a validated first/after/last/before quadruple.
@@ -177,14 +215,13 @@ func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *mode
 		return &model.MessageConnection{Edges: []*model.MessageEdge{}, PageInfo: p.pageInfo(false, nil, nil), Counter: counter}, nil
 	}
 
-	q := r.client.Message.Query().Where(preds...)
-	if cols := messageColumns(ctx, byConfirmation); cols != nil {
-		q.Select(cols...)
-	}
-	if cursor != nil {
-		q.Where(messageKeyset(*cursor, byConfirmation, scanDesc))
-	}
-	q.Order(func(s *sql.Selector) {
+	rows, err := r.queryMessages(ctx, messageColumns(ctx, byConfirmation), func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+		if cursor != nil {
+			messageKeyset(*cursor, byConfirmation, scanDesc)(s)
+		}
 		dir := sql.Asc
 		if scanDesc {
 			dir = sql.Desc
@@ -195,8 +232,8 @@ func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *mode
 			s.OrderBy(dir(s.C(message.FieldFirstConfirmedAt)))
 		}
 		s.OrderBy(dir(s.C(message.FieldTime)), dir(s.C(message.FieldID)))
+		s.Limit(p.n + 1)
 	})
-	rows, err := q.Limit(p.n + 1).All(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +251,7 @@ func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *mode
 			t := m.FirstConfirmedAt.UTC()
 			c.C = &t
 		}
-		conn.Edges[i] = &model.MessageEdge{Node: m, Cursor: encodeCursor(c)}
+		conn.Edges[i] = &model.MessageEdge{Node: m, Cursor: c.encode()}
 	}
 	var start, end *string
 	if len(rows) > 0 {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -124,6 +125,8 @@ type Resolver struct {
 
 	dialectOnce sync.Once
 	postgres    bool
+	// sqlDialect is the ent dialect name (see queryMessages), once known.
+	sqlDialect atomic.Value
 
 	// outboxEnds shares the cache checks' reads of the outbox end (set
 	// with a hub).
