@@ -194,6 +194,15 @@ func TestWebsocketProtocolEdgeCases(t *testing.T) {
 			require.Eventually(s.t, func() bool { return hub.Subscribers() == 1 }, 10*time.Second, 5*time.Millisecond)
 			s.nexts("next", s.event(), "good")
 		}},
+		{"a resolver error answers next with errors, then complete", "graphql-transport-ws", graph.HandlerConfig{}, func(s *wsScript, hub *graph.Hub) {
+			s.send(init)
+			s.expect("connection_ack", "")
+			s.send(subscribeMsg("subscribe", "c", `subscription { messages(after: "not a cursor") { hash } }`))
+			f := s.expect("next", "c")
+			require.Contains(s.t, string(f.Payload), "malformed event cursor")
+			s.expect("complete", "c")
+			require.Zero(s.t, hub.Subscribers())
+		}},
 		{"a query over the socket answers next then complete", "graphql-transport-ws", graph.HandlerConfig{}, func(s *wsScript, _ *graph.Hub) {
 			s.send(init)
 			s.expect("connection_ack", "")

@@ -540,6 +540,15 @@ func (c *wsServerConn) notify(s *wsSub) {
 // per subscription per round (so none waits behind another's backlog),
 // until none is ready.
 func (c *wsServerConn) writeLoop() {
+	defer func() {
+		if p := recover(); p != nil {
+			c.t.log.Error("websocket writer panicked", "panic", p, "stack", string(debug.Stack()))
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			c.closeWith(wsCloseInternalError, "Internal server error")
+		}
+	}()
 	var buf []byte
 	var batch []*wsSub
 	for {
