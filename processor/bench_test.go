@@ -436,13 +436,13 @@ func benchDB(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = admin.Close() })
-	var fsync, syncCommit, fpw string
-	err = admin.QueryRow("SELECT current_setting('fsync'), current_setting('synchronous_commit'), current_setting('full_page_writes')").
-		Scan(&fsync, &syncCommit, &fpw)
+	var fsync, syncCommit, fpw, buffers, wal string
+	err = admin.QueryRow("SELECT current_setting('fsync'), current_setting('synchronous_commit'), current_setting('full_page_writes'), current_setting('shared_buffers'), current_setting('max_wal_size')").
+		Scan(&fsync, &syncCommit, &fpw, &buffers, &wal)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("PostgreSQL fsync=%s synchronous_commit=%s full_page_writes=%s", fsync, syncCommit, fpw)
+	b.Logf("PostgreSQL fsync=%s synchronous_commit=%s full_page_writes=%s shared_buffers=%s max_wal_size=%s", fsync, syncCommit, fpw, buffers, wal)
 	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		b.Fatal(err)

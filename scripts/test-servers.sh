@@ -95,12 +95,14 @@ start() {
 	# Tests run without fsync (fast, and a crash of the test server loses
 	# nothing that matters); ALEPHQL_PG_DURABLE=1 keeps PostgreSQL's
 	# durable defaults, for benchmarks whose figures must include them.
+	# ALEPHQL_PG_SETTINGS adds server settings ("-c name=value ...").
 	local pgfast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 	[ "${ALEPHQL_PG_DURABLE:-}" = 1 ] && pgfast=""
+	pgfast="-c shared_buffers=128MB $pgfast ${ALEPHQL_PG_SETTINGS:-}"
 	while :; do
 		pgport=$(free_port)
 		if "${run[@]}" "$bindir/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 30 \
-			-o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdir $pgfast -c max_connections=300 -c shared_buffers=128MB" start >/dev/null 2>&1; then
+			-o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdir -c max_connections=300 $pgfast" start >/dev/null 2>&1; then
 			break
 		fi
 		tries=$((tries + 1))
