@@ -43,6 +43,11 @@ type HubConfig struct {
 	// remembers which keys each change invalidated for that long. Default
 	// 5 min.
 	CacheTTL time.Duration
+	// MaxReplays bounds the subscriptions reading the outbox for their
+	// replay at once. Hundreds of clients resuming together would
+	// otherwise take every database connection and hold up the hub's own
+	// read of new events, delaying every live subscriber. Default 4.
+	MaxReplays int
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -65,7 +70,10 @@ func (c *HubConfig) Validate() error {
 	if c.CacheTTL == 0 {
 		c.CacheTTL = 5 * time.Minute
 	}
-	if c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 {
+	if c.MaxReplays == 0 {
+		c.MaxReplays = 4
+	}
+	if c.MaxReplays < 1 || c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 {
 		return errors.New("hub buffer, timeouts and replay batch must be positive")
 	}
 	return nil
@@ -103,6 +111,8 @@ type Hub struct {
 
 	// live counts payload executions of live events (see shared.go).
 	live liveStats
+
+	replays chan struct{} // MaxReplays slots for replay reads
 }
 
 // HubStats are the hub's counters.
@@ -137,7 +147,8 @@ func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.
 		return nil, err
 	}
 	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "graphql-hub"),
-		index: map[string]map[*hubSub]struct{}{}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL)}, nil
+		index: map[string]map[*hubSub]struct{}{}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL),
+		replays: make(chan struct{}, cfg.MaxReplays)}, nil
 }
 
 // hubEvent is one outbox row with its message, shared by every
@@ -326,6 +337,18 @@ func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, er
 		out[i] = hubEvent{ev: outboxEvent(row), msg: msgs[row.ItemHash]}
 	}
 	return out, nil
+}
+
+// replayBatch is readOutbox for a subscription's replay, at most
+// MaxReplays at once.
+func (h *Hub) replayBatch(ctx context.Context, after, upTo int64) ([]hubEvent, error) {
+	select {
+	case h.replays <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-h.replays }()
+	return h.readOutbox(ctx, after, upTo)
 }
 
 // catchUp dispatches every outbox row after the last one dispatched.
@@ -639,7 +662,7 @@ func (st *hubStream) step(ctx context.Context, block bool) (e *hubEvent, ok, idl
 				st.last = st.x
 				continue
 			}
-			evs, err := h.readOutbox(ctx, st.last, st.x)
+			evs, err := h.replayBatch(ctx, st.last, st.x)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, false, false, nil

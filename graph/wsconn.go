@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -139,8 +140,9 @@ type wsConn struct {
 	onSlow       func()
 	remote       string
 
-	wmu    sync.Mutex  // serializes writeFrame, guards wtimer
-	wtimer *time.Timer // writeFrame's slow-client timer, reused
+	wmu       sync.Mutex   // serializes writeFrame, guards wtimer
+	wtimer    *time.Timer  // writeFrame's slow-client timer, reused
+	lastWrite atomic.Int64 // unix nanoseconds of the last frame written
 
 	mu        sync.Mutex
 	closing   chan struct{} // non-nil once a close handshake started
@@ -162,6 +164,7 @@ func (c *wsConn) writeFrame(b []byte) error {
 		}
 		defer c.wtimer.Stop()
 	}
+	c.lastWrite.Store(time.Now().UnixNano())
 	return c.conn.Write(context.Background(), websocket.MessageText, b)
 }
 

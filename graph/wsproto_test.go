@@ -344,3 +344,34 @@ func TestSubscribersOfOneSelectionSetShareEncodedFrames(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentReplaysAreBoundedAndComplete checks that subscribers
+// resuming together, their outbox reads limited to one at a time
+// (MaxReplays) in small batches, each still replay every missed event in
+// order and then continue live.
+func TestConcurrentReplaysAreBoundedAndComplete(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		hub, bus, srv := liveNode(t, db, graph.HubConfig{MaxReplays: 1, ReplayBatch: 2}, graph.HandlerConfig{})
+		s := &wsScript{t: t, db: db, bus: bus}
+		var hashes []string
+		for range 5 {
+			hashes = append(hashes, s.event())
+		}
+		const n = 20
+		q := `subscription { messages(filter: {channels: ["WSP"]}, after: "0") { hash } }`
+		var subs []*wsSub
+		for range n {
+			subs = append(subs, subscribe(t, srv, q, nil))
+		}
+		for _, sub := range subs {
+			for _, h := range hashes {
+				require.Equal(t, h, sub.next()["messages"].(map[string]any)["hash"])
+			}
+		}
+		require.Eventually(t, func() bool { return hub.Subscribers() == n }, 10*time.Second, 5*time.Millisecond)
+		live := s.event()
+		for _, sub := range subs {
+			require.Equal(t, live, sub.next()["messages"].(map[string]any)["hash"])
+		}
+	})
+}

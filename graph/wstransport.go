@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -288,8 +289,10 @@ func (c *wsServerConn) init() bool {
 	c.inited = true
 	c.initTimer.Stop()
 	c.initTimer = nil
-	if c.t.keepAlive > 0 {
-		c.kaTimer = time.AfterFunc(c.t.keepAlive, c.keepAlive)
+	if ka := c.t.keepAlive; ka > 0 {
+		// The first one at a random point of the interval: connections
+		// opened together must not all send their keep-alives together.
+		c.kaTimer = time.AfterFunc(ka/2+rand.N(ka/2+1), c.keepAlive)
 	}
 	c.mu.Unlock()
 	c.write([]byte(`{"type":"connection_ack"}`))
@@ -300,7 +303,8 @@ func (c *wsServerConn) init() bool {
 }
 
 // keepAlive sends a ka (legacy) or an unsolicited pong (a heartbeat
-// graphql-transport-ws allows) and re-arms its timer.
+// graphql-transport-ws allows) unless the connection wrote something
+// within the interval, and re-arms its timer.
 func (c *wsServerConn) keepAlive() {
 	c.mu.Lock()
 	closed := c.closed
@@ -308,14 +312,17 @@ func (c *wsServerConn) keepAlive() {
 	if closed {
 		return
 	}
-	if c.legacy {
+	next := c.t.keepAlive
+	if since := time.Since(time.Unix(0, c.ws.lastWrite.Load())); since < next {
+		next -= since // events went out: the client knows the node is there
+	} else if c.legacy {
 		c.write([]byte(`{"type":"ka"}`))
 	} else {
 		c.write([]byte(`{"type":"pong"}`))
 	}
 	c.mu.Lock()
 	if !c.closed {
-		c.kaTimer.Reset(c.t.keepAlive)
+		c.kaTimer.Reset(next)
 	}
 	c.mu.Unlock()
 }
