@@ -268,14 +268,36 @@ func (h *Hub) Run(ctx context.Context) error {
 				}
 			case <-poll.C:
 			}
+			// One read of the outbox serves every event already waiting:
+			// a batch's events arrive together, and reading once per event
+			// let the bus outpace the hub and cut it off under load.
+			open := drain(sub.C)
 			if err := h.catchUp(ctx); err != nil && ctx.Err() == nil {
 				h.log.Warn("read outbox", "err", err)
+			}
+			if !open {
+				break listen
 			}
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		h.log.Warn("event stream cut off; catching up from the outbox", "err", sub.Err())
+	}
+}
+
+// drain takes every event already waiting in c without blocking and
+// reports whether c is still open.
+func drain(c <-chan events.Event) bool {
+	for {
+		select {
+		case _, ok := <-c:
+			if !ok {
+				return false
+			}
+		default:
+			return true
+		}
 	}
 }
 
