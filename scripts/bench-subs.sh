@@ -15,8 +15,9 @@
 # prints delivery latency p50/p99, lost/duplicated events, the node's CPU
 # and RSS per idle subscriber, each with its target, then a baseline run
 # of 10 subscribers at the same rate (the node's CPU without fan-out). Overrides: SUBS,
-# RATE, DURATION, CHANNELS; NODE_BIN runs a given node binary (to compare
-# two builds in the same conditions).
+# RATE, DURATION, CHANNELS, RESUME_FRACTION (0.1; 0 for no resumes, to see
+# what the resume waves cost); NODE_BIN runs a given node binary (to
+# compare two builds in the same conditions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${SIZE:-full}" in
@@ -69,7 +70,7 @@ done
 echo "subscription benchmark: $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "run ($subs subscribers):"
 "$work/subload" -url "http://127.0.0.1:$port" -pid "$node_pid" -subscribers "$subs" -rate "$rate" \
-	-duration "$duration" -channels "$channels"
+	-duration "$duration" -channels "$channels" -resume-fraction "${RESUME_FRACTION:-0.1}"
 # Baseline in the same conditions, after the run so as not to disturb its
 # RSS figures: the same message rate with 10 subscribers, so that the
 # node's CPU for delivery alone is the difference.
