@@ -50,7 +50,8 @@ type Config struct {
 	// matches Subscribers/Channels of them. Default 100.
 	Channels int
 	// ResumeFraction of the subscribers disconnect and resume with `after`
-	// every ResumeEvery. Defaults 0.1 and 10 s.
+	// every ResumeEvery. Defaults 0.1 and 10 s; a negative ResumeFraction
+	// means no resumes.
 	ResumeFraction float64
 	ResumeEvery    time.Duration
 	// NodePID is the node's process id, for CPU and RSS from /proc; 0
@@ -92,8 +93,8 @@ func (c *Config) validate() error {
 		return errors.New("the node's URL is required")
 	case c.Subscribers < 1 || c.Channels < 1 || c.Rate <= 0 || c.Duration <= 0 || c.DialConcurrency < 1:
 		return errors.New("subscribers, channels, rate, duration and dial concurrency must be positive")
-	case c.ResumeFraction < 0 || c.ResumeFraction > 1:
-		return errors.New("resume fraction must be between 0 and 1")
+	case c.ResumeFraction > 1:
+		return errors.New("resume fraction must be at most 1")
 	}
 	return nil
 }
@@ -510,7 +511,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // ends.
 func (r *run) resumeLoop(ctx, connCtx context.Context, g *errgroup.Group) {
 	k := int(math.Round(r.cfg.ResumeFraction * float64(len(r.subs))))
-	if k == 0 {
+	if k <= 0 {
 		return
 	}
 	t := time.NewTicker(r.cfg.ResumeEvery)

@@ -29,6 +29,9 @@ func main() {
 	flag.DurationVar(&cfg.ResumeEvery, "resume-every", 10e9, "interval of the disconnect-and-resume cycles")
 	flag.IntVar(&cfg.NodePID, "pid", 0, "the node's process id, for CPU and RSS from /proc (0: skip)")
 	flag.Parse()
+	if cfg.ResumeFraction == 0 {
+		cfg.ResumeFraction = -1 // none (zero in Config is the default)
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "subload")
 	if err := raiseFileLimit(); err != nil {
