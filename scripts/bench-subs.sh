@@ -17,7 +17,8 @@
 # of 10 subscribers at the same rate (the node's CPU without fan-out). Overrides: SUBS,
 # RATE, DURATION, CHANNELS, RESUME_FRACTION (0.1; 0 for no resumes, to see
 # what the resume waves cost); NODE_BIN runs a given node binary (to
-# compare two builds in the same conditions).
+# compare two builds in the same conditions); NODE_ARGS adds flags to the
+# node's serve (e.g. "--debug-listen 127.0.0.1:6061" to profile it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${SIZE:-full}" in
@@ -58,7 +59,8 @@ url=$(echo "$ALEPHQL_TEST_POSTGRES" | sed -E "s#/[^/?]*(\?|$)#/$db\1#")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 ulimit -n "$(ulimit -Hn)"
-"$work/alephql" serve --db "$url" --listen "127.0.0.1:$port" --data-dir "$work/data" --log-level warn \
+# shellcheck disable=SC2086 # NODE_ARGS is a list of flags
+"$work/alephql" serve --db "$url" --listen "127.0.0.1:$port" --data-dir "$work/data" --log-level warn ${NODE_ARGS:-} \
 	>"$work/node.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 100); do

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -207,4 +208,24 @@ func TestHelpAndVersion(t *testing.T) {
 	out.Reset()
 	require.Equal(t, 0, run(t.Context(), []string{"version"}, &out, &errOut))
 	require.Equal(t, "alephql dev\n", out.String())
+}
+
+func TestServeProfilerOnlyOnDebugListener(t *testing.T) {
+	// --debug-listen serves Go's profiler on its own address; the API's
+	// address never does.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	base, stop := startServe(t, "--data-dir", t.TempDir(), "--log-level", "warn", "--debug-listen", addr)
+
+	res, err := http.Get("http://" + addr + "/debug/pprof/")
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	res, err = http.Get(base + "debug/pprof/")
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.NotEqual(t, http.StatusOK, res.StatusCode, "no profiler on the API's address")
+	require.Equal(t, 0, stop())
 }

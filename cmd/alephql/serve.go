@@ -38,6 +38,7 @@ type serveFlags struct {
 	maxBodyBytes    int64
 	benchBaseline   bool
 	answerCache     bool
+	debugListen     string
 	storage         storageFlags
 	pipeline        pipelineFlags
 }
@@ -58,6 +59,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.DurationVar(&f.requestTimeout, "graphql-request-timeout", 30*time.Second, "time limit of one query or mutation (env ALEPHQL_GRAPHQL_REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
+	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
 	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
 	return &ffcli.Command{
 		Name:       "serve",
@@ -196,7 +198,17 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	var debugLn net.Listener
+	if f.debugListen != "" {
+		if debugLn, err = net.Listen("tcp", f.debugListen); err != nil {
+			return usageError{fmt.Errorf("--debug-listen (ALEPHQL_DEBUG_LISTEN): %w", err)}
+		}
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
+	if debugLn != nil {
+		g.Go(func() error { return server.ServeDebug(gctx, debugLn, log) })
+	}
 	g.Go(func() error { return store.GC.Run(gctx) })
 	if runBus != nil {
 		g.Go(func() error { return runBus(gctx) })
