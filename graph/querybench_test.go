@@ -3,7 +3,6 @@ package graph_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,7 +38,7 @@ import (
 //	go test ./graph -run '^$' -bench Queries -cpuprofile cpu.out
 func BenchmarkQueries(b *testing.B) {
 	ctx := b.Context()
-	pg := newBenchDatabase(b)
+	pg := dbtest.NewPostgresDatabase(b)
 	db, err := database.Open(ctx, database.Config{URL: pg}, dbtest.Logger())
 	if err != nil {
 		b.Fatal(err)
@@ -257,27 +256,4 @@ func seedBench(b *testing.B, c *ent.Client) benchDataset {
 		ds.cursors = append(ds.cursors, baseline.MessageCursor(t0.Add(time.Duration(i)*time.Second), hashOf(fmt.Sprint("bench ", i))))
 	}
 	return ds
-}
-
-// newBenchDatabase creates a database on the test PostgreSQL server,
-// dropped when the benchmark ends.
-func newBenchDatabase(b *testing.B) string {
-	b.Helper()
-	base := dbtest.PostgresURL(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = admin.Close() })
-	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -443,17 +442,8 @@ func benchDB(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Logf("PostgreSQL fsync=%s synchronous_commit=%s full_page_writes=%s shared_buffers=%s max_wal_size=%s", fsync, syncCommit, fpw, buffers, wal)
-	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.Path = "/" + name
-	db, err := database.Open(b.Context(), database.Config{URL: u.String()}, dbtest.Logger())
+	u := dbtest.NewPostgresDatabase(b)
+	db, err := database.Open(b.Context(), database.Config{URL: u}, dbtest.Logger())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -461,5 +451,5 @@ func benchDB(b *testing.B) string {
 	if _, err := db.Migrate(b.Context(), dbtest.Logger()); err != nil {
 		b.Fatal(err)
 	}
-	return u.String()
+	return u
 }

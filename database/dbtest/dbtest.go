@@ -44,7 +44,7 @@ func Backends() []Backend {
 			t.Helper()
 			return filepath.Join(t.TempDir(), "alephql.db")
 		}},
-		{Name: "postgres", URL: NewPostgresDatabase},
+		{Name: "postgres", URL: func(t *testing.T) string { return NewPostgresDatabase(t) }},
 	}
 }
 
@@ -98,8 +98,9 @@ func RedisURL(t testing.TB) string {
 }
 
 // NewPostgresDatabase creates an empty database on the test server and
-// drops it when the test ends. It returns the new database's URL.
-func NewPostgresDatabase(t *testing.T) string {
+// drops it when the test or benchmark ends. It returns the new database's
+// URL.
+func NewPostgresDatabase(t testing.TB) string {
 	t.Helper()
 	base := PostgresURL(t)
 	admin, err := sql.Open("pgx", base)
