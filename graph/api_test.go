@@ -361,6 +361,7 @@ func TestSubscriptionReplaysThenStreamsLive(t *testing.T) {
 		hctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- hub.Run(hctx) }()
+		waitReady(t, hub, done)
 		defer func() { stop(); require.NoError(t, <-done) }()
 
 		outbox := func(hash string, kind events.Kind, related ...string) events.Event {

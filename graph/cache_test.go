@@ -38,6 +38,41 @@ func cacheBackends(t *testing.T) map[string]func(t *testing.T) cache.Cache {
 	}
 }
 
+// TestHubReadyOnceRunKnowsItsPosition: /readyz's hub check fails until
+// Run has read the outbox end, and Ready is closed then.
+func TestHubReadyOnceRunKnowsItsPosition(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		hub, err := graph.NewHub(graph.HubConfig{PollInterval: time.Hour}, db.Client, events.NewLocal(1), dbtest.Logger())
+		require.NoError(t, err)
+		require.Error(t, hub.ReadyCheck(t.Context()), "not started")
+		select {
+		case <-hub.Ready():
+			t.Fatal("ready before Run")
+		default:
+		}
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- hub.Run(ctx) }()
+		waitReady(t, hub, done)
+		require.NoError(t, hub.ReadyCheck(t.Context()))
+		stop()
+		require.NoError(t, <-done)
+	})
+}
+
+// waitReady waits until hub's Run (whose result done receives) knows its
+// starting position: a test that writes outbox rows before then races
+// with it.
+func waitReady(t testing.TB, hub *graph.Hub, done chan error) {
+	t.Helper()
+	select {
+	case <-hub.Ready():
+	case err := <-done:
+		done <- err // for the cleanup that waits for it
+		t.Fatalf("hub stopped before it started: %v", err)
+	}
+}
+
 // startHub runs a hub that only the bus wakes (no poll), so that a test
 // decides when events arrive.
 func startHub(t *testing.T, db *database.DB, bus events.Subscriber) *graph.Hub {
@@ -47,6 +82,7 @@ func startHub(t *testing.T, db *database.DB, bus events.Subscriber) *graph.Hub {
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx) }()
+	waitReady(t, hub, done)
 	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 	return hub
 }

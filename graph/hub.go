@@ -401,6 +401,21 @@ func (h *Hub) catchUp(ctx context.Context) error {
 	}
 }
 
+// Ready is closed once Run knows the outbox position it starts from.
+// Until then subscriptions wait, and cache entries written before it
+// are never trusted (they are below the position Run starts from).
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
+// ReadyCheck reports whether Run has started (for /readyz).
+func (h *Hub) ReadyCheck(context.Context) error {
+	select {
+	case <-h.ready:
+		return nil
+	default:
+		return errors.New("subscription hub not started")
+	}
+}
+
 // LastEvent returns the last outbox id dispatched and its time.
 func (h *Hub) LastEvent() (int64, time.Time) {
 	h.mu.Lock()

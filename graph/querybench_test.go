@@ -57,6 +57,7 @@ func BenchmarkQueries(b *testing.B) {
 	hctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(hctx) }()
+	waitReady(b, hub, done)
 	b.Cleanup(func() { stop(); <-done })
 	rows, err := cache.NewLRU(10000, 5*time.Minute)
 	if err != nil {

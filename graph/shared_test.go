@@ -95,6 +95,7 @@ func liveNode(t *testing.T, db *database.DB, cfg graph.HubConfig, hcfg graph.Han
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx) }()
+	waitReady(t, hub, done)
 	schema, err := graph.NewSchema(graph.Limits{}, db.Client, dbtest.Logger(), graph.WithHub(hub))
 	require.NoError(t, err)
 	srv := httptest.NewServer(graph.NewHandler(hcfg, schema, dbtest.Logger()))

@@ -94,6 +94,7 @@ func TestGraphQLWSClientResumesWithoutGapOrDuplicate(t *testing.T) {
 		ctx, stop := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- hub.Run(ctx) }()
+		waitReady(t, hub, done)
 		defer func() { stop(); require.NoError(t, <-done) }()
 
 		schema, err := graph.NewSchema(graph.Limits{}, db.Client, dbtest.Logger(),

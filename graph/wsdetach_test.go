@@ -28,6 +28,7 @@ func TestWebsocketOutlivesItsHandlerAndEndsOnShutdown(t *testing.T) {
 		ctx, stop := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- hub.Run(ctx) }()
+		waitReady(t, hub, done)
 		t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 		schema, err := graph.NewSchema(graph.Limits{}, db.Client, dbtest.Logger(), graph.WithHub(hub))
 		require.NoError(t, err)

@@ -89,6 +89,19 @@ func getJSON(t *testing.T, url string) (int, map[string]any) {
 	return res.StatusCode, v
 }
 
+// readyChecks polls /readyz until it answers 200 (the subscription hub
+// becomes ready just after the listener opens) and returns its checks.
+func readyChecks(t *testing.T, base string) any {
+	t.Helper()
+	var v map[string]any
+	require.Eventually(t, func() bool {
+		var code int
+		code, v = getJSON(t, base+"readyz")
+		return code == http.StatusOK
+	}, 10*time.Second, 10*time.Millisecond, "readyz: %v", v)
+	return v["checks"]
+}
+
 func TestServeEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
 	base, stop := startServe(t, "--data-dir", dir)
@@ -96,9 +109,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	code, v := getJSON(t, base+"healthz")
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "ok", v["status"])
-	code, v = getJSON(t, base+"readyz")
-	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, map[string]any{"database": "ok"}, v["checks"])
+	require.Equal(t, map[string]any{"database": "ok", "hub": "ok"}, readyChecks(t, base))
 
 	res, err := http.Post(base+"graphql", "application/json",
 		strings.NewReader(`{"query":"{ messages(first: 3) { totalCount edges { node { id } } } message(hash: \"x\") { id } }"}`))
@@ -124,9 +135,7 @@ func TestServePostgresAndRedis(t *testing.T) {
 	pg := dbtest.NewPostgresDatabase(t)
 	t.Setenv("ALEPHQL_DB", pg) // settings come from the environment too
 	base, stop := startServe(t, "--redis", dbtest.RedisURL(t))
-	code, v := getJSON(t, base+"readyz")
-	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, map[string]any{"database": "ok", "redis": "ok"}, v["checks"])
+	require.Equal(t, map[string]any{"database": "ok", "hub": "ok", "redis": "ok"}, readyChecks(t, base))
 	require.Equal(t, 0, stop())
 }
 

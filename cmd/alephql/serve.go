@@ -152,6 +152,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	checks = append(checks, server.Check{Name: "hub", Check: hub.ReadyCheck})
 	registry := server.NewRegistry()
 	procMetrics, err := processor.NewMetrics(registry)
 	if err != nil {
