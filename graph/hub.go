@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,13 @@ type HubConfig struct {
 	// otherwise take every database connection and hold up the hub's own
 	// read of new events, delaying every live subscriber. Default 4.
 	MaxReplays int
+	// RecentEvents is the number of dispatched events the hub keeps in
+	// memory, with the payloads already encoded for them: a subscription
+	// resuming after an event among them (a client that was away for a
+	// short while, or one that lagged) replays from memory, sharing
+	// those payloads, instead of reading the outbox. Default 4096; -1
+	// keeps none.
+	RecentEvents int
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -73,7 +81,13 @@ func (c *HubConfig) Validate() error {
 	if c.MaxReplays == 0 {
 		c.MaxReplays = 4
 	}
-	if c.MaxReplays < 1 || c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 {
+	switch c.RecentEvents {
+	case 0:
+		c.RecentEvents = 4096
+	case -1:
+		c.RecentEvents = 0
+	}
+	if c.MaxReplays < 1 || c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 || c.RecentEvents < 0 {
 		return errors.New("hub buffer, timeouts and replay batch must be positive")
 	}
 	return nil
@@ -95,12 +109,13 @@ type Hub struct {
 	bus    events.Subscriber
 	log    *slog.Logger
 
-	// mu guards index, subs and last: a subscription registers at a
-	// known outbox position, and the hub dispatches rows after it.
-	mu    sync.Mutex
-	index map[string]map[*hubSub]struct{} // "dim=value" -> subscribers; "" = unindexed
-	subs  int
-	last  int64 // last outbox id dispatched
+	// mu guards index, subs, last and recent: a subscription registers
+	// at a known outbox position, and the hub dispatches rows after it.
+	mu     sync.Mutex
+	index  map[string]map[*hubSub]struct{} // "dim=value" -> subscribers; "" = unindexed
+	subs   int
+	last   int64 // last outbox id dispatched
+	recent recentEvents
 
 	lastAt  atomic.Int64  // unix nanoseconds of the last dispatched row
 	ready   chan struct{} // closed once Run knows the outbox position
@@ -129,12 +144,17 @@ type HubStats struct {
 	// bytes another subscriber's connection wrote for the event: neither
 	// executed nor passed through gqlgen's response handling.
 	Encoded int64
+	// ReplaysFromMemory and ReplaysFromOutbox count the batches of
+	// subscription replays (after a cursor, or after lagging) served from
+	// the hub's recent events and read from the outbox.
+	ReplaysFromMemory, ReplaysFromOutbox int64
 }
 
 // Stats returns the hub's counters.
 func (h *Hub) Stats() HubStats {
 	h.live.mu.Lock()
-	st := HubStats{Executed: h.live.executed, Shared: h.live.shared, Encoded: h.live.encoded}
+	st := HubStats{Executed: h.live.executed, Shared: h.live.shared, Encoded: h.live.encoded,
+		ReplaysFromMemory: h.live.fromMemory, ReplaysFromOutbox: h.live.fromOutbox}
 	h.live.mu.Unlock()
 	st.Subscribers = h.Subscribers()
 	return st
@@ -147,8 +167,59 @@ func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.
 		return nil, err
 	}
 	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "graphql-hub"),
-		index: map[string]map[*hubSub]struct{}{}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL),
+		index: map[string]map[*hubSub]struct{}{}, recent: recentEvents{max: cfg.RecentEvents}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL),
 		replays: make(chan struct{}, cfg.MaxReplays)}, nil
+}
+
+// recentEvents are the last events the hub dispatched, in outbox order:
+// every event after floor that the hub dispatched, up to its last. The
+// oldest go first once there are more than max.
+type recentEvents struct {
+	max   int
+	floor int64       // every dispatched event after floor is in evs[start:]
+	evs   []*hubEvent // evs[:start] are dropped (nil), kept for amortized compaction
+	start int
+}
+
+// reset starts an empty window after seq.
+func (r *recentEvents) reset(seq int64) {
+	r.floor, r.evs, r.start = seq, nil, 0
+}
+
+// add appends the event just dispatched, dropping the oldest beyond max.
+func (r *recentEvents) add(e *hubEvent) {
+	if r.max <= 0 {
+		r.floor = e.ev.Seq
+		return
+	}
+	r.evs = append(r.evs, e)
+	for len(r.evs)-r.start > r.max {
+		r.floor = r.evs[r.start].ev.Seq
+		r.evs[r.start] = nil
+		r.start++
+	}
+	if r.start >= r.max { // compact: the dropped half goes
+		r.evs = append([]*hubEvent(nil), r.evs[r.start:]...)
+		r.start = 0
+	}
+}
+
+// after returns up to limit events with ids in (after, upTo], and false
+// when the window does not reach back to after.
+func (r *recentEvents) after(after, upTo int64, limit int) ([]*hubEvent, bool) {
+	if after < r.floor {
+		return nil, false
+	}
+	w := r.evs[r.start:]
+	i, _ := slices.BinarySearchFunc(w, after+1, func(e *hubEvent, seq int64) int { return cmp.Compare(e.ev.Seq, seq) })
+	var out []*hubEvent
+	for _, e := range w[i:] {
+		if e.ev.Seq > upTo || len(out) == limit {
+			break
+		}
+		out = append(out, e)
+	}
+	return out, true
 }
 
 // hubEvent is one outbox row with its message, shared by every
@@ -156,8 +227,9 @@ func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.
 type hubEvent struct {
 	ev  events.Event
 	msg *ent.Message
-	// typed and shared are set on live events only: the GraphQL value
-	// every subscriber sends, and the payloads executed for it.
+	// typed and shared are set on dispatched events only (live, or
+	// replayed from the hub's recent events): the GraphQL value every
+	// subscriber sends, and the payloads executed for it.
 	typed  model.MessageEvent
 	shared *sharedPayloads
 }
@@ -247,6 +319,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.last = end
+	h.recent.reset(end)
 	h.gens.Start(end)
 	h.mu.Unlock()
 	close(h.ready)
@@ -361,16 +434,33 @@ func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, er
 	return out, nil
 }
 
-// replayBatch is readOutbox for a subscription's replay, at most
-// MaxReplays at once.
-func (h *Hub) replayBatch(ctx context.Context, after, upTo int64) ([]hubEvent, error) {
+// replayBatch returns up to ReplayBatch events of a subscription's replay
+// in (after, upTo]: from the hub's recent events when they reach back to
+// after, else from the outbox, at most MaxReplays reads at once.
+func (h *Hub) replayBatch(ctx context.Context, after, upTo int64) ([]*hubEvent, error) {
+	h.mu.Lock()
+	evs, ok := h.recent.after(after, upTo, h.cfg.ReplayBatch)
+	h.mu.Unlock()
+	if ok {
+		h.live.replay(true)
+		return evs, nil
+	}
+	h.live.replay(false)
 	select {
 	case h.replays <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-h.replays }()
-	return h.readOutbox(ctx, after, upTo)
+	rows, err := h.readOutbox(ctx, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*hubEvent, len(rows))
+	for i := range rows {
+		out[i] = &rows[i]
+	}
+	return out, nil
 }
 
 // catchUp dispatches every outbox row after the last one dispatched.
@@ -389,6 +479,7 @@ func (h *Hub) catchUp(ctx context.Context) error {
 				e := &evs[i]
 				e.typed, e.shared = typedEvent(e.ev, e.msg), newSharedPayloads()
 				h.dispatch(e)
+				h.recent.add(e)
 				h.gens.Bump(e.ev.Seq, cacheKeys(*e)...)
 				h.last = e.ev.Seq
 			}
@@ -611,9 +702,9 @@ type hubStream struct {
 	s      *hubSub
 	closed bool
 
-	x, last  int64      // registration position, last event passed over
-	buf      []hubEvent // replayed rows not yet passed over
-	bufShort bool       // buf was the last replay batch
+	x, last  int64       // registration position, last event passed over
+	buf      []*hubEvent // replayed events not yet passed over
+	bufShort bool        // buf was the last replay batch
 }
 
 // newStream returns a stream after `after` (nil: live from now). It ends
@@ -685,7 +776,8 @@ func (st *hubStream) step(ctx context.Context, block bool) (e *hubEvent, ok, idl
 			continue
 		}
 		for len(st.buf) > 0 {
-			e := &st.buf[0]
+			e := st.buf[0]
+			st.buf[0] = nil
 			if st.buf = st.buf[1:]; len(st.buf) == 0 {
 				st.buf = nil // let the replayed rows go once passed over
 			}

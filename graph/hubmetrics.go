@@ -11,7 +11,11 @@ import (
 //   - alephql_graphql_live_payloads_total{how}: live event payloads sent,
 //     "executed" (the selection set ran for the event) or "shared" (the
 //     payload of another subscription with the same selection set and
-//     variables was reused).
+//     variables was reused);
+//   - alephql_graphql_replay_batches_total{from}: batches of subscription
+//     replays (resumed with a cursor, or caught up after lagging) served
+//     from the hub's recent events ("memory") or read from the outbox
+//     ("outbox").
 func RegisterHubMetrics(reg prometheus.Registerer, h *Hub) error {
 	subs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "alephql", Subsystem: "graphql", Name: "subscriptions",
@@ -22,23 +26,27 @@ func RegisterHubMetrics(reg prometheus.Registerer, h *Hub) error {
 	}
 	return reg.Register(hubPayloads{h: h, desc: prometheus.NewDesc("alephql_graphql_live_payloads_total",
 		"Live event payloads sent to subscriptions, executed for the event or shared with another subscription of the same selection set.",
-		[]string{"how"}, nil)})
+		[]string{"how"}, nil), replays: prometheus.NewDesc("alephql_graphql_replay_batches_total",
+		"Batches of subscription replays served from the hub's recent events (memory) or read from the outbox.",
+		[]string{"from"}, nil)})
 }
 
 // hubPayloads collects the hub's payload counters.
 type hubPayloads struct {
-	h    *Hub
-	desc *prometheus.Desc
+	h             *Hub
+	desc, replays *prometheus.Desc
 }
 
 // Describe implements prometheus.Collector.
-func (c hubPayloads) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c hubPayloads) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.replays }
 
 // Collect implements prometheus.Collector.
 func (c hubPayloads) Collect(ch chan<- prometheus.Metric) {
 	st := c.h.Stats()
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(st.Executed), "executed")
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(st.Shared), "shared")
+	ch <- prometheus.MustNewConstMetric(c.replays, prometheus.CounterValue, float64(st.ReplaysFromMemory), "memory")
+	ch <- prometheus.MustNewConstMetric(c.replays, prometheus.CounterValue, float64(st.ReplaysFromOutbox), "outbox")
 }
 
 // Interface guards

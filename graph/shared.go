@@ -80,6 +80,18 @@ type liveStats struct {
 	executed int64 // selection sets executed for live events
 	shared   int64 // live payloads sent from another subscriber's execution
 	encoded  int64 // of those, written as the bytes another subscriber's websocket wrote
+	// replay batches served from the hub's recent events, and read from the outbox
+	fromMemory, fromOutbox int64
+}
+
+func (s *liveStats) replay(fromMemory bool) {
+	s.mu.Lock()
+	if fromMemory {
+		s.fromMemory++
+	} else {
+		s.fromOutbox++
+	}
+	s.mu.Unlock()
 }
 
 func (s *liveStats) add(executed, shared int64) {
