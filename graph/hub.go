@@ -148,13 +148,16 @@ type HubStats struct {
 	// subscription replays (after a cursor, or after lagging) served from
 	// the hub's recent events and read from the outbox.
 	ReplaysFromMemory, ReplaysFromOutbox int64
+	// Revived counts subscription operations executed again, on their
+	// running feed, after being let go while idle (see wsSub).
+	Revived int64
 }
 
 // Stats returns the hub's counters.
 func (h *Hub) Stats() HubStats {
 	h.live.mu.Lock()
 	st := HubStats{Executed: h.live.executed, Shared: h.live.shared, Encoded: h.live.encoded,
-		ReplaysFromMemory: h.live.fromMemory, ReplaysFromOutbox: h.live.fromOutbox}
+		ReplaysFromMemory: h.live.fromMemory, ReplaysFromOutbox: h.live.fromOutbox, Revived: h.live.revived}
 	h.live.mu.Unlock()
 	st.Subscribers = h.Subscribers()
 	return st

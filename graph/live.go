@@ -31,10 +31,20 @@ func (s loaderSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	if s.r.opts.Hub != nil {
 		stats = &s.r.opts.Hub.live
 	}
-	if feed := liveFeedFor(graphql.GetOperationContext(ctx), stats); feed != nil {
-		if p, _ := ctx.Value(wsPollKey{}).(*wsPoll); p != nil {
-			feed.notify, p.feed = p.notify, feed
+	oc := graphql.GetOperationContext(ctx)
+	p, _ := ctx.Value(wsPollKey{}).(*wsPoll)
+	var feed *liveFeed
+	switch {
+	case p != nil && p.feed != nil:
+		// The transport executes the operation again on its running
+		// feed: the resolver attaches to it (see subscribeMessages).
+		feed = p.feed
+	default:
+		if feed = liveFeedFor(oc, stats); feed != nil && p != nil {
+			feed.notify, feed.life, p.feed = p.notify, p.life, feed
 		}
+	}
+	if feed != nil {
 		h := s.ExecutableSchema.Exec(context.WithValue(ctx, liveFeedKey{}, feed))
 		return func(ctx context.Context) *graphql.Response {
 			return feed.next(context.WithValue(ctx, loadersKey{}, l), h)
@@ -62,13 +72,21 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 		}
 		seq = &n
 	}
-	st := r.opts.Hub.newStream(ctx, f, seq)
 	feed, _ := ctx.Value(liveFeedKey{}).(*liveFeed)
-	if feed != nil && !feed.started {
+	if feed != nil && feed.stream != nil {
+		return feed.inner, nil // the operation executed again on its running feed
+	}
+	if feed != nil {
+		life := ctx
+		if feed.life != nil {
+			life = feed.life
+		}
+		st := r.opts.Hub.newStream(life, f, seq)
 		st.notify = feed.notify
 		feed.stream, feed.log, feed.started = st, r.log, true
 		return feed.inner, nil
 	}
+	st := r.opts.Hub.newStream(ctx, f, seq)
 	// Not executed through loaderSchema: a goroutine feeds gqlgen.
 	out := make(chan model.MessageEvent)
 	go func() {

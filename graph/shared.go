@@ -55,8 +55,13 @@ type liveFeed struct {
 
 	// Polled feeds (served by wsTransport): next never waits for an
 	// event; it returns nil with idle set when none is ready, and notify
-	// is called when one may be.
+	// is called when one may be. The stream lives as long as life (the
+	// subscription's own context, not the operation's), so that the
+	// transport can let the operation's state go while the feed is idle
+	// and execute the operation again, on the same feed, when an event
+	// needs it (see wsSub).
 	notify func()
+	life   context.Context
 	idle   bool
 
 	// peeked is a stream step taken by encodedNext and left for next.
@@ -82,6 +87,7 @@ type liveStats struct {
 	encoded  int64 // of those, written as the bytes another subscriber's websocket wrote
 	// replay batches served from the hub's recent events, and read from the outbox
 	fromMemory, fromOutbox int64
+	revived                int64 // operations executed again after being let go while idle
 }
 
 func (s *liveStats) replay(fromMemory bool) {
@@ -257,6 +263,17 @@ func (f *liveFeed) encodedNext(ctx context.Context) (payload []byte, ok bool) {
 	}
 	f.peeked, f.hasPeeked = st, true
 	return nil, false
+}
+
+// takeIdle reports whether encodedNext found the polled stream idle, and
+// then takes that step as next would have (the feed is idle).
+func (f *liveFeed) takeIdle() bool {
+	if !f.hasPeeked || !f.peeked.idle || !f.peeked.ok || f.peeked.err != nil {
+		return false
+	}
+	f.peeked, f.hasPeeked = feedStep{}, false
+	f.idle, f.cur = true, nil
+	return true
 }
 
 // shareEncoded offers the payload bytes written for the live event next

@@ -317,6 +317,53 @@ func TestIdleSubscriptionsAddNoGoroutines(t *testing.T) {
 	})
 }
 
+// TestIdleSubscriptionRunsAgainWithItsVariables: an idle subscription
+// lets go of its executed operation and runs it again, with the same
+// variables (in its filter and in its selection), when an event needs
+// executing; events arrive complete and in order, resumed or not, and
+// other subscriptions of the connection are unaffected.
+func TestIdleSubscriptionRunsAgainWithItsVariables(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
+		s := &wsScript{t: t, conn: dialWS(t, srv, "graphql-transport-ws"), db: db, bus: bus}
+		s.send(`{"type":"connection_init"}`)
+		s.expect("connection_ack", "")
+		const q = `subscription($chs: [String!], $withTime: Boolean!) {
+			messages(filter: {channels: $chs}) { hash message { channel } at @include(if: $withTime) } }`
+		sub := func(id string, withTime bool) {
+			b, _ := json.Marshal(map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{
+				"query": q, "variables": map[string]any{"chs": []string{"WSP"}, "withTime": withTime}}})
+			s.send(string(b))
+		}
+		sub("with", true)
+		sub("without", false)
+		s.send(subscribeMsg("subscribe", "plain", wspQuery))
+		require.Eventually(t, func() bool { return hub.Subscribers() == 3 }, 10*time.Second, 5*time.Millisecond)
+		for round := range 3 {
+			hash := s.event()
+			got := map[string]map[string]any{}
+			for range 3 {
+				f := s.read(false)
+				require.Equal(t, "next", f.Type, "frame %+v", f)
+				var p struct {
+					Data struct{ Messages map[string]any }
+				}
+				require.NoError(t, json.Unmarshal(f.Payload, &p))
+				got[f.ID] = p.Data.Messages
+			}
+			require.Equal(t, hash, got["with"]["hash"])
+			require.Equal(t, map[string]any{"channel": "WSP"}, got["with"]["message"])
+			require.Contains(t, got["with"], "at", "round %d: $withTime kept", round)
+			require.Equal(t, hash, got["without"]["hash"])
+			require.NotContains(t, got["without"], "at", "round %d: $withTime kept", round)
+			require.Equal(t, map[string]any{"hash": hash}, got["plain"])
+		}
+		st := hub.Stats()
+		require.GreaterOrEqual(t, st.Revived, int64(3*3), "each idle subscription ran again for each event it executed")
+		require.Equal(t, st.Revived, st.Executed, "every execution after the first ran a let-go operation again")
+	})
+}
+
 // TestSubscribersOfOneSelectionSetShareEncodedFrames checks that once a
 // live event's payload is written for one subscriber, the others with the
 // same selection set get the same bytes under their own ids, without

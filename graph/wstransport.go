@@ -125,6 +125,14 @@ type wsServerConn struct {
 }
 
 // wsSub is one operation running on a connection.
+//
+// A polled `messages` subscription lets go of its executed operation
+// (gqlgen's operation context, field contexts and arguments, about 5 KiB)
+// whenever its feed is idle, keeping only what executes it again: the
+// query (interned), its operation name and variables. Most events never
+// need it: a subscriber with the same selection set wrote the payload
+// already (liveFeed.encodedNext). When one does, the writer executes the
+// operation again on the same feed (revive).
 type wsSub struct {
 	c      *wsServerConn
 	id     string
@@ -134,9 +142,12 @@ type wsSub struct {
 	cancel context.CancelFunc
 
 	// Set once a polled subscription started; used by the writer only.
+	// handler and rctx are nil while the operation is let go.
 	handler graphql.ResponseHandler
 	rctx    context.Context
 	feed    *liveFeed
+	opName  string
+	vars    json.RawMessage
 
 	queued bool // in c.ready (guarded by c.mu)
 }
@@ -146,9 +157,11 @@ type wsPollKey struct{}
 
 // wsPoll lets loaderSchema hand the transport the liveFeed of a
 // `messages` subscription and make it polled: notify is called when the
-// feed may have an event.
+// feed may have an event, and the feed's stream lives as long as life.
+// With feed set, the operation is executed again on that feed.
 type wsPoll struct {
 	notify func()
+	life   context.Context
 	feed   *liveFeed
 }
 
@@ -433,9 +446,7 @@ func (c *wsServerConn) start(s *wsSub, payload json.RawMessage) {
 	}()
 	start := graphql.Now()
 	var params graphql.RawParams
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	if err := decodeParams(payload, &params); err != nil {
 		c.failed(s, gqlerror.List{{Message: "invalid json"}})
 		return
 	}
@@ -446,6 +457,7 @@ func (c *wsServerConn) start(s *wsSub, payload json.RawMessage) {
 	params.Query = s.query.Value()
 	ctx := graphql.StartOperationTrace(s.ctx)
 	rc, errs := c.exec.CreateOperationContext(ctx, &params)
+	var err error
 	if errs != nil {
 		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
@@ -456,10 +468,19 @@ func (c *wsServerConn) start(s *wsSub, payload json.RawMessage) {
 		c.complete(s)
 		return
 	}
-	poll := &wsPoll{notify: func() { c.notify(s) }}
+	poll := &wsPoll{notify: func() { c.notify(s) }, life: s.ctx}
 	responses, rctx := c.exec.DispatchOperation(context.WithValue(ctx, wsPollKey{}, poll), rc)
 	if poll.feed != nil {
 		s.handler, s.rctx, s.feed = responses, rctx, poll.feed
+		// What executes it again: the query as run (an automatic persisted
+		// query's text included), its operation and variables.
+		s.query = unique.Make(rc.RawQuery)
+		s.opName = rc.OperationName
+		if len(params.Variables) > 0 {
+			if s.vars, err = json.Marshal(params.Variables); err != nil {
+				s.vars = nil
+			}
+		}
 		c.notify(s)
 		return
 	}
@@ -473,6 +494,44 @@ func (c *wsServerConn) start(s *wsSub, payload json.RawMessage) {
 		}
 	}
 	c.complete(s)
+}
+
+// decodeParams reads an operation's parameters, numbers kept exact.
+func decodeParams(payload []byte, params *graphql.RawParams) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	return dec.Decode(params)
+}
+
+// revive executes a polled subscription's operation again, on its running
+// feed, after it was let go. It fails only if the operation that ran
+// before no longer does (the error is logged).
+func (c *wsServerConn) revive(s *wsSub) bool {
+	params := graphql.RawParams{Query: s.query.Value(), OperationName: s.opName}
+	if len(s.vars) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(s.vars))
+		dec.UseNumber()
+		if err := dec.Decode(&params.Variables); err != nil {
+			c.t.log.Error("subscription variables", "err", err)
+			return false
+		}
+	}
+	now := graphql.Now()
+	params.ReadTime = graphql.TraceTiming{Start: now, End: now}
+	ctx := graphql.StartOperationTrace(s.ctx)
+	rc, errs := c.exec.CreateOperationContext(ctx, &params)
+	if errs != nil {
+		c.t.log.Error("subscription could not run again", "errs", errs)
+		return false
+	}
+	poll := &wsPoll{notify: func() { c.notify(s) }, life: s.ctx, feed: s.feed}
+	s.handler, s.rctx = c.exec.DispatchOperation(context.WithValue(ctx, wsPollKey{}, poll), rc)
+	if st := s.feed.stats; st != nil {
+		st.mu.Lock()
+		st.revived++
+		st.mu.Unlock()
+	}
+	return true
 }
 
 // failed answers an operation that could not start with an error message.
@@ -576,13 +635,25 @@ func (c *wsServerConn) writeLoop() {
 			if s.ctx.Err() != nil {
 				continue
 			}
-			if payload, ok := s.feed.encodedNext(s.rctx); ok {
+			ctx := s.rctx
+			if ctx == nil {
+				ctx = s.ctx
+			}
+			if payload, ok := s.feed.encodedNext(ctx); ok {
 				buf = append(append(append(buf[:0], s.prefix...), payload...), '}')
+			} else if s.feed.takeIdle() {
+				s.handler, s.rctx = nil, nil // let the operation go; notify brings it back
+				continue
 			} else {
+				if s.handler == nil && !c.revive(s) {
+					c.failed(s, gqlerror.List{{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}})
+					continue
+				}
 				resp := s.handler(s.rctx)
 				if resp == nil {
 					if s.feed.idle && s.ctx.Err() == nil {
-						continue // notify brings it back
+						s.handler, s.rctx = nil, nil // let the operation go; notify brings it back
+						continue
 					}
 					c.complete(s)
 					continue
@@ -597,6 +668,8 @@ func (c *wsServerConn) writeLoop() {
 			}
 			if s.feed.hasMore() {
 				c.notify(s)
+			} else {
+				s.handler, s.rctx = nil, nil // nothing waiting: let the operation go
 			}
 		}
 	}
