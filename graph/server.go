@@ -60,7 +60,7 @@ type handlerState struct {
 // connection goroutine: once the connection is upgraded (hijacked) the
 // handler returns, which releases that goroutine's stack, net/http's
 // connection state and its 4 KiB read and write buffers (the websocket
-// has small ones of its own, see smallBufWriter), all of which net/http
+// has no buffers of its own, see wsConn), all of which net/http
 // otherwise keeps for the life of the websocket. The websocket then runs
 // with the request's context values but not its cancellation (net/http
 // cancels it when the handler returns); it ends when the client goes or

@@ -14,7 +14,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -60,8 +60,8 @@ const (
 	wsCloseSubscriberDup = 4409 // subscribe with an id already running
 	wsCloseTooManyInits  = 4429 // a second connection_init
 	wsCloseInternalError = 4500 // the node failed
-	wsCloseNormal        = int(websocket.StatusNormalClosure)
-	wsCloseGoingAway     = int(websocket.StatusGoingAway)
+	wsCloseNormal        = int(ws.StatusNormalClosure)
+	wsCloseGoingAway     = int(ws.StatusGoingAway)
 	wsDefaultInitTimeout = 10 * time.Second
 	wsDefaultReadLimit   = 64 << 10
 )
@@ -196,15 +196,14 @@ func (c *wsServerConn) serve() {
 	})
 	c.mu.Unlock()
 	for {
-		typ, data, err := c.ws.conn.Read(context.Background())
+		_, data, err := c.ws.Read()
 		if err != nil {
 			return
 		}
-		if typ != websocket.MessageText && typ != websocket.MessageBinary {
-			continue
-		}
 		if !c.handle(data) {
-			return
+			// The close frame is on its way: read on until the client's
+			// answer (or wsCloseTimeout) ends the connection.
+			c.closeWith(wsCloseNormal, "")
 		}
 	}
 }
