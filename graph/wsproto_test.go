@@ -122,6 +122,16 @@ func (s *wsScript) nexts(typ, hash string, ids ...string) {
 	require.Equal(s.t, want, got)
 }
 
+// ackedScript opens a graphql-transport-ws connection to srv and has it
+// acknowledged.
+func ackedScript(t *testing.T, db *database.DB, bus events.Publisher, srv *httptest.Server) *wsScript {
+	t.Helper()
+	s := &wsScript{t: t, conn: dialWS(t, srv, "graphql-transport-ws"), db: db, bus: bus}
+	s.send(`{"type":"connection_init"}`)
+	s.expect("connection_ack", "")
+	return s
+}
+
 const wspQuery = `subscription { messages(filter: {channels: ["WSP"]}) { hash } }`
 
 func subscribeMsg(typ, id, query string) string {
@@ -291,9 +301,7 @@ func TestWebsocketProtocolEdgeCases(t *testing.T) {
 func TestIdleSubscriptionsAddNoGoroutines(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
-		s := &wsScript{t: t, conn: dialWS(t, srv, "graphql-transport-ws"), db: db, bus: bus}
-		s.send(`{"type":"connection_init"}`)
-		s.expect("connection_ack", "")
+		s := ackedScript(t, db, bus, srv)
 		s.send(subscribeMsg("subscribe", "0", wspQuery))
 		require.Eventually(t, func() bool { return hub.Subscribers() == 1 }, 10*time.Second, 5*time.Millisecond)
 		s.nexts("next", s.event(), "0") // the connection's writer has run and ended
@@ -325,9 +333,7 @@ func TestIdleSubscriptionsAddNoGoroutines(t *testing.T) {
 func TestIdleSubscriptionRunsAgainWithItsVariables(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
-		s := &wsScript{t: t, conn: dialWS(t, srv, "graphql-transport-ws"), db: db, bus: bus}
-		s.send(`{"type":"connection_init"}`)
-		s.expect("connection_ack", "")
+		s := ackedScript(t, db, bus, srv)
 		const q = `subscription($chs: [String!], $withTime: Boolean!) {
 			messages(filter: {channels: $chs}) { hash message { channel } at @include(if: $withTime) } }`
 		sub := func(id string, withTime bool) {
@@ -372,9 +378,7 @@ func TestIdleSubscriptionRunsAgainWithItsVariables(t *testing.T) {
 func TestSubscribersOfOneSelectionSetShareEncodedFrames(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
-		s := &wsScript{t: t, conn: dialWS(t, srv, "graphql-transport-ws"), db: db, bus: bus}
-		s.send(`{"type":"connection_init"}`)
-		s.expect("connection_ack", "")
+		s := ackedScript(t, db, bus, srv)
 		const n = 20
 		var ids []string
 		for i := range n {
