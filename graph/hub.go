@@ -56,6 +56,10 @@ type HubConfig struct {
 	// those payloads, instead of reading the outbox. Default 4096; -1
 	// keeps none.
 	RecentEvents int
+	// RecentBytes bounds the memory of those events: their messages'
+	// content, counted twice for the payloads encoded from it. Default
+	// 64 MiB.
+	RecentBytes int64
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -87,7 +91,10 @@ func (c *HubConfig) Validate() error {
 	case -1:
 		c.RecentEvents = 0
 	}
-	if c.MaxReplays < 1 || c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 || c.RecentEvents < 0 {
+	if c.RecentBytes == 0 {
+		c.RecentBytes = 64 << 20
+	}
+	if c.MaxReplays < 1 || c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 || c.RecentEvents < 0 || c.RecentBytes < 0 {
 		return errors.New("hub buffer, timeouts and replay batch must be positive")
 	}
 	return nil
@@ -170,23 +177,40 @@ func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.
 		return nil, err
 	}
 	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "graphql-hub"),
-		index: map[string]map[*hubSub]struct{}{}, recent: recentEvents{max: cfg.RecentEvents}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL),
+		index: map[string]map[*hubSub]struct{}{}, recent: recentEvents{max: cfg.RecentEvents, maxBytes: cfg.RecentBytes}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL),
 		replays: make(chan struct{}, cfg.MaxReplays)}, nil
 }
 
 // recentEvents are the last events the hub dispatched, in outbox order:
 // every event after floor that the hub dispatched, up to its last. The
-// oldest go first once there are more than max.
+// oldest go first once there are more than max, or once their cost
+// (eventCost) passes maxBytes.
 type recentEvents struct {
-	max   int
-	floor int64       // every dispatched event after floor is in evs[start:]
-	evs   []*hubEvent // evs[:start] are dropped (nil), kept for amortized compaction
-	start int
+	max      int
+	maxBytes int64
+	bytes    int64       // the cost of evs[start:]
+	floor    int64       // every dispatched event after floor is in evs[start:]
+	evs      []*hubEvent // evs[:start] are dropped (nil), kept for amortized compaction
+	start    int
+}
+
+// eventCost estimates the memory an event keeps while it is recent: its
+// message's content twice (as stored, and in the payloads encoded from
+// it) and a fixed part for the rest.
+func eventCost(e *hubEvent) int64 {
+	n := int64(1024)
+	if m := e.msg; m != nil {
+		n += 2 * int64(len(m.Content))
+		if m.ItemContent != nil {
+			n += int64(len(*m.ItemContent))
+		}
+	}
+	return n
 }
 
 // reset starts an empty window after seq.
 func (r *recentEvents) reset(seq int64) {
-	r.floor, r.evs, r.start = seq, nil, 0
+	r.floor, r.evs, r.start, r.bytes = seq, nil, 0, 0
 }
 
 // add appends the event just dispatched, dropping the oldest beyond max.
@@ -196,8 +220,10 @@ func (r *recentEvents) add(e *hubEvent) {
 		return
 	}
 	r.evs = append(r.evs, e)
-	for len(r.evs)-r.start > r.max {
-		r.floor = r.evs[r.start].ev.Seq
+	r.bytes += eventCost(e)
+	for n := len(r.evs) - r.start; n > r.max || (n > 0 && r.maxBytes > 0 && r.bytes > r.maxBytes); n-- {
+		old := r.evs[r.start]
+		r.floor, r.bytes = old.ev.Seq, r.bytes-eventCost(old)
 		r.evs[r.start] = nil
 		r.start++
 	}

@@ -76,6 +76,22 @@ func TestRecentEventsWindow(t *testing.T) {
 	require.Equal(t, []int64{27, 28, 29, 30}, seqs(got))
 	require.LessOrEqual(t, len(r.evs), 2*r.max, "dropped events do not pile up")
 
+	// The byte bound drops the oldest too: three events of 1 KiB of
+	// content cost 3 KiB each (content twice, and 1 KiB for the rest).
+	big := func(seq int64) *hubEvent {
+		return &hubEvent{ev: events.Event{Seq: seq}, msg: &ent.Message{Content: make([]byte, 1024)}}
+	}
+	sized := recentEvents{max: 100, maxBytes: 7 << 10}
+	sized.reset(0)
+	for seq := int64(1); seq <= 3; seq++ {
+		sized.add(big(seq))
+	}
+	require.Equal(t, int64(1), sized.floor, "two events of 3 KiB fit in 7 KiB")
+	require.Equal(t, int64(6<<10), sized.bytes)
+	got, ok = sized.after(1, 3, 100)
+	require.True(t, ok)
+	require.Equal(t, []int64{2, 3}, seqs(got))
+
 	none := recentEvents{}
 	none.reset(5)
 	none.add(&hubEvent{ev: events.Event{Seq: 6}})
