@@ -405,26 +405,47 @@ func directConnectionValue[E any, N any](ec *executionContext, ctx context.Conte
 
 // directPageInfo writes a PageInfo.
 func (ec *executionContext) directPageInfo(b *bytes.Buffer, sel ast.SelectionSet, pi *model.PageInfo) {
-	b.WriteByte('{')
-	for i, f := range graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeKey(b, f.Alias)
+	_ = ec.directFields(b, sel, pageInfoImplementors, func(f graphql.CollectedField) (graphql.Marshaler, error) {
 		switch f.Name {
 		case "__typename":
-			graphql.MarshalString("PageInfo").MarshalGQL(b)
+			return graphql.MarshalString("PageInfo"), nil
 		case "hasNextPage":
-			graphql.MarshalBoolean(pi.HasNextPage).MarshalGQL(b)
+			return graphql.MarshalBoolean(pi.HasNextPage), nil
 		case "hasPreviousPage":
-			graphql.MarshalBoolean(pi.HasPreviousPage).MarshalGQL(b)
+			return graphql.MarshalBoolean(pi.HasPreviousPage), nil
 		case "startCursor":
 			optString(b, pi.StartCursor)
 		case "endCursor":
 			optString(b, pi.EndCursor)
 		}
+		return nil, nil
+	})
+}
+
+// directFields writes the fields sel selects on an object of one of
+// implementors, as gqlgen's generated _Type functions do: field returns
+// the marshaler of one field's value, or nil once it wrote the value
+// itself; its error (errNotDirect for anything it does not handle) stops
+// the writing.
+func (ec *executionContext) directFields(b *bytes.Buffer, sel ast.SelectionSet, implementors []string,
+	field func(graphql.CollectedField) (graphql.Marshaler, error),
+) error {
+	b.WriteByte('{')
+	for i, f := range graphql.CollectFields(ec.OperationContext, sel, implementors) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeKey(b, f.Alias)
+		v, err := field(f)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			v.MarshalGQL(b)
+		}
 	}
 	b.WriteByte('}')
+	return nil
 }
 
 // optString writes a nullable string as gqlgen's marshalOString does.
@@ -443,89 +464,70 @@ func (ec *executionContext) directMessage(ctx context.Context, b *bytes.Buffer, 
 		return errNotDirect
 	}
 	mr := ec.Resolvers.Message()
-	b.WriteByte('{')
-	for i, f := range graphql.CollectFields(ec.OperationContext, sel, messageImplementors) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeKey(b, f.Alias)
-		var v graphql.Marshaler
+	return ec.directFields(b, sel, messageImplementors, func(f graphql.CollectedField) (graphql.Marshaler, error) {
 		switch f.Name {
 		case "__typename":
-			v = graphql.MarshalString("Message")
+			return graphql.MarshalString("Message"), nil
 		case "id":
 			id, err := mr.ID(ctx, m)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			v = ec.marshalNID2string(ctx, nil, id)
+			return ec.marshalNID2string(ctx, nil, id), nil
 		case "hash":
-			v = graphql.MarshalString(m.ID)
+			return graphql.MarshalString(m.ID), nil
 		case "type":
-			t, err := mr.Type(ctx, m)
-			if err != nil {
-				return err
-			}
-			v = t
+			return mr.Type(ctx, m)
 		case "chain":
-			v = graphql.MarshalString(m.Chain)
+			return graphql.MarshalString(m.Chain), nil
 		case "sender":
-			v = graphql.MarshalString(m.Sender)
+			return graphql.MarshalString(m.Sender), nil
 		case "signature":
-			v = ec.marshalOString2ᚖstring(ctx, nil, m.Signature)
+			return ec.marshalOString2ᚖstring(ctx, nil, m.Signature), nil
 		case "itemType":
-			t, err := mr.ItemType(ctx, m)
-			if err != nil {
-				return err
-			}
-			v = t
+			return mr.ItemType(ctx, m)
 		case "itemContent":
-			v = ec.marshalOString2ᚖstring(ctx, nil, m.ItemContent)
+			return ec.marshalOString2ᚖstring(ctx, nil, m.ItemContent), nil
 		case "content":
 			writeJSON(b, m.Content)
-			continue
+			return nil, nil
 		case "time":
-			v = ec.marshalNTime2timeᚐTime(ctx, nil, m.Time)
+			return ec.marshalNTime2timeᚐTime(ctx, nil, m.Time), nil
 		case "channel":
-			v = ec.marshalOString2ᚖstring(ctx, nil, m.Channel)
+			return ec.marshalOString2ᚖstring(ctx, nil, m.Channel), nil
 		case "size":
-			v = graphql.MarshalInt64(m.Size)
+			return graphql.MarshalInt64(m.Size), nil
 		case "owner":
-			v = graphql.MarshalString(m.Owner)
+			return graphql.MarshalString(m.Owner), nil
 		case "contentType":
-			v = ec.marshalOString2ᚖstring(ctx, nil, m.ContentType)
+			return ec.marshalOString2ᚖstring(ctx, nil, m.ContentType), nil
 		case "contentRef":
-			v = ec.marshalOString2ᚖstring(ctx, nil, m.ContentRef)
+			return ec.marshalOString2ᚖstring(ctx, nil, m.ContentRef), nil
 		case "contentKey":
-			v = ec.marshalOString2ᚖstring(ctx, nil, m.ContentKey)
+			return ec.marshalOString2ᚖstring(ctx, nil, m.ContentKey), nil
 		case "contentItemHash":
-			v = ec.marshalOString2ᚖstring(ctx, nil, m.ContentItemHash)
+			return ec.marshalOString2ᚖstring(ctx, nil, m.ContentItemHash), nil
 		case "paymentType":
 			t, err := mr.PaymentType(ctx, m)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			v = ec.marshalOPaymentType2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐPaymentType(ctx, nil, t)
+			return ec.marshalOPaymentType2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐPaymentType(ctx, nil, t), nil
 		case "tags":
 			tags, err := mr.Tags(ctx, m)
-			if err != nil {
-				return err
+			if err == nil {
+				directStrings(b, tags)
 			}
-			directStrings(b, tags)
-			continue
+			return nil, err
 		case "receptionTime":
-			v = ec.marshalNTime2timeᚐTime(ctx, nil, m.ReceptionTime)
+			return ec.marshalNTime2timeᚐTime(ctx, nil, m.ReceptionTime), nil
 		case "firstConfirmedAt":
-			v = ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, m.FirstConfirmedAt)
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, m.FirstConfirmedAt), nil
 		case "firstConfirmedHeight":
-			v = ec.marshalOInt2ᚖint64(ctx, nil, m.FirstConfirmedHeight)
-		default:
-			return errNotDirect
+			return ec.marshalOInt2ᚖint64(ctx, nil, m.FirstConfirmedHeight), nil
 		}
-		v.MarshalGQL(b)
-	}
-	b.WriteByte('}')
-	return nil
+		return nil, errNotDirect
+	})
 }
 
 // directStrings writes a non-null list of non-null strings.
@@ -571,63 +573,51 @@ func (ec *executionContext) directPost(ctx context.Context, b *bytes.Buffer, sel
 		return errNotDirect
 	}
 	pr := ec.Resolvers.Post()
-	b.WriteByte('{')
-	for i, f := range graphql.CollectFields(ec.OperationContext, sel, postImplementors) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeKey(b, f.Alias)
-		var v graphql.Marshaler
+	return ec.directFields(b, sel, postImplementors, func(f graphql.CollectedField) (graphql.Marshaler, error) {
 		switch f.Name {
 		case "__typename":
-			v = graphql.MarshalString("Post")
+			return graphql.MarshalString("Post"), nil
 		case "id":
 			id, err := pr.ID(ctx, p)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			v = ec.marshalNID2string(ctx, nil, id)
+			return ec.marshalNID2string(ctx, nil, id), nil
 		case "hash":
-			v = graphql.MarshalString(p.ID)
+			return graphql.MarshalString(p.ID), nil
 		case "owner":
-			v = graphql.MarshalString(p.Owner)
+			return graphql.MarshalString(p.Owner), nil
 		case "type":
-			v = graphql.MarshalString(p.Type)
+			return graphql.MarshalString(p.Type), nil
 		case "ref":
-			v = ec.marshalOString2ᚖstring(ctx, nil, p.Ref)
+			return ec.marshalOString2ᚖstring(ctx, nil, p.Ref), nil
 		case "channel":
-			v = ec.marshalOString2ᚖstring(ctx, nil, p.Channel)
+			return ec.marshalOString2ᚖstring(ctx, nil, p.Channel), nil
 		case "content":
 			c, err := pr.Content(ctx, p)
-			if err != nil {
-				return err
+			if err == nil {
+				writeJSON(b, c)
 			}
-			writeJSON(b, c)
-			continue
+			return nil, err
 		case "tags":
 			tags, err := pr.Tags(ctx, p)
-			if err != nil {
-				return err
+			if err == nil {
+				directStrings(b, tags)
 			}
-			directStrings(b, tags)
-			continue
+			return nil, err
 		case "createdAt":
-			v = ec.marshalNTime2timeᚐTime(ctx, nil, p.CreationDatetime)
+			return ec.marshalNTime2timeᚐTime(ctx, nil, p.CreationDatetime), nil
 		case "lastUpdated":
 			t, err := pr.LastUpdated(ctx, p)
 			if err != nil || t == nil {
-				return errors.Join(err, errNotDirect)
+				return nil, errors.Join(err, errNotDirect)
 			}
-			v = ec.marshalNTime2timeᚐTime(ctx, nil, *t)
+			return ec.marshalNTime2timeᚐTime(ctx, nil, *t), nil
 		case "latestAmendHash":
-			v = ec.marshalOString2ᚖstring(ctx, nil, p.LatestAmend)
-		default:
-			return errNotDirect
+			return ec.marshalOString2ᚖstring(ctx, nil, p.LatestAmend), nil
 		}
-		v.MarshalGQL(b)
-	}
-	b.WriteByte('}')
-	return nil
+		return nil, errNotDirect
+	})
 }
 
 // directAggregate writes an Aggregate node as gqlgen's _Aggregate does.
@@ -635,47 +625,37 @@ func (ec *executionContext) directAggregate(ctx context.Context, b *bytes.Buffer
 	if a == nil {
 		return errNotDirect
 	}
-	b.WriteByte('{')
-	for i, f := range graphql.CollectFields(ec.OperationContext, sel, aggregateImplementors) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeKey(b, f.Alias)
-		var v graphql.Marshaler
+	return ec.directFields(b, sel, aggregateImplementors, func(f graphql.CollectedField) (graphql.Marshaler, error) {
 		switch f.Name {
 		case "__typename":
-			v = graphql.MarshalString("Aggregate")
+			return graphql.MarshalString("Aggregate"), nil
 		case "id":
 			id, err := ec.Resolvers.Aggregate().ID(ctx, a)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			v = ec.marshalNID2string(ctx, nil, id)
+			return ec.marshalNID2string(ctx, nil, id), nil
 		case "owner":
-			v = graphql.MarshalString(a.Owner)
+			return graphql.MarshalString(a.Owner), nil
 		case "key":
-			v = graphql.MarshalString(a.Key)
+			return graphql.MarshalString(a.Key), nil
 		case "content":
 			if a.Content == nil {
-				return errNotDirect // gqlgen reports the null
+				return nil, errNotDirect // gqlgen reports the null
 			}
 			writeJSON(b, a.Content)
-			continue
+			return nil, nil
 		case "createdAt":
-			v = ec.marshalNTime2timeᚐTime(ctx, nil, a.CreationDatetime)
+			return ec.marshalNTime2timeᚐTime(ctx, nil, a.CreationDatetime), nil
 		case "lastUpdated":
-			v = ec.marshalNTime2timeᚐTime(ctx, nil, a.LastUpdated)
+			return ec.marshalNTime2timeᚐTime(ctx, nil, a.LastUpdated), nil
 		case "lastRevisionHash":
-			v = graphql.MarshalString(a.LastRevisionHash)
+			return graphql.MarshalString(a.LastRevisionHash), nil
 		case "elementCount":
-			v = graphql.MarshalInt(a.ElementCount)
-		default:
-			return errNotDirect
+			return graphql.MarshalInt(a.ElementCount), nil
 		}
-		v.MarshalGQL(b)
-	}
-	b.WriteByte('}')
-	return nil
+		return nil, errNotDirect
+	})
 }
 
 // Interface guards
