@@ -23,9 +23,10 @@ type endReader struct {
 
 // endRead is one shared read.
 type endRead struct {
-	done chan struct{}
-	end  int64
-	err  error
+	done    chan struct{}
+	end     int64
+	err     error
+	waiting int // requests sharing it (guarded by endReader.mu)
 }
 
 func newEndReader(read func(context.Context) (int64, error)) *endReader {
@@ -39,6 +40,7 @@ func (e *endReader) End(ctx context.Context) (int64, error) {
 		e.next = &endRead{done: make(chan struct{})}
 	}
 	r := e.next
+	r.waiting++
 	if !e.running {
 		e.startLocked()
 	}

@@ -41,10 +41,10 @@ func TestEndReaderNeverAnswersAnOlderRead(t *testing.T) {
 	a := call()
 	<-started // read 1 runs: B and C arrive after it began
 	b, c := call(), call()
-	require.Eventually(t, func() bool {
+	require.Eventually(t, func() bool { // both wait for the next read
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return e.next != nil
+		return e.next != nil && e.next.waiting == 2
 	}, 5*time.Second, time.Millisecond)
 	release <- 1
 	require.Equal(t, got{end: 1}, <-a)
