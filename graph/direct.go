@@ -326,80 +326,78 @@ func directConnectionValue[E any, N any](ec *executionContext, ctx context.Conte
 	split func(E) (string, N), prefetch func(context.Context, ast.SelectionSet, []E, func(E) (string, N)),
 	node func(context.Context, *bytes.Buffer, ast.SelectionSet, N) error,
 ) error {
-	b.WriteByte('{')
-	for i, f := range graphql.CollectFields(ec.OperationContext, sel, connImpl) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeKey(b, f.Alias)
+	return ec.directFields(b, sel, connImpl, func(f graphql.CollectedField) (graphql.Marshaler, error) {
 		switch f.Name {
 		case "__typename":
-			graphql.MarshalString(connType).MarshalGQL(b)
+			return graphql.MarshalString(connType), nil
 		case "totalCount":
 			if counter == nil {
-				return errNotDirect
+				return nil, errNotDirect
 			}
 			n, err := counter.TotalCount(ctx)
-			if err != nil {
-				return err
-			}
-			graphql.MarshalInt(n).MarshalGQL(b)
+			return graphql.MarshalInt(n), err
 		case "countIsExact":
 			if counter == nil {
-				return errNotDirect
+				return nil, errNotDirect
 			}
 			exact, err := counter.CountIsExact(ctx)
-			if err != nil {
-				return err
-			}
-			graphql.MarshalBoolean(exact).MarshalGQL(b)
+			return graphql.MarshalBoolean(exact), err
 		case "pageInfo":
 			if pi == nil {
-				return errNotDirect
+				return nil, errNotDirect
 			}
 			ec.directPageInfo(b, f.Selections, pi)
+			return nil, nil
 		case "edges":
-			fields := graphql.CollectFields(ec.OperationContext, f.Selections, edgeImpl)
-			if prefetch != nil {
-				for _, e := range fields {
-					if e.Name == "node" {
-						prefetch(ctx, e.Selections, edges, split)
-					}
-				}
+			return nil, directEdges(ec, ctx, b, f.Selections, edgeImpl, edgeType, edges, split, prefetch, node)
+		}
+		return nil, errNotDirect
+	})
+}
+
+// directEdges writes a connection's edges. Their fields are collected
+// once for the page, not once per edge as directFields would.
+func directEdges[E any, N any](ec *executionContext, ctx context.Context, b *bytes.Buffer, sel ast.SelectionSet,
+	edgeImpl []string, edgeType string, edges []E,
+	split func(E) (string, N), prefetch func(context.Context, ast.SelectionSet, []E, func(E) (string, N)),
+	node func(context.Context, *bytes.Buffer, ast.SelectionSet, N) error,
+) error {
+	fields := graphql.CollectFields(ec.OperationContext, sel, edgeImpl)
+	if prefetch != nil {
+		for _, e := range fields {
+			if e.Name == "node" {
+				prefetch(ctx, e.Selections, edges, split)
 			}
-			b.WriteByte('[')
-			for j, edge := range edges {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				cursor, n := split(edge)
-				b.WriteByte('{')
-				for k, e := range fields {
-					if k > 0 {
-						b.WriteByte(',')
-					}
-					writeKey(b, e.Alias)
-					switch e.Name {
-					case "__typename":
-						graphql.MarshalString(edgeType).MarshalGQL(b)
-					case "cursor":
-						graphql.MarshalString(cursor).MarshalGQL(b)
-					case "node":
-						if err := node(ctx, b, e.Selections, n); err != nil {
-							return err
-						}
-					default:
-						return errNotDirect
-					}
-				}
-				b.WriteByte('}')
-			}
-			b.WriteByte(']')
-		default:
-			return errNotDirect
 		}
 	}
-	b.WriteByte('}')
+	b.WriteByte('[')
+	for j, edge := range edges {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		cursor, n := split(edge)
+		b.WriteByte('{')
+		for k, e := range fields {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			writeKey(b, e.Alias)
+			switch e.Name {
+			case "__typename":
+				graphql.MarshalString(edgeType).MarshalGQL(b)
+			case "cursor":
+				graphql.MarshalString(cursor).MarshalGQL(b)
+			case "node":
+				if err := node(ctx, b, e.Selections, n); err != nil {
+					return err
+				}
+			default:
+				return errNotDirect
+			}
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
 	return nil
 }
 
