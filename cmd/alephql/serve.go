@@ -23,6 +23,8 @@ import (
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/read"
+	"github.com/alephql/alephql/rest"
 	"github.com/alephql/alephql/server"
 )
 
@@ -182,7 +184,18 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout,
 		Freshness: graph.NewFreshness(db.Client, time.Second), NoAnswerCache: !f.answerCache,
 	}, schema, log)
-	extra := store.Routes
+	reader, err := read.New(read.Config{}, db.Client)
+	if err != nil {
+		return err
+	}
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, restSubmitter{proc}, bus, log)
+	if err != nil {
+		return err
+	}
+	extra := api.Routes()
+	for p, h := range store.Routes {
+		extra[p] = rest.CORS(h)
+	}
 	if f.benchBaseline {
 		var closePool func()
 		if extra, closePool, err = withBenchBaseline(ctx, extra, dbCfg.URL, f.dbMaxConns, log); err != nil {

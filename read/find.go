@@ -1,4 +1,4 @@
-package graph
+package read
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"github.com/alephql/alephql/ent/removedmessage"
 )
 
-// findMessage returns a message by hash from wherever it is: the messages
+// FindMessage returns a message by hash from wherever it is: the messages
 // table (processed, removing), the rejected message's wire fields, the
 // forgotten or removed snapshot (no content), or the pending queue. Nil if
 // the node never heard of it.
-func findMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message, error) {
+func FindMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message, error) {
 	m, err := c.Message.Get(ctx, hash)
 	if !ent.IsNotFound(err) {
 		return m, err
@@ -46,11 +46,11 @@ func findMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message,
 	return pendingMessage(p), nil
 }
 
-// findMessagesElsewhere is findMessage for messages known not to be in the
+// FindMessagesElsewhere is FindMessage for messages known not to be in the
 // messages table, in one query per other place rather than per hash: the
 // hub's outbox reads meet many pending (not yet processed) messages. Hashes
 // the node never heard of are absent from the result.
-func findMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) (map[string]*ent.Message, error) {
+func FindMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) (map[string]*ent.Message, error) {
 	out := make(map[string]*ent.Message, len(hashes))
 	missing := func() []string {
 		var m []string
@@ -92,7 +92,7 @@ func findMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) 
 			return nil, err
 		}
 		for _, p := range ps {
-			if out[p.ItemHash] == nil { // the first pending copy, as findMessage
+			if out[p.ItemHash] == nil { // the first pending copy, as FindMessage
 				out[p.ItemHash] = pendingMessage(p)
 			}
 		}
