@@ -22,6 +22,11 @@ const (
 	CodeQueryTooDeep = "QUERY_TOO_DEEP"
 	// CodeQueryTooComplex: the query's complexity is over the limit (gqlgen's code).
 	CodeQueryTooComplex = "COMPLEXITY_LIMIT_EXCEEDED"
+	// CodeBadRequest: the HTTP request is not a GraphQL request: its body
+	// is not a JSON object, or its method is not GET or POST.
+	CodeBadRequest = "BAD_REQUEST"
+	// CodeUnsupportedMediaType: a POST body is not application/json.
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	// CodeRequestTooLarge: the request body is over the size limit.
 	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
 	// CodeTimeout: the request ran out of time.

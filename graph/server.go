@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -156,6 +157,9 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
 	srv.Use(DepthLimit{Max: cfg.Limits.MaxDepth})
 	if cfg.Freshness != nil {
+		if ls, ok := schema.(loaderSchema); ok && ls.r.opts.Hub != nil {
+			cfg.Freshness.followHub(ls.r.opts.Hub)
+		}
 		srv.Use(cfg.Freshness)
 	}
 	if ls, ok := schema.(loaderSchema); ok && !cfg.NoAnswerCache && ls.r.opts.Cache != nil && ls.r.opts.Hub != nil {
@@ -189,6 +193,9 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+		if refuseTransport(w, r) {
+			return
+		}
 		if r.Header.Get("Upgrade") != "" {
 			st.serveDetached(srv, w, r)
 			return
@@ -209,4 +216,28 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
 	})
+}
+
+// refuseTransport answers, with a code, the requests no transport takes:
+// a POST whose body is not application/json (415) and methods other than
+// GET, POST and OPTIONS (405). It reports whether it answered.
+func refuseTransport(w http.ResponseWriter, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodOptions:
+		return false
+	case http.MethodPost:
+		if r.Header.Get("Upgrade") != "" {
+			return false
+		}
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err == nil && mt == "application/json" {
+			return false
+		}
+		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+			"a POST body must be application/json (a JSON object with query, variables and operationName)")
+		return true
+	}
+	w.Header().Set("Allow", "GET, POST, OPTIONS")
+	writeError(w, http.StatusMethodNotAllowed, CodeBadRequest, "method "+r.Method+" is not allowed: use GET or POST")
+	return true
 }

@@ -22,12 +22,10 @@ import (
 // gqlgen's.
 type postTransport struct{ transport.POST }
 
-// Do implements graphql.Transport.
+// Do implements graphql.Transport. A body that is not one JSON object
+// (empty, truncated, not JSON, an array) is answered 400 with code
+// BAD_REQUEST.
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	if strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json") {
-		t.POST.Do(w, r, exec)
-		return
-	}
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -43,6 +41,10 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&params); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the request body is not a JSON object: "+err.Error())
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json") {
 		asPOST()
 		return
 	}

@@ -35,6 +35,7 @@ type serveFlags struct {
 	maxDepth        int
 	maxComplexity   int
 	requestTimeout  time.Duration
+	submitWait      time.Duration
 	maxBodyBytes    int64
 	benchBaseline   bool
 	answerCache     bool
@@ -57,6 +58,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&f.maxDepth, "graphql-max-depth", 12, "deepest selection nesting a query may have (env ALEPHQL_GRAPHQL_MAX_DEPTH)")
 	fs.IntVar(&f.maxComplexity, "graphql-max-complexity", 5000, "largest query complexity accepted (env ALEPHQL_GRAPHQL_MAX_COMPLEXITY)")
 	fs.DurationVar(&f.requestTimeout, "graphql-request-timeout", 30*time.Second, "time limit of one query or mutation (env ALEPHQL_GRAPHQL_REQUEST_TIMEOUT)")
+	fs.DurationVar(&f.submitWait, "graphql-submit-wait", 5*time.Second, "longest wait of submitMessage(sync: true) for the processing result before it answers PENDING; also ends before the request timeout (env ALEPHQL_GRAPHQL_SUBMIT_WAIT)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
@@ -174,7 +176,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}),
-		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics))
+		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait))
 	if err != nil {
 		return err
 	}
