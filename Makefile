@@ -58,11 +58,12 @@ bench-subs:
 bench-api: assets
 	N=$(N) ACCOUNTS=$(ACCOUNTS) CLIENTS=$(CLIENTS) DURATION=$(DURATION) WARMUP=$(WARMUP) DEPTH=$(DEPTH) scripts/bench-api.sh
 
-#? lint: gofmt, go vet and the import rules
+#? lint: gofmt, go vet, the import rules, and go.mod tidy (go mod tidy -e changes nothing)
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	scripts/check-deps.sh
+	@$(GO) mod tidy -e -diff || { echo 'go.mod or go.sum is not tidy: run go mod tidy -e'; exit 1; }
 
 #? check-deps: enforce the one-way flow sources -> processor -> ent -> graph
 check-deps:
