@@ -43,6 +43,9 @@ type HandlerConfig struct {
 	// OnSlowClient, if set, is called each time a websocket client is cut
 	// off as too slow (for metrics).
 	OnSlowClient func()
+	// PersistedQueries, if set, is the only operations served (see
+	// LoadPersistedQueries); automatic persisted queries register none.
+	PersistedQueries map[string]string
 	// Freshness, if set, adds extensions.freshness to every response.
 	Freshness *Freshness
 	// NoAnswerCache turns off the cache of whole feed answers (see
@@ -153,7 +156,11 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	srv.AddTransport(postTransport{}) // gqlgen's POST, answers written without a second JSON pass
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if cfg.PersistedQueries != nil {
+		srv.Use(persistedOnly{queries: cfg.PersistedQueries})
+	} else {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	}
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
 	srv.Use(DepthLimit{Max: cfg.Limits.MaxDepth})
 	if cfg.Freshness != nil {
