@@ -9,7 +9,7 @@ GRAPHIQL := graph/graphiql
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test bench bench-api bench-subs lint check-deps fuzz migrate-diff clean
+.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff clean
 
 #? help: list the targets
 help:
@@ -45,6 +45,10 @@ check-generate:
 #? test: everything: generated code, vet, import rules, all tests on SQLite and PostgreSQL with Redis, short fuzz runs
 test: assets
 	scripts/test.sh
+
+#? chaos: fault tests too long or disruptive for make test (own PostgreSQL/Redis restarted under load; RELIABILITY.md)
+chaos:
+	scripts/chaos.sh
 
 #? bench: start the test servers and run every benchmark (BENCH=regexp COUNT=n); figures go to BENCHMARKS.md
 bench: assets

@@ -58,7 +58,26 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	w.Header().Set("Content-Type", "application/json")
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	_, _ = w.Write(appendResponse(nil, responses(ctx)))
+	resp := responses(ctx)
+	if unavailable(resp) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write(appendResponse(nil, resp))
+}
+
+// unavailable reports whether resp failed because the database is
+// unavailable: the answer is then a 503, which clients and proxies retry.
+func unavailable(resp *graphql.Response) bool {
+	if resp == nil {
+		return false
+	}
+	for _, e := range resp.Errors {
+		if e.Extensions["code"] == CodeServiceUnavailable {
+			return true
+		}
+	}
+	return false
 }
 
 // appendResponse appends resp as encoding/json writes a graphql.Response,

@@ -1,0 +1,345 @@
+//go:build chaos
+
+package main
+
+// Fault tests too long or too disruptive for `make test`: `make chaos`
+// runs them (go test -tags chaos -run Chaos ./cmd/alephql). Each owns the
+// servers it breaks.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/alephql/alephql/processor/demo"
+)
+
+// ownPostgres is a PostgreSQL server of the test's own, to stop and
+// start.
+type ownPostgres struct {
+	t            *testing.T
+	bin, dir     string
+	port         int
+	runAs        []string
+	startOptions string
+}
+
+// startOwnPostgres initialises and starts a PostgreSQL server on a free
+// loopback port; it is stopped when the test ends.
+func startOwnPostgres(t *testing.T) *ownPostgres {
+	t.Helper()
+	var bin string
+	for _, v := range []string{"17", "16", "15", "14"} {
+		if _, err := os.Stat("/usr/lib/postgresql/" + v + "/bin/initdb"); err == nil {
+			bin = "/usr/lib/postgresql/" + v + "/bin"
+			break
+		}
+	}
+	require.NotEmpty(t, bin, "PostgreSQL not installed (scripts/test-servers.sh installs it)")
+	dir, err := os.MkdirTemp("", "alephql-chaos-pg-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	p := &ownPostgres{t: t, bin: bin, dir: dir}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		require.NoError(t, err)
+		uid, _ := strconv.Atoi(u.Uid)
+		require.NoError(t, os.Chown(dir, uid, -1))
+		require.NoError(t, os.Chmod(dir, 0o755))
+		p.runAs = []string{"runuser", "-u", "postgres", "--"}
+	}
+	p.run("initdb", "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p.port = ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	p.startOptions = fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c max_connections=200", p.port, dir)
+	p.Start()
+	t.Cleanup(func() { p.stop("immediate") })
+	return p
+}
+
+func (p *ownPostgres) run(tool string, args ...string) {
+	p.t.Helper()
+	cmd := append(append([]string{}, p.runAs...), append([]string{filepath.Join(p.bin, tool)}, args...)...)
+	out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
+	require.NoError(p.t, err, "%s: %s", tool, out)
+}
+
+// URL is the server's postgres database.
+func (p *ownPostgres) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+}
+
+// Start starts the server and waits until it accepts connections.
+func (p *ownPostgres) Start() {
+	p.run("pg_ctl", "-D", filepath.Join(p.dir, "data"), "-l", filepath.Join(p.dir, "server.log"), "-w", "-t", "30",
+		"-o", p.startOptions, "start")
+}
+
+// Stop stops the server the way an operator's restart does (fast:
+// sessions are terminated).
+func (p *ownPostgres) Stop() { p.stop("fast") }
+
+func (p *ownPostgres) stop(mode string) {
+	cmd := append(append([]string{}, p.runAs...), filepath.Join(p.bin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", mode, "-w", "stop")
+	_ = exec.Command(cmd[0], cmd[1:]...).Run()
+}
+
+// postJSON posts a GraphQL request and returns the status and the answer.
+func postJSON(base, query string, vars map[string]any) (int, map[string]any, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return 0, nil, err
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Post(base+"graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return res.StatusCode, nil, err
+	}
+	return res.StatusCode, out, nil
+}
+
+// errorCode returns the code of the answer's first error, "" if none.
+func errorCode(out map[string]any) string {
+	errs, _ := out["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	ext, _ := errs[0].(map[string]any)["extensions"].(map[string]any)
+	c, _ := ext["code"].(string)
+	return c
+}
+
+// liveEvent is one event of a resumable subscription.
+type liveEvent struct {
+	Typename string `json:"__typename"`
+	Cursor   string `json:"cursor"`
+	Seq      int64  `json:"seq"`
+	Hash     string `json:"hash"`
+}
+
+// resumingSubscriber follows `messages` on a channel, reconnecting with
+// `after` set to the last cursor received whenever its websocket ends,
+// as a client should.
+type resumingSubscriber struct {
+	mu         sync.Mutex
+	events     []liveEvent
+	reconnects int
+}
+
+func (s *resumingSubscriber) run(ctx context.Context, base, channel string) {
+	url := "ws" + strings.TrimPrefix(base, "http") + "graphql"
+	after := "0"
+	for ctx.Err() == nil {
+		s.follow(ctx, url, channel, &after)
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		s.reconnects++
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (s *resumingSubscriber) follow(ctx context.Context, url, channel string, after *string) {
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	send := func(v any) error {
+		b, _ := json.Marshal(v)
+		return c.Write(ctx, websocket.MessageText, b)
+	}
+	if send(map[string]any{"type": "connection_init", "payload": map[string]any{}}) != nil {
+		return
+	}
+	q := `subscription($f: MessageFilter, $after: Cursor) { messages(filter: $f, after: $after) { __typename cursor seq hash } }`
+	if send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": q,
+		"variables": map[string]any{"f": map[string]any{"channels": []string{channel}}, "after": *after}}}) != nil {
+		return
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		var m struct {
+			Type    string `json:"type"`
+			Payload struct {
+				Data struct {
+					Messages *liveEvent `json:"messages"`
+				} `json:"data"`
+			} `json:"payload"`
+		}
+		if json.Unmarshal(b, &m) != nil {
+			return
+		}
+		switch m.Type {
+		case "ping":
+			_ = send(map[string]any{"type": "pong"})
+		case "next":
+			if e := m.Payload.Data.Messages; e != nil {
+				s.mu.Lock()
+				s.events = append(s.events, *e)
+				s.mu.Unlock()
+				*after = e.Cursor
+			}
+		case "error", "complete":
+			return
+		}
+	}
+}
+
+func TestChaosPostgresRestart(t *testing.T) {
+	// PostgreSQL restarted under steady submissions, queries and a live
+	// subscription: while it is down, requests answer 503
+	// SERVICE_UNAVAILABLE and /readyz reports the database; once it is
+	// back, everything resumes without an operator, every accepted
+	// message is processed exactly once, and the subscriber, resuming with
+	// `after`, sees each processed event once, in order.
+	pg := startOwnPostgres(t)
+	base, stop := startServe(t, "--data-dir", t.TempDir(), "--db", pg.URL(), "--log-level", "error")
+	channel := "CHAOS_PG"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	sub := &resumingSubscriber{}
+	subDone := make(chan struct{})
+	go func() { defer close(subDone); sub.run(ctx, base, channel) }()
+
+	acct, err := demo.NewAccount()
+	require.NoError(t, err)
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	refusals := map[string]int{} // status/code of failed submissions
+	submitCtx, stopSubmits := context.WithCancel(ctx)
+	submitsDone := make(chan struct{})
+	go func() {
+		defer close(submitsDone)
+		for i := 0; submitCtx.Err() == nil; i++ {
+			raw, hash, err := acct.Post(float64(1_700_000_000+i), channel, "note", map[string]any{"i": i}, "")
+			if err != nil {
+				panic(err)
+			}
+			status, out, err := postJSON(base, `mutation($m: JSON!) { submitMessage(message: $m) { hash } }`,
+				map[string]any{"m": json.RawMessage(raw)})
+			mu.Lock()
+			switch {
+			case err != nil:
+				refusals["transport error"]++
+			case out["errors"] == nil:
+				accepted[hash] = true
+			default:
+				refusals[fmt.Sprintf("%d %s", status, errorCode(out))]++
+			}
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	readyz := func() (int, map[string]any) {
+		res, err := http.Get(base + "readyz")
+		if err != nil {
+			return 0, nil
+		}
+		defer res.Body.Close()
+		var v map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&v)
+		return res.StatusCode, v
+	}
+	time.Sleep(2 * time.Second) // steady state first
+	code, _ := readyz()
+	require.Equal(t, http.StatusOK, code)
+
+	down := time.Now()
+	pg.Stop()
+	t.Log("postgres stopped")
+	require.Eventually(t, func() bool {
+		code, v := readyz()
+		checks, _ := v["checks"].(map[string]any)
+		return code == http.StatusServiceUnavailable && checks["database"] != "ok"
+	}, 10*time.Second, 100*time.Millisecond, "/readyz reports the database while it is down")
+	require.Eventually(t, func() bool {
+		status, out, err := postJSON(base, `{ messages(first: 3, filter: {channels: ["`+channel+`"]}) { edges { cursor } } }`, nil)
+		return err == nil && status == http.StatusServiceUnavailable && errorCode(out) == "SERVICE_UNAVAILABLE"
+	}, 10*time.Second, 100*time.Millisecond, "queries answer 503 SERVICE_UNAVAILABLE while it is down")
+	time.Sleep(3 * time.Second)
+
+	pg.Start()
+	back := time.Now()
+	t.Logf("postgres started again after %s down", back.Sub(down).Round(time.Millisecond))
+	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK },
+		30*time.Second, 100*time.Millisecond, "/readyz recovers on its own")
+	t.Logf("ready again %s after postgres came back", time.Since(back).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // steady state after
+	stopSubmits()
+	<-submitsDone
+
+	mu.Lock()
+	want := len(accepted)
+	t.Logf("accepted %d submissions; refused: %v", want, refusals)
+	mu.Unlock()
+	require.Greater(t, want, 50)
+	for k := range refusals {
+		require.Contains(t, []string{"503 SERVICE_UNAVAILABLE", "transport error"}, k, "refusals while down are 503 SERVICE_UNAVAILABLE")
+	}
+	// Every accepted message ends processed, once; the subscriber sees
+	// each processed event once, in outbox order.
+	var processed map[string]int
+	require.Eventually(t, func() bool {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		processed = map[string]int{}
+		for _, e := range sub.events {
+			if e.Typename == "MessageProcessed" {
+				processed[e.Hash]++
+			}
+		}
+		return len(processed) >= want
+	}, 60*time.Second, 200*time.Millisecond, "every accepted message is processed and delivered")
+	mu.Lock()
+	for h := range accepted {
+		require.Equal(t, 1, processed[h], "processed event of %s", h)
+	}
+	mu.Unlock()
+	sub.mu.Lock()
+	for i := 1; i < len(sub.events); i++ {
+		require.Greater(t, sub.events[i].Seq, sub.events[i-1].Seq, "no duplicate, in order")
+	}
+	t.Logf("subscriber: %d events, %d reconnects", len(sub.events), sub.reconnects)
+	sub.mu.Unlock()
+	_, out, err := postJSON(base, `{ messages(filter: {channels: ["`+channel+`"]}) { totalCount } }`, nil)
+	require.NoError(t, err)
+	require.Nil(t, out["errors"], out)
+	require.EqualValues(t, want, out["data"].(map[string]any)["messages"].(map[string]any)["totalCount"], "processed exactly once")
+	cancel()
+	<-subDone
+	require.Equal(t, 0, stop())
+}
