@@ -26,6 +26,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/processor/demo"
 )
 
@@ -343,3 +344,157 @@ func TestChaosPostgresRestart(t *testing.T) {
 	<-subDone
 	require.Equal(t, 0, stop())
 }
+
+// ownRedis is a Redis server of the test's own, to stop and start.
+type ownRedis struct {
+	t    *testing.T
+	dir  string
+	port int
+}
+
+func startOwnRedis(t *testing.T) *ownRedis {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &ownRedis{t: t, dir: t.TempDir(), port: ln.Addr().(*net.TCPAddr).Port}
+	require.NoError(t, ln.Close())
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// URL is the server's URL.
+func (r *ownRedis) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+// Start starts the server and waits until it answers.
+func (r *ownRedis) Start() {
+	r.t.Helper()
+	out, err := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(r.port), "--save", "",
+		"--appendonly", "no", "--daemonize", "yes", "--pidfile", filepath.Join(r.dir, "redis.pid"),
+		"--logfile", filepath.Join(r.dir, "redis.log"), "--dir", r.dir).CombinedOutput()
+	require.NoError(r.t, err, "%s", out)
+	require.Eventually(r.t, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port))
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// Stop stops the server and waits until its port is closed.
+func (r *ownRedis) Stop() {
+	_ = exec.Command("redis-cli", "-p", strconv.Itoa(r.port), "shutdown", "nosave").Run()
+	for range 200 {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port))
+		if err != nil {
+			return
+		}
+		_ = c.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestChaosRedisStoppedUnderTwoNodes(t *testing.T) {
+	// Two nodes share PostgreSQL and a Redis that stops for a while:
+	// node B's live feed keeps delivering node A's messages (through the
+	// outbox), node B's answers never go stale (the cache is bypassed),
+	// /readyz reports Redis while it is down, and both recover on their
+	// own.
+	downFor := 10 * time.Second
+	if v := os.Getenv("CHAOS_REDIS_DOWN"); v != "" {
+		d, err := time.ParseDuration(v)
+		require.NoError(t, err)
+		downFor = d
+	}
+	rd := startOwnRedis(t)
+	pg := dbtestPostgres(t)
+	common := []string{"--db", pg, "--redis", rd.URL(), "--log-level", "error"}
+	baseA, stopA := startServe(t, append([]string{"--data-dir", t.TempDir()}, common...)...)
+	baseB, stopB := startServe(t, append([]string{"--data-dir", t.TempDir()}, common...)...)
+	const channel = "CHAOS_REDIS"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub := &resumingSubscriber{}
+	subDone := make(chan struct{})
+	go func() { defer close(subDone); sub.run(ctx, baseB, channel) }()
+
+	acct, err := demo.NewAccount()
+	require.NoError(t, err)
+	n := 0
+	// submit sends one message to node A, then requires node B to answer
+	// it at once in a cacheable feed query and to deliver its processed
+	// event, and returns how long that took.
+	submit := func() time.Duration {
+		raw, hash, err := acct.Post(float64(1_700_000_000+n), channel, "note", map[string]any{"i": n}, "")
+		require.NoError(t, err)
+		n++
+		start := time.Now()
+		_, out, err := postJSON(baseA, `mutation($m: JSON!) { submitMessage(message: $m, sync: true) { status } }`,
+			map[string]any{"m": json.RawMessage(raw)})
+		require.NoError(t, err)
+		require.Nil(t, out["errors"], out)
+		require.Equal(t, "PROCESSED", out["data"].(map[string]any)["submitMessage"].(map[string]any)["status"])
+		_, out, err = postJSON(baseB, `{ messages(first: 1, filter: {channels: ["`+channel+`"]}) { edges { node { hash } } } }`, nil)
+		require.NoError(t, err)
+		require.Nil(t, out["errors"], out)
+		edges := out["data"].(map[string]any)["messages"].(map[string]any)["edges"].([]any)
+		require.Equal(t, hash, edges[0].(map[string]any)["node"].(map[string]any)["hash"], "node B's feed answer is never stale")
+		require.Eventually(t, func() bool {
+			sub.mu.Lock()
+			defer sub.mu.Unlock()
+			for _, e := range sub.events {
+				if e.Hash == hash && e.Typename == "MessageProcessed" {
+					return true
+				}
+			}
+			return false
+		}, 15*time.Second, 10*time.Millisecond, "node B delivers node A's message live")
+		return time.Since(start)
+	}
+	for range 5 {
+		submit()
+	}
+	rd.Stop()
+	t.Log("redis stopped")
+	readyzB := func() (int, map[string]any) {
+		res, err := http.Get(baseB + "readyz")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var v map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&v)
+		return res.StatusCode, v
+	}
+	require.Eventually(t, func() bool {
+		code, v := readyzB()
+		checks, _ := v["checks"].(map[string]any)
+		return code == http.StatusServiceUnavailable && checks["redis"] != "ok"
+	}, 10*time.Second, 100*time.Millisecond, "/readyz reports Redis")
+	var worst time.Duration
+	for end := time.Now().Add(downFor); time.Now().Before(end); {
+		worst = max(worst, submit())
+	}
+	t.Logf("while Redis was down: slowest submit-to-delivery on the other node %s", worst.Round(time.Millisecond))
+	rd.Start()
+	back := time.Now()
+	require.Eventually(t, func() bool { code, _ := readyzB(); return code == http.StatusOK }, 30*time.Second, 100*time.Millisecond)
+	t.Logf("node B ready %s after Redis came back", time.Since(back).Round(time.Millisecond))
+	for range 5 {
+		submit()
+	}
+	sub.mu.Lock()
+	seen := map[int64]bool{}
+	for _, e := range sub.events {
+		require.False(t, seen[e.Seq], "no duplicate event")
+		seen[e.Seq] = true
+	}
+	t.Logf("%d messages, subscriber: %d events, %d reconnects", n, len(sub.events), sub.reconnects)
+	sub.mu.Unlock()
+	cancel()
+	<-subDone
+	require.Equal(t, 0, stopA())
+	require.Equal(t, 0, stopB())
+}
+
+// dbtestPostgres is a new database on the shared test server.
+func dbtestPostgres(t *testing.T) string { return dbtest.NewPostgresDatabase(t) }
