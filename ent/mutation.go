@@ -17482,6 +17482,7 @@ type PendingMessageMutation struct {
 	last_error         *string
 	claimed_by         *string
 	claimed_until      *time.Time
+	waits_on           *string
 	clearedFields      map[string]struct{}
 	tx                 *string
 	clearedtx          bool
@@ -18505,6 +18506,55 @@ func (m *PendingMessageMutation) ResetClaimedUntil() {
 	delete(m.clearedFields, pendingmessage.FieldClaimedUntil)
 }
 
+// SetWaitsOn sets the "waits_on" field.
+func (m *PendingMessageMutation) SetWaitsOn(s string) {
+	m.waits_on = &s
+}
+
+// WaitsOn returns the value of the "waits_on" field in the mutation.
+func (m *PendingMessageMutation) WaitsOn() (r string, exists bool) {
+	v := m.waits_on
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWaitsOn returns the old "waits_on" field's value of the PendingMessage entity.
+// If the PendingMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingMessageMutation) OldWaitsOn(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWaitsOn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWaitsOn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWaitsOn: %w", err)
+	}
+	return oldValue.WaitsOn, nil
+}
+
+// ClearWaitsOn clears the value of the "waits_on" field.
+func (m *PendingMessageMutation) ClearWaitsOn() {
+	m.waits_on = nil
+	m.clearedFields[pendingmessage.FieldWaitsOn] = struct{}{}
+}
+
+// WaitsOnCleared returns if the "waits_on" field was cleared in this mutation.
+func (m *PendingMessageMutation) WaitsOnCleared() bool {
+	_, ok := m.clearedFields[pendingmessage.FieldWaitsOn]
+	return ok
+}
+
+// ResetWaitsOn resets all changes to the "waits_on" field.
+func (m *PendingMessageMutation) ResetWaitsOn() {
+	m.waits_on = nil
+	delete(m.clearedFields, pendingmessage.FieldWaitsOn)
+}
+
 // SetTxID sets the "tx" edge to the ChainTx entity by id.
 func (m *PendingMessageMutation) SetTxID(id string) {
 	m.tx = &id
@@ -18579,7 +18629,7 @@ func (m *PendingMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PendingMessageMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.item_hash != nil {
 		fields = append(fields, pendingmessage.FieldItemHash)
 	}
@@ -18643,6 +18693,9 @@ func (m *PendingMessageMutation) Fields() []string {
 	if m.claimed_until != nil {
 		fields = append(fields, pendingmessage.FieldClaimedUntil)
 	}
+	if m.waits_on != nil {
+		fields = append(fields, pendingmessage.FieldWaitsOn)
+	}
 	return fields
 }
 
@@ -18693,6 +18746,8 @@ func (m *PendingMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.ClaimedBy()
 	case pendingmessage.FieldClaimedUntil:
 		return m.ClaimedUntil()
+	case pendingmessage.FieldWaitsOn:
+		return m.WaitsOn()
 	}
 	return nil, false
 }
@@ -18744,6 +18799,8 @@ func (m *PendingMessageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldClaimedBy(ctx)
 	case pendingmessage.FieldClaimedUntil:
 		return m.OldClaimedUntil(ctx)
+	case pendingmessage.FieldWaitsOn:
+		return m.OldWaitsOn(ctx)
 	}
 	return nil, fmt.Errorf("unknown PendingMessage field %s", name)
 }
@@ -18900,6 +18957,13 @@ func (m *PendingMessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetClaimedUntil(v)
 		return nil
+	case pendingmessage.FieldWaitsOn:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWaitsOn(v)
+		return nil
 	}
 	return fmt.Errorf("unknown PendingMessage field %s", name)
 }
@@ -18981,6 +19045,9 @@ func (m *PendingMessageMutation) ClearedFields() []string {
 	if m.FieldCleared(pendingmessage.FieldClaimedUntil) {
 		fields = append(fields, pendingmessage.FieldClaimedUntil)
 	}
+	if m.FieldCleared(pendingmessage.FieldWaitsOn) {
+		fields = append(fields, pendingmessage.FieldWaitsOn)
+	}
 	return fields
 }
 
@@ -19018,6 +19085,9 @@ func (m *PendingMessageMutation) ClearField(name string) error {
 		return nil
 	case pendingmessage.FieldClaimedUntil:
 		m.ClearClaimedUntil()
+		return nil
+	case pendingmessage.FieldWaitsOn:
+		m.ClearWaitsOn()
 		return nil
 	}
 	return fmt.Errorf("unknown PendingMessage nullable field %s", name)
@@ -19089,6 +19159,9 @@ func (m *PendingMessageMutation) ResetField(name string) error {
 		return nil
 	case pendingmessage.FieldClaimedUntil:
 		m.ResetClaimedUntil()
+		return nil
+	case pendingmessage.FieldWaitsOn:
+		m.ResetWaitsOn()
 		return nil
 	}
 	return fmt.Errorf("unknown PendingMessage field %s", name)

@@ -200,7 +200,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 	if !sync {
 		return res, nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.opts.SubmitTimeout)
+	wctx, cancel := context.WithTimeout(ctx, submitWait(ctx, r.opts.SubmitTimeout))
 	defer cancel()
 	poll := time.NewTicker(250 * time.Millisecond) // also covers nodes without a hub
 	defer poll.Stop()
@@ -233,4 +233,17 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 			s.drain()
 		}
 	}
+}
+
+// submitWait is how long submitMessage(sync: true) may wait: at most
+// limit, and ending a tenth of the time left (at least 100 ms) before
+// ctx's deadline, which leaves the request time to answer PENDING.
+func submitWait(ctx context.Context, limit time.Duration) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return limit
+	}
+	left := time.Until(dl)
+	left -= max(left/10, 100*time.Millisecond)
+	return min(limit, max(left, 0))
 }

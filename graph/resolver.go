@@ -66,7 +66,10 @@ type Options struct {
 	// count is an estimate (countIsExact false). Default 2 s.
 	CountTimeout time.Duration
 	// SubmitTimeout bounds how long submitMessage(sync: true) waits for the
-	// processing result. Default 30 s.
+	// processing result before it answers PENDING. Default 5 s; the wait
+	// also ends before the request's own deadline, so that a message still
+	// pending (an amend waiting for its original) gets its PENDING result
+	// rather than the request's TIMEOUT error.
 	SubmitTimeout time.Duration
 	// Submitter takes submitted messages in; nil: submitMessage answers
 	// UNAVAILABLE.
@@ -135,7 +138,7 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 	if err := limits.Validate(); err != nil {
 		return nil, err
 	}
-	o := Options{CountTimeout: 2 * time.Second, SubmitTimeout: 30 * time.Second, LoaderWait: 2 * time.Millisecond}
+	o := Options{CountTimeout: 2 * time.Second, SubmitTimeout: 5 * time.Second, LoaderWait: 2 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
