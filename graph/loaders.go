@@ -252,8 +252,9 @@ func (r *Resolver) loadCosts(ctx context.Context, keys []string) (map[string][]*
 	return groupBy(rows, func(a *ent.AccountCost) string { return a.ItemHash }), err
 }
 
-// loadStatuses reads message_status rows with, for the rejected, forgotten
-// and removed ones, their records: at most four statements per batch.
+// loadStatuses reads message_status rows with, for the rejected, forgotten,
+// removing and removed ones, their records: at most four statements per
+// batch.
 func (r *Resolver) loadStatuses(ctx context.Context, keys []string) (map[string]*model.MessageStatusInfo, error) {
 	c := r.client
 	rows, err := c.MessageStatus.Query().Where(messagestatus.IDIn(keys...)).All(ctx)
@@ -272,7 +273,7 @@ func (r *Resolver) loadStatuses(ctx context.Context, keys []string) (map[string]
 			rejected = append(rejected, s.ID)
 		case messagestatus.StatusForgotten:
 			forgotten = append(forgotten, s.ID)
-		case messagestatus.StatusRemoved:
+		case messagestatus.StatusRemoving, messagestatus.StatusRemoved:
 			removed = append(removed, s.ID)
 		}
 	}
@@ -304,7 +305,12 @@ func (r *Resolver) loadStatuses(ctx context.Context, keys []string) (map[string]
 			return nil, err
 		}
 		for _, rm := range rs {
-			out[rm.ID].RemovedAt = rm.RemovedAt
+			st := out[rm.ID]
+			st.RemovedAt, st.RemovingSince = rm.RemovedAt, rm.RemovingSince
+			if rm.Reason != nil {
+				r := enumOf[model.RemovalReason](string(*rm.Reason))
+				st.RemovalReason = &r
+			}
 		}
 	}
 	return out, nil

@@ -27,11 +27,11 @@ const (
 
 // Defaults of Config: the reference node's values.
 const (
-	DefaultInterval     = time.Hour      // cron_jobs interval of both jobs
+	DefaultInterval     = time.Hour        // cron_jobs interval of both jobs
 	DefaultTick         = 30 * time.Minute // aleph.jobs.cron.period
-	DefaultCutoffHeight = 22196000       // STORE_AND_PROGRAM_COST_CUTOFF_HEIGHT
-	DefaultMaxFreeStore = 25 << 20       // storage.max_unauthenticated_upload_file_size
-	DefaultGracePeriod  = 25 * time.Hour // delete_by = now + 24 h + 1 h
+	DefaultCutoffHeight = 22196000         // STORE_AND_PROGRAM_COST_CUTOFF_HEIGHT
+	DefaultMaxFreeStore = 25 << 20         // storage.max_unauthenticated_upload_file_size
+	DefaultGracePeriod  = 25 * time.Hour   // delete_by = now + 24 h + 1 h
 )
 
 // DefaultCreditOnlyCutoff is the network's credit-only cut-off

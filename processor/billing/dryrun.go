@@ -3,7 +3,6 @@ package billing
 import (
 	"context"
 	"fmt"
-
 )
 
 // Plan returns what job would do now, changing nothing: its decisions for
