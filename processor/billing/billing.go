@@ -115,6 +115,14 @@ type Report struct {
 	Recovered int // messages recovered
 }
 
+// Overlap is how far before its last run a job looks for changed
+// addresses. A balance or credit change is stamped with the time its
+// transaction ran, which may have committed only after the last run read
+// the changed addresses; looking back this far (longer than any processing
+// transaction lasts) keeps such a change from being missed. Settling an
+// address twice changes nothing the second time.
+const Overlap = 5 * time.Minute
+
 // RunJob runs one job now: it settles every address whose balance or
 // credit history changed since the job's last run, one transaction per
 // address, then records the run's start as the job's last run. A run that
@@ -129,6 +137,9 @@ func (j *Jobs) RunJob(ctx context.Context, job string) (Report, error) {
 	since, err := j.lastRun(ctx, job)
 	if err != nil {
 		return rep, err
+	}
+	if !since.IsZero() {
+		since = since.Add(-Overlap)
 	}
 	addrs, err := j.changedAddresses(ctx, j.client, job, since)
 	if err != nil {

@@ -21,6 +21,9 @@ func (j *Jobs) Plan(ctx context.Context, job string, all bool) ([]Decision, erro
 		if lerr != nil {
 			return nil, lerr
 		}
+		if !since.IsZero() {
+			since = since.Add(-Overlap)
+		}
 		addrs, err = j.changedAddresses(ctx, j.client, job, since)
 	}
 	if err != nil {
