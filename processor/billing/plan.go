@@ -35,22 +35,22 @@ const (
 
 // Decision is a job's decision about one message, with why.
 type Decision struct {
-	Job      string
-	Address  string
-	ItemHash string
-	Type     string
-	Action   Action
-	Reason   string // removal reason of the job
+	Job      string `json:"job"`
+	Address  string `json:"address"`
+	ItemHash string `json:"item_hash"`
+	Type     string `json:"type"`
+	Action   Action `json:"action"`
+	Reason   string `json:"reason"` // removal reason of the job
 	// Cost is what the message needs: tokens held (hold job) or credits
 	// for a day (credit job).
-	Cost string
+	Cost string `json:"cost"`
 	// Available is what remained of the address's balance or credits for
 	// this message, after the messages before it.
-	Available string
+	Available string `json:"available"`
 	// Height is the message's lowest confirmation height.
-	Height int64
+	Height int64 `json:"height"`
 	// Why explains the decision in a sentence.
-	Why string
+	Why string `json:"why"`
 }
 
 // secondsPerDay is the runtime credits must cover (pyaleph DAY).
