@@ -63,5 +63,20 @@ func TestRemovalStatus(t *testing.T) {
 		out := query(t, srv.URL+"/graphql", `{ messages(filter: {statuses: [REMOVING]}) { edges { node { hash status { status removalReason } } } } }`, nil)
 		require.Empty(t, out.Errors)
 		require.JSONEq(t, fmt.Sprintf(`{"messages":{"edges":[{"node":{"hash":%q,"status":{"status":"REMOVING","removalReason":"CREDIT_INSUFFICIENT"}}}]}}`, removing), string(out.Data))
+
+		// REMOVED lists the finalized snapshots, alone.
+		out = query(t, srv.URL+"/graphql", `query($o: [String!]) { messages(filter: {statuses: [REMOVED], owners: $o}) {
+			totalCount edges { node { hash type owner status { status removedAt } } } } }`, map[string]any{"o": []string{m.Owner}})
+		require.Empty(t, out.Errors)
+		require.JSONEq(t, fmt.Sprintf(`{"messages":{"totalCount":1,"edges":[{"node":{"hash":%q,"type":"POST","owner":%q,
+			"status":{"status":"REMOVED","removedAt":"2026-12-02T12:00:00.000000Z"}}}]}}`, removed, m.Owner), string(out.Data))
+		out = query(t, srv.URL+"/graphql", `{ messages(filter: {statuses: [REMOVED], owners: ["0xnobody"]}) { totalCount edges { node { hash } } } }`, nil)
+		require.Empty(t, out.Errors)
+		require.JSONEq(t, `{"messages":{"totalCount":0,"edges":[]}}`, string(out.Data))
+		for _, bad := range []string{`statuses: [REMOVED, PROCESSED]`, `statuses: [REMOVED], tags: ["x"]`} {
+			out = query(t, srv.URL+"/graphql", `{ messages(filter: {`+bad+`}) { edges { node { hash } } } }`, nil)
+			require.Len(t, out.Errors, 1, bad)
+			require.Equal(t, "BAD_USER_INPUT", out.Errors[0].Extensions["code"], bad)
+		}
 	})
 }

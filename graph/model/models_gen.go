@@ -150,7 +150,10 @@ type MessageFilter struct {
 	Types []MessageType `json:"types,omitempty"`
 	// Chains of the signatures (ETH, SOL, ...).
 	Chains []string `json:"chains,omitempty"`
-	// Statuses; the list holds PROCESSED and REMOVING messages.
+	// Statuses; the list holds PROCESSED and REMOVING messages. REMOVED, which
+	// cannot be combined with other statuses, lists removed messages from their
+	// snapshots (ordered by TIME, filtered by
+	// hashes, senders, owners, channels, types, chains, payment types and times).
 	Statuses []MessageStatus `json:"statuses,omitempty"`
 	// Tags (a message matches if it has any of them).
 	Tags []string `json:"tags,omitempty"`
