@@ -9,7 +9,7 @@ GRAPHIQL := graph/graphiql
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff clean
+.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff migrate-hash clean
 
 #? help: list the targets
 help:
@@ -81,6 +81,10 @@ fuzz:
 migrate-diff:
 	@test -n "$(NAME)" || { echo 'usage: make migrate-diff NAME=short_name'; exit 2; }
 	scripts/migrate-diff.sh $(NAME)
+
+#? migrate-hash: rewrite atlas.sum after merging branches that each added a migration
+migrate-hash:
+	$(GO) run ./ent/migrate/rehash.go
 
 #? clean: remove build outputs (not ./data)
 clean:

@@ -21579,25 +21579,27 @@ func (m *RejectedMessageMutation) ResetEdge(name string) error {
 // RemovedMessageMutation represents an operation that mutates the RemovedMessage nodes in the graph.
 type RemovedMessageMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *string
-	_type         *string
-	chain         *string
-	sender        *string
-	signature     *string
-	item_type     *string
-	time          *time.Time
-	channel       *string
-	owner         *string
-	payment_type  *string
-	size          *int64
-	addsize       *int64
-	removed_at    *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*RemovedMessage, error)
-	predicates    []predicate.RemovedMessage
+	op             Op
+	typ            string
+	id             *string
+	_type          *string
+	chain          *string
+	sender         *string
+	signature      *string
+	item_type      *string
+	time           *time.Time
+	channel        *string
+	owner          *string
+	payment_type   *string
+	size           *int64
+	addsize        *int64
+	removed_at     *time.Time
+	reason         *removedmessage.Reason
+	removing_since *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*RemovedMessage, error)
+	predicates     []predicate.RemovedMessage
 }
 
 var _ ent.Mutation = (*RemovedMessageMutation)(nil)
@@ -22172,6 +22174,104 @@ func (m *RemovedMessageMutation) ResetRemovedAt() {
 	delete(m.clearedFields, removedmessage.FieldRemovedAt)
 }
 
+// SetReason sets the "reason" field.
+func (m *RemovedMessageMutation) SetReason(r removedmessage.Reason) {
+	m.reason = &r
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *RemovedMessageMutation) Reason() (r removedmessage.Reason, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the RemovedMessage entity.
+// If the RemovedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RemovedMessageMutation) OldReason(ctx context.Context) (v *removedmessage.Reason, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *RemovedMessageMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[removedmessage.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *RemovedMessageMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[removedmessage.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *RemovedMessageMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, removedmessage.FieldReason)
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (m *RemovedMessageMutation) SetRemovingSince(t time.Time) {
+	m.removing_since = &t
+}
+
+// RemovingSince returns the value of the "removing_since" field in the mutation.
+func (m *RemovedMessageMutation) RemovingSince() (r time.Time, exists bool) {
+	v := m.removing_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemovingSince returns the old "removing_since" field's value of the RemovedMessage entity.
+// If the RemovedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RemovedMessageMutation) OldRemovingSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemovingSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemovingSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemovingSince: %w", err)
+	}
+	return oldValue.RemovingSince, nil
+}
+
+// ClearRemovingSince clears the value of the "removing_since" field.
+func (m *RemovedMessageMutation) ClearRemovingSince() {
+	m.removing_since = nil
+	m.clearedFields[removedmessage.FieldRemovingSince] = struct{}{}
+}
+
+// RemovingSinceCleared returns if the "removing_since" field was cleared in this mutation.
+func (m *RemovedMessageMutation) RemovingSinceCleared() bool {
+	_, ok := m.clearedFields[removedmessage.FieldRemovingSince]
+	return ok
+}
+
+// ResetRemovingSince resets all changes to the "removing_since" field.
+func (m *RemovedMessageMutation) ResetRemovingSince() {
+	m.removing_since = nil
+	delete(m.clearedFields, removedmessage.FieldRemovingSince)
+}
+
 // Where appends a list predicates to the RemovedMessageMutation builder.
 func (m *RemovedMessageMutation) Where(ps ...predicate.RemovedMessage) {
 	m.predicates = append(m.predicates, ps...)
@@ -22206,7 +22306,7 @@ func (m *RemovedMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RemovedMessageMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 13)
 	if m._type != nil {
 		fields = append(fields, removedmessage.FieldType)
 	}
@@ -22240,6 +22340,12 @@ func (m *RemovedMessageMutation) Fields() []string {
 	if m.removed_at != nil {
 		fields = append(fields, removedmessage.FieldRemovedAt)
 	}
+	if m.reason != nil {
+		fields = append(fields, removedmessage.FieldReason)
+	}
+	if m.removing_since != nil {
+		fields = append(fields, removedmessage.FieldRemovingSince)
+	}
 	return fields
 }
 
@@ -22270,6 +22376,10 @@ func (m *RemovedMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Size()
 	case removedmessage.FieldRemovedAt:
 		return m.RemovedAt()
+	case removedmessage.FieldReason:
+		return m.Reason()
+	case removedmessage.FieldRemovingSince:
+		return m.RemovingSince()
 	}
 	return nil, false
 }
@@ -22301,6 +22411,10 @@ func (m *RemovedMessageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldSize(ctx)
 	case removedmessage.FieldRemovedAt:
 		return m.OldRemovedAt(ctx)
+	case removedmessage.FieldReason:
+		return m.OldReason(ctx)
+	case removedmessage.FieldRemovingSince:
+		return m.OldRemovingSince(ctx)
 	}
 	return nil, fmt.Errorf("unknown RemovedMessage field %s", name)
 }
@@ -22387,6 +22501,20 @@ func (m *RemovedMessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRemovedAt(v)
 		return nil
+	case removedmessage.FieldReason:
+		v, ok := value.(removedmessage.Reason)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case removedmessage.FieldRemovingSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemovingSince(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RemovedMessage field %s", name)
 }
@@ -22444,6 +22572,12 @@ func (m *RemovedMessageMutation) ClearedFields() []string {
 	if m.FieldCleared(removedmessage.FieldRemovedAt) {
 		fields = append(fields, removedmessage.FieldRemovedAt)
 	}
+	if m.FieldCleared(removedmessage.FieldReason) {
+		fields = append(fields, removedmessage.FieldReason)
+	}
+	if m.FieldCleared(removedmessage.FieldRemovingSince) {
+		fields = append(fields, removedmessage.FieldRemovingSince)
+	}
 	return fields
 }
 
@@ -22469,6 +22603,12 @@ func (m *RemovedMessageMutation) ClearField(name string) error {
 		return nil
 	case removedmessage.FieldRemovedAt:
 		m.ClearRemovedAt()
+		return nil
+	case removedmessage.FieldReason:
+		m.ClearReason()
+		return nil
+	case removedmessage.FieldRemovingSince:
+		m.ClearRemovingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown RemovedMessage nullable field %s", name)
@@ -22510,6 +22650,12 @@ func (m *RemovedMessageMutation) ResetField(name string) error {
 		return nil
 	case removedmessage.FieldRemovedAt:
 		m.ResetRemovedAt()
+		return nil
+	case removedmessage.FieldReason:
+		m.ResetReason()
+		return nil
+	case removedmessage.FieldRemovingSince:
+		m.ResetRemovingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown RemovedMessage field %s", name)

@@ -903,7 +903,14 @@ func typedEvent(e events.Event, m *ent.Message) model.MessageEvent {
 	case events.Amended:
 		return &model.MessageAmended{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m, AmendHash: related}
 	case events.Removing:
-		return &model.MessageRemoving{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m}
+		var reason *model.RemovalReason
+		if e.Related != "" {
+			r := enumOf[model.RemovalReason](e.Related)
+			reason = &r
+		}
+		return &model.MessageRemoving{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m, Reason: reason}
+	case events.Recovered:
+		return &model.MessageRecovered{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m}
 	case events.Removed:
 		return &model.MessageRemoved{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m}
 	case events.Pending:

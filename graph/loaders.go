@@ -13,7 +13,6 @@ import (
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/filetag"
 	"github.com/alephql/alephql/ent/message"
-	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/post"
 	"github.com/alephql/alephql/ent/vm"
 	"github.com/alephql/alephql/ent/vmversion"
@@ -243,8 +242,8 @@ func (r *Resolver) loadCosts(ctx context.Context, keys []string) (map[string][]*
 	return groupBy(rows, func(a *ent.AccountCost) string { return a.ItemHash }), err
 }
 
-// loadStatuses reads message_status rows with, for the rejected, forgotten
-// and removed ones, their records (read.Statuses).
+// loadStatuses reads message_status rows with, for the rejected, forgotten,
+// removing and removed ones, their records (read.Statuses).
 func (r *Resolver) loadStatuses(ctx context.Context, keys []string) (map[string]*model.MessageStatusInfo, error) {
 	rows, err := read.Statuses(ctx, r.client, keys)
 	if err != nil {
@@ -266,8 +265,12 @@ func (r *Resolver) loadStatuses(ctx context.Context, keys []string) (map[string]
 			}
 			info.Forgotten = &model.ForgetRecord{ForgottenBy: by, ForgottenAt: f.ForgottenAt}
 		}
-		if s.Removed != nil && s.Status == messagestatus.StatusRemoved {
-			info.RemovedAt = s.Removed.RemovedAt
+		if rm := s.Removed; rm != nil {
+			info.RemovedAt, info.RemovingSince = rm.RemovedAt, rm.RemovingSince
+			if rm.Reason != nil {
+				reason := enumOf[model.RemovalReason](string(*rm.Reason))
+				info.RemovalReason = &reason
+			}
 		}
 		out[h] = info
 	}

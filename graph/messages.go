@@ -161,6 +161,12 @@ func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *mode
 	if err != nil {
 		return nil, err
 	}
+	if removed, err := onlyRemoved(f); err != nil || removed {
+		if err != nil {
+			return nil, err
+		}
+		return r.removedMessages(ctx, f, o, p)
+	}
 	rf, err := r.messageFilter(f)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func FindMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message,
 		return nil, err
 	}
 	if rm, err := c.RemovedMessage.Get(ctx, hash); err == nil {
-		return removedMessage(rm), nil
+		return RemovedMessage(rm), nil
 	} else if !ent.IsNotFound(err) {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func FindMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) 
 			return nil, err
 		}
 		for _, rm := range rms {
-			out[rm.ID] = removedMessage(rm)
+			out[rm.ID] = RemovedMessage(rm)
 		}
 	}
 	if rest := missing(); len(rest) > 0 {
@@ -105,7 +105,9 @@ func forgottenMessage(f *ent.ForgottenMessage) *ent.Message {
 		Time: f.Time, Channel: f.Channel, Owner: f.Owner, PaymentType: f.PaymentType, Size: f.Size}
 }
 
-func removedMessage(rm *ent.RemovedMessage) *ent.Message {
+// RemovedMessage is the message skeleton of a removal snapshot: the columns
+// a removed message keeps.
+func RemovedMessage(rm *ent.RemovedMessage) *ent.Message {
 	return &ent.Message{ID: rm.ID, Type: rm.Type, Chain: rm.Chain, Sender: rm.Sender, Signature: rm.Signature, ItemType: rm.ItemType,
 		Time: rm.Time, Channel: rm.Channel, Owner: rm.Owner, PaymentType: rm.PaymentType, Size: rm.Size}
 }

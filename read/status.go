@@ -77,7 +77,7 @@ func Statuses(ctx context.Context, c *ent.Client, hashes []string) (map[string]*
 			rejected = append(rejected, s.ID)
 		case messagestatus.StatusForgotten:
 			forgotten = append(forgotten, s.ID)
-		case messagestatus.StatusRemoved:
+		case messagestatus.StatusRemoving, messagestatus.StatusRemoved:
 			removed = append(removed, s.ID)
 		}
 	}

@@ -46,6 +46,7 @@ type serveFlags struct {
 	debugListen     string
 	storage         storageFlags
 	pipeline        pipelineFlags
+	billing         billingFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -55,6 +56,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.storage.register(fs)
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
+	f.billing.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -180,6 +182,13 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 	store.acceptSigned(proc, db.Client)
+	jobs, err := newBilling(f.billing, db, proc, registry, log)
+	if err != nil {
+		return err
+	}
+	if err := store.finalizeWith(f.storage, db.Client, jobs, log); err != nil {
+		return err
+	}
 	cacheMetrics, err := cache.NewMetrics(registry)
 	if err != nil {
 		return err
@@ -244,6 +253,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return proc.Run(gctx) })
+	if f.billing.enabled {
+		g.Go(func() error { return runBilling(gctx, db, jobs) })
+	}
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })
 	}

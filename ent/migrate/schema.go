@@ -958,6 +958,8 @@ var (
 		{Name: "payment_type", Type: field.TypeString, Nullable: true},
 		{Name: "size", Type: field.TypeInt64, Default: 0},
 		{Name: "removed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "reason", Type: field.TypeEnum, Nullable: true, Enums: []string{"balance_insufficient", "credit_insufficient"}},
+		{Name: "removing_since", Type: field.TypeTime, Nullable: true},
 	}
 	// RemovedMessagesTable holds the schema information for the "removed_messages" table.
 	RemovedMessagesTable = &schema.Table{
