@@ -41,6 +41,7 @@ type serveFlags struct {
 	debugListen     string
 	storage         storageFlags
 	pipeline        pipelineFlags
+	network         networkFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -50,6 +51,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.storage.register(fs)
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
+	f.network.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -173,7 +175,11 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}),
+	netw, err := newNetwork(f.network, proc, db.Client, store.Content, registry, log)
+	if err != nil {
+		return err
+	}
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
 		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics))
 	if err != nil {
 		return err
@@ -216,6 +222,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return proc.Run(gctx) })
+	for _, run := range netw.runs {
+		g.Go(func() error { return run(gctx) })
+	}
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })
 	}

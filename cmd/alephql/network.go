@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/peer"
+	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/indexer"
+	"github.com/alephql/alephql/indexer/netstat"
+	"github.com/alephql/alephql/indexer/pubsub"
+	"github.com/alephql/alephql/ipfs"
+	"github.com/alephql/alephql/processor"
+)
+
+// stringList is a repeatable flag; each value may also hold several
+// comma-separated items (as in an environment variable).
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// networkFlags are the settings of the network sources.
+type networkFlags struct {
+	ipfsPubsub bool
+	publicURL  string
+	highWater  int
+}
+
+func (f *networkFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.ipfsPubsub, "ipfs-pubsub", false, "join the network over IPFS pubsub (needs --ipfs-api with a daemon online): take messages from topic ALEPH-TEST, publish clients' messages there, announce this node on ALEPH_ALIVE (env ALEPHQL_IPFS_PUBSUB)")
+	fs.StringVar(&f.publicURL, "public-url", "", "this node's public API URL, announced to peers as an HTTP peer; empty: not announced (env ALEPHQL_PUBLIC_URL)")
+	fs.IntVar(&f.highWater, "network-queue-high-water", indexer.DefaultHighWater, "network sources pause while the processing queue holds this many messages (env ALEPHQL_NETWORK_QUEUE_HIGH_WATER)")
+}
+
+// networkNode is the wired network side of the node.
+type networkNode struct {
+	// Stats are the sources' figures (the status query, /metrics).
+	Stats *netstat.Registry
+	// runs are the sources' Run functions.
+	runs []func(context.Context) error
+	// publishers broadcast client submissions.
+	publishers []indexer.Publisher
+	log        *slog.Logger
+}
+
+// newNetwork builds the configured network sources.
+func newNetwork(f networkFlags, proc *processor.Processor, client *ent.Client, content *ipfs.Service, reg prometheus.Registerer, log *slog.Logger) (*networkNode, error) {
+	n := &networkNode{Stats: netstat.NewRegistry(), log: log}
+	if err := reg.Register(n.Stats); err != nil {
+		return nil, err
+	}
+	if f.highWater < 1 {
+		return nil, usageError{fmt.Errorf("--network-queue-high-water (ALEPHQL_NETWORK_QUEUE_HIGH_WATER): must be at least 1, got %d", f.highWater)}
+	}
+	throttle := indexer.NewThrottle(proc, f.highWater, 0)
+	sub := netSubmitter{proc}
+	peers := entPeers{client}
+	if f.ipfsPubsub {
+		if content == nil || !content.KuboConfigured() {
+			return nil, usageError{errors.New("--ipfs-pubsub (ALEPHQL_IPFS_PUBSUB) needs --ipfs-api")}
+		}
+		src, err := pubsub.New(pubsub.Config{HTTPAddress: f.publicURL, Version: version}, pubsub.Deps{
+			Kubo: pubsub.FromService(content), Submitter: sub, Throttle: throttle, Peers: peers,
+			Stats: n.Stats.Source("ipfs-pubsub", "ipfs"), Log: log,
+		})
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--ipfs-pubsub: %w", err)}
+		}
+		n.runs = append(n.runs, src.Run)
+		n.publishers = append(n.publishers, src)
+	}
+	return n, nil
+}
+
+// Publish broadcasts a client's message on every configured network; a
+// failure is logged, never returned: the message is already taken in.
+func (n *networkNode) Publish(ctx context.Context, raw []byte) {
+	for _, p := range n.publishers {
+		if err := p.Publish(ctx, raw); err != nil {
+			n.log.Warn("publishing a client message failed", "err", err)
+		}
+	}
+}
+
+// publishingSubmitter is the API's intake that also broadcasts every
+// message it takes in, as the reference node does (spec §9.5).
+type publishingSubmitter struct {
+	graph.Submitter
+	net *networkNode
+}
+
+// Submit implements graph.Submitter.
+func (s publishingSubmitter) Submit(ctx context.Context, raw json.RawMessage) (string, error) {
+	h, err := s.Submitter.Submit(ctx, raw)
+	if err == nil {
+		s.net.Publish(ctx, raw)
+	}
+	return h, err
+}
+
+// netSubmitter is the network sources' intake over the processor.
+type netSubmitter struct{ p *processor.Processor }
+
+// SubmitRaw implements indexer.Submitter.
+func (s netSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
+	o := processor.OriginPeer
+	switch origin {
+	case indexer.OriginP2P:
+		o = processor.OriginP2P
+	case indexer.OriginIPFS:
+		o = processor.OriginIPFS
+	}
+	ins := make([]processor.Input, len(raws))
+	for i, r := range raws {
+		ins[i] = processor.Input{Raw: r, Origin: o}
+	}
+	res, err := s.p.SubmitBatch(ctx, ins)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]indexer.Result, len(res))
+	for i, r := range res {
+		out[i] = indexer.Result{ItemHash: r.ItemHash, Err: r.Err}
+		switch r.Outcome {
+		case processor.Queued:
+			out[i].Outcome = indexer.Accepted
+		case processor.Rejected:
+			out[i].Outcome = indexer.Rejected
+		default:
+			out[i].Outcome = indexer.Duplicate
+		}
+	}
+	return out, nil
+}
+
+// entPeers records peers in the peers table.
+type entPeers struct{ c *ent.Client }
+
+// RecordPeer implements indexer.PeerRecorder: an upsert on (peer id, kind).
+func (e entPeers) RecordPeer(ctx context.Context, p indexer.Peer) error {
+	src := peer.Source(p.Source)
+	if peer.SourceValidator(src) != nil {
+		src = peer.SourceConfig
+	}
+	kind := peer.PeerType(p.Kind)
+	if err := peer.PeerTypeValidator(kind); err != nil {
+		return err
+	}
+	seen := p.LastSeen.UTC()
+	if seen.IsZero() {
+		seen = time.Now().UTC()
+	}
+	for try := 0; ; try++ {
+		n, err := e.c.Peer.Update().Where(peer.PeerID(p.ID), peer.PeerTypeEQ(kind)).
+			SetAddress(p.Address).SetSource(src).SetLastSeen(seen).Save(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		err = e.c.Peer.Create().SetPeerID(p.ID).SetPeerType(kind).SetAddress(p.Address).
+			SetSource(src).SetLastSeen(seen).Exec(ctx)
+		if err == nil || !ent.IsConstraintError(err) || try > 0 {
+			return err
+		}
+	}
+}
+
+// Interface guards
+var (
+	_ indexer.Submitter    = netSubmitter{}
+	_ indexer.PeerRecorder = entPeers{}
+	_ graph.Submitter      = publishingSubmitter{}
+)
