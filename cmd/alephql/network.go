@@ -7,16 +7,20 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/aggregate"
 	"github.com/alephql/alephql/ent/peer"
 	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/graph/model"
 	"github.com/alephql/alephql/indexer"
 	"github.com/alephql/alephql/indexer/netstat"
+	"github.com/alephql/alephql/indexer/p2p"
 	"github.com/alephql/alephql/indexer/pubsub"
 	"github.com/alephql/alephql/ipfs"
 	"github.com/alephql/alephql/processor"
@@ -39,14 +43,26 @@ func (l *stringList) Set(v string) error {
 
 // networkFlags are the settings of the network sources.
 type networkFlags struct {
-	ipfsPubsub bool
-	publicURL  string
-	highWater  int
+	ipfsPubsub    bool
+	publicURL     string
+	highWater     int
+	p2p           bool
+	p2pListen     stringList
+	p2pBootstrap  stringList
+	p2pAnnounce   stringList
+	p2pKey        string
+	aliveInterval time.Duration
 }
 
 func (f *networkFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.ipfsPubsub, "ipfs-pubsub", false, "join the network over IPFS pubsub (needs --ipfs-api with a daemon online): take messages from topic ALEPH-TEST, publish clients' messages there, announce this node on ALEPH_ALIVE (env ALEPHQL_IPFS_PUBSUB)")
 	fs.StringVar(&f.publicURL, "public-url", "", "this node's public API URL, announced to peers as an HTTP peer; empty: not announced (env ALEPHQL_PUBLIC_URL)")
+	fs.BoolVar(&f.p2p, "p2p", false, "join the network's libp2p gossip (topics ALEPH-TEST and ALIVE) (env ALEPHQL_P2P)")
+	fs.Var(&f.p2pListen, "p2p-listen", "libp2p listen multiaddr, repeatable; default "+p2p.DefaultListen+" (env ALEPHQL_P2P_LISTEN, comma-separated)")
+	fs.Var(&f.p2pBootstrap, "p2p-bootstrap", "libp2p peer to dial, a multiaddr ending in /p2p/<peer id>, repeatable; their announcements are trusted (env ALEPHQL_P2P_BOOTSTRAP, comma-separated)")
+	fs.Var(&f.p2pAnnounce, "p2p-announce", "libp2p address announced to peers on ALIVE, repeatable; default the first listen address (env ALEPHQL_P2P_ANNOUNCE, comma-separated)")
+	fs.StringVar(&f.p2pKey, "p2p-key", "", "libp2p identity key file, generated on first start; default DATA_DIR/node-key (env ALEPHQL_P2P_KEY)")
+	fs.DurationVar(&f.aliveInterval, "alive-interval", 120*time.Second, "period of this node's aliveness announcements (env ALEPHQL_ALIVE_INTERVAL)")
 	fs.IntVar(&f.highWater, "network-queue-high-water", indexer.DefaultHighWater, "network sources pause while the processing queue holds this many messages (env ALEPHQL_NETWORK_QUEUE_HIGH_WATER)")
 }
 
@@ -58,11 +74,12 @@ type networkNode struct {
 	runs []func(context.Context) error
 	// publishers broadcast client submissions.
 	publishers []indexer.Publisher
+	closers    []func() error
 	log        *slog.Logger
 }
 
 // newNetwork builds the configured network sources.
-func newNetwork(f networkFlags, proc *processor.Processor, client *ent.Client, content *ipfs.Service, reg prometheus.Registerer, log *slog.Logger) (*networkNode, error) {
+func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *processor.Processor, client *ent.Client, content *ipfs.Service, reg prometheus.Registerer, log *slog.Logger) (*networkNode, error) {
 	n := &networkNode{Stats: netstat.NewRegistry(), log: log}
 	if err := reg.Register(n.Stats); err != nil {
 		return nil, err
@@ -77,7 +94,7 @@ func newNetwork(f networkFlags, proc *processor.Processor, client *ent.Client, c
 		if content == nil || !content.KuboConfigured() {
 			return nil, usageError{errors.New("--ipfs-pubsub (ALEPHQL_IPFS_PUBSUB) needs --ipfs-api")}
 		}
-		src, err := pubsub.New(pubsub.Config{HTTPAddress: f.publicURL, Version: version}, pubsub.Deps{
+		src, err := pubsub.New(pubsub.Config{HTTPAddress: f.publicURL, Version: version, AliveInterval: f.aliveInterval}, pubsub.Deps{
 			Kubo: pubsub.FromService(content), Submitter: sub, Throttle: throttle, Peers: peers,
 			Stats: n.Stats.Source("ipfs-pubsub", "ipfs"), Log: log,
 		})
@@ -87,7 +104,50 @@ func newNetwork(f networkFlags, proc *processor.Processor, client *ent.Client, c
 		n.runs = append(n.runs, src.Run)
 		n.publishers = append(n.publishers, src)
 	}
+	if f.p2p {
+		key := f.p2pKey
+		if key == "" {
+			key = filepath.Join(dataDir, "node-key")
+		}
+		node, err := p2p.New(ctx, p2p.Config{
+			KeyFile: key, Listen: f.p2pListen, Bootstrap: f.p2pBootstrap, Announce: f.p2pAnnounce,
+			HTTPAddress: f.publicURL, Version: version, AliveInterval: f.aliveInterval,
+		}, p2p.Deps{
+			Submitter: sub, Throttle: throttle, Peers: peers, Nodes: coreChannelNodes{client},
+			Stats: n.Stats.Source("p2p-gossip", "p2p"), Log: log,
+		})
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--p2p-*: %w", err)}
+		}
+		n.runs = append(n.runs, node.Run)
+		n.publishers = append(n.publishers, node)
+		n.closers = append(n.closers, node.Close)
+	}
 	return n, nil
+}
+
+// Sources implements graph.NetworkStatus.
+func (n *networkNode) Sources() []*model.NetworkSource {
+	snap := n.Stats.Snapshot()
+	out := make([]*model.NetworkSource, len(snap))
+	for i, s := range snap {
+		out[i] = &model.NetworkSource{
+			Name: s.Name, Kind: s.Kind, Received: int(s.Received), Accepted: int(s.Accepted),
+			Rejected: int(s.Rejected), Duplicate: int(s.Duplicate), LagSeconds: s.Lag.Seconds(), State: string(s.State),
+		}
+		if s.LastError != "" {
+			e, at := s.LastError, s.LastErrorAt
+			out[i].LastError, out[i].LastErrorAt = &e, &at
+		}
+	}
+	return out
+}
+
+// Close releases what the sources hold before they run (the libp2p host).
+func (n *networkNode) Close() {
+	for _, c := range n.closers {
+		_ = c()
+	}
 }
 
 // Publish broadcasts a client's message on every configured network; a
@@ -182,9 +242,48 @@ func (e entPeers) RecordPeer(ctx context.Context, p indexer.Peer) error {
 	}
 }
 
+// Core channel aggregate: its nodes' peer ids may announce themselves on
+// ALIVE (spec §8.2).
+const (
+	coreChannelOwner = "0xa1B3bb7d2332383D96b7796B908fB7f7F3c2Be10"
+	coreChannelKey   = "corechannel"
+)
+
+// coreChannelNodes reads the nodes' multiaddrs from the corechannel
+// aggregate.
+type coreChannelNodes struct{ c *ent.Client }
+
+// NodeAddrs implements p2p.NodeLister.
+func (c coreChannelNodes) NodeAddrs(ctx context.Context) ([]string, error) {
+	a, err := c.c.Aggregate.Query().Where(aggregate.Owner(coreChannelOwner), aggregate.Key(coreChannelKey)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Nodes []struct {
+			Multiaddress string `json:"multiaddress"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(a.Content, &doc); err != nil {
+		return nil, fmt.Errorf("corechannel aggregate: %w", err)
+	}
+	out := make([]string, 0, len(doc.Nodes))
+	for _, n := range doc.Nodes {
+		if n.Multiaddress != "" {
+			out = append(out, n.Multiaddress)
+		}
+	}
+	return out, nil
+}
+
 // Interface guards
 var (
 	_ indexer.Submitter    = netSubmitter{}
 	_ indexer.PeerRecorder = entPeers{}
+	_ p2p.NodeLister       = coreChannelNodes{}
 	_ graph.Submitter      = publishingSubmitter{}
+	_ graph.NetworkStatus  = (*networkNode)(nil)
 )

@@ -175,12 +175,13 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	netw, err := newNetwork(f.network, proc, db.Client, store.Content, registry, log)
+	netw, err := newNetwork(ctx, f.network, f.dataDir, proc, db.Client, store.Content, registry, log)
 	if err != nil {
 		return err
 	}
+	defer netw.Close()
 	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
-		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics))
+		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithNetworkStatus(netw))
 	if err != nil {
 		return err
 	}
