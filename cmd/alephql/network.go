@@ -15,10 +15,12 @@ import (
 
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregate"
+	"github.com/alephql/alephql/ent/chainsyncstatus"
 	"github.com/alephql/alephql/ent/peer"
 	"github.com/alephql/alephql/graph"
 	"github.com/alephql/alephql/graph/model"
 	"github.com/alephql/alephql/indexer"
+	"github.com/alephql/alephql/indexer/follow"
 	"github.com/alephql/alephql/indexer/netstat"
 	"github.com/alephql/alephql/indexer/p2p"
 	"github.com/alephql/alephql/indexer/pubsub"
@@ -52,6 +54,7 @@ type networkFlags struct {
 	p2pAnnounce   stringList
 	p2pKey        string
 	aliveInterval time.Duration
+	follow        stringList
 }
 
 func (f *networkFlags) register(fs *flag.FlagSet) {
@@ -63,6 +66,7 @@ func (f *networkFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.p2pAnnounce, "p2p-announce", "libp2p address announced to peers on ALIVE, repeatable; default the first listen address (env ALEPHQL_P2P_ANNOUNCE, comma-separated)")
 	fs.StringVar(&f.p2pKey, "p2p-key", "", "libp2p identity key file, generated on first start; default DATA_DIR/node-key (env ALEPHQL_P2P_KEY)")
 	fs.DurationVar(&f.aliveInterval, "alive-interval", 120*time.Second, "period of this node's aliveness announcements (env ALEPHQL_ALIVE_INTERVAL)")
+	fs.Var(&f.follow, "follow", "mirror the node at this API URL (https://node.example): backfill its messages, then follow them live; every message is verified here; repeatable (env ALEPHQL_FOLLOW, comma-separated)")
 	fs.IntVar(&f.highWater, "network-queue-high-water", indexer.DefaultHighWater, "network sources pause while the processing queue holds this many messages (env ALEPHQL_NETWORK_QUEUE_HIGH_WATER)")
 }
 
@@ -123,7 +127,61 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 		n.publishers = append(n.publishers, node)
 		n.closers = append(n.closers, node.Close)
 	}
+	for _, u := range f.follow {
+		fl, err := follow.New(follow.Config{URL: u}, follow.Deps{
+			Submitter: sub, Cursors: followCursors{client}, Throttle: throttle,
+			Stats: n.Stats.Source(u, "follow"), Log: log,
+		})
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--follow (ALEPHQL_FOLLOW): %w", err)}
+		}
+		n.runs = append(n.runs, fl.Run)
+	}
 	return n, nil
+}
+
+// Peers implements ipfs.PeerLister: the followed nodes serve the content
+// of the messages taken from them (checked against its hash).
+func (f networkFlags) Peers(context.Context) ([]string, error) { return f.follow, nil }
+
+// followCursors keeps each followed node's position in
+// chains_sync_status (chain = the URL, type = "follow"; block_hash holds
+// the messages.json cursor, height the newest message time in
+// microseconds).
+type followCursors struct{ c *ent.Client }
+
+const followSyncType = "follow"
+
+// Load implements follow.Cursors.
+func (fc followCursors) Load(ctx context.Context, url string) (follow.Position, error) {
+	row, err := fc.c.ChainSyncStatus.Query().Where(chainsyncstatus.Chain(url), chainsyncstatus.Type(followSyncType)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return follow.Position{}, nil
+	}
+	if err != nil {
+		return follow.Position{}, err
+	}
+	p := follow.Position{Cursor: row.BlockHash}
+	if row.Height > 0 {
+		p.Newest = time.UnixMicro(row.Height).UTC()
+	}
+	return p, nil
+}
+
+// Save implements follow.Cursors.
+func (fc followCursors) Save(ctx context.Context, url string, p follow.Position) error {
+	var h int64
+	if !p.Newest.IsZero() {
+		h = p.Newest.UnixMicro()
+	}
+	now := time.Now().UTC()
+	n, err := fc.c.ChainSyncStatus.Update().Where(chainsyncstatus.Chain(url), chainsyncstatus.Type(followSyncType)).
+		SetBlockHash(p.Cursor).SetHeight(h).SetLastUpdate(now).Save(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	return fc.c.ChainSyncStatus.Create().SetChain(url).SetType(followSyncType).
+		SetBlockHash(p.Cursor).SetHeight(h).SetLastUpdate(now).Exec(ctx)
 }
 
 // Sources implements graph.NetworkStatus.
@@ -284,6 +342,8 @@ var (
 	_ indexer.Submitter    = netSubmitter{}
 	_ indexer.PeerRecorder = entPeers{}
 	_ p2p.NodeLister       = coreChannelNodes{}
+	_ follow.Cursors       = followCursors{}
+	_ ipfs.PeerLister      = networkFlags{}
 	_ graph.Submitter      = publishingSubmitter{}
 	_ graph.NetworkStatus  = (*networkNode)(nil)
 )

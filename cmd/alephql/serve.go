@@ -145,7 +145,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		rowCache = cache.NewRedis(rdb, "alephql:cache:")
 	}
 
-	store, err := newStorage(f.storage, f.dataDir, db.Client, log)
+	store, err := newStorageWithPeers(f.storage, f.dataDir, db.Client, f.network, log)
 	if err != nil {
 		return err
 	}
