@@ -31,6 +31,7 @@ type lyingPeer struct {
 	cutOnce   bool
 	wsConns   int
 	pageCalls int
+	cursors   []string // of the backfill's requests (no startDate)
 }
 
 func (p *lyingPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +72,9 @@ func (p *lyingPeer) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	p.pageCalls++
+	if !q.Has("startDate") {
+		p.cursors = append(p.cursors, q.Get("cursor"))
+	}
 	cut := i == 1 && !p.cutOnce
 	p.cutOnce = p.cutOnce || cut
 	p.mu.Unlock()
@@ -242,4 +246,47 @@ func TestFollowALyingPeer(t *testing.T) {
 			require.Equal(t, 0, stop())
 		})
 	}
+}
+
+func TestFollowResumesFromItsCursor(t *testing.T) {
+	// The follower's cursor survives a restart: the second run's backfill
+	// starts at the last page, not at the beginning.
+	alice, err := demo.NewAccount()
+	require.NoError(t, err)
+	t0 := float64(time.Now().Add(-time.Hour).Unix())
+	peer := &lyingPeer{t: t}
+	var hashes []string
+	for p := range 3 {
+		var page []json.RawMessage
+		for i := range 3 {
+			raw, h, err := alice.Post(t0+float64(p*3+i), "RESUME", "note", map[string]any{"n": p*3 + i}, "")
+			require.NoError(t, err)
+			page, hashes = append(page, raw), append(hashes, h)
+		}
+		peer.pages = append(peer.pages, page)
+	}
+	peer.cutOnce = true // no cut here
+	srv := httptest.NewServer(peer)
+	t.Cleanup(srv.Close)
+	args := []string{"--data-dir", t.TempDir(), "--log-level", "warn", "--follow", srv.URL}
+	base, stop := startServe(t, args...)
+	for _, h := range hashes {
+		require.Eventually(t, func() bool { return messageStatus(t, base, h) == "PROCESSED" }, 30*time.Second, 50*time.Millisecond)
+	}
+	require.Equal(t, 0, stop())
+	peer.mu.Lock()
+	require.Equal(t, []string{"", "c1", "c2"}, peer.cursors)
+	peer.cursors = nil
+	peer.mu.Unlock()
+
+	_, stop = startServe(t, args...)
+	require.Eventually(t, func() bool {
+		peer.mu.Lock()
+		defer peer.mu.Unlock()
+		return len(peer.cursors) > 0
+	}, 30*time.Second, 50*time.Millisecond)
+	peer.mu.Lock()
+	require.Equal(t, "c2", peer.cursors[0], "the backfill resumes at the last page")
+	peer.mu.Unlock()
+	require.Equal(t, 0, stop())
 }

@@ -31,7 +31,7 @@ func TestIPFSPubsubCarriesMessagesBetweenNodes(t *testing.T) {
 	kuboA, kuboB := ipfstest.NewOnlineDaemon(t), ipfstest.NewOnlineDaemon(t)
 	kuboB.Connect(kuboA)
 	baseA, stopA := startServe(t, "--data-dir", t.TempDir(), "--log-level", "warn",
-		"--ipfs-api", kuboA.API, "--ipfs-pubsub", "--public-url", "http://a.example:4024")
+		"--ipfs-api", kuboA.API, "--ipfs-pubsub", "--public-url", "http://a.example:4024", "--alive-interval", "200ms")
 	baseB, stopB := startServe(t, "--data-dir", t.TempDir(), "--log-level", "warn",
 		"--ipfs-api", kuboB.API, "--ipfs-pubsub")
 
@@ -61,6 +61,17 @@ func TestIPFSPubsubCarriesMessagesBetweenNodes(t *testing.T) {
 		return false
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Equal(t, "PROCESSED", messageStatus(t, baseA, hash))
+
+	// B heard A's announcements on ALEPH_ALIVE: its kubo swarm address and
+	// its API URL.
+	require.Eventually(t, func() bool {
+		out := gql(t, baseB, `{ peers(kind: HTTP) { edges { node { address source } } } }`, nil)
+		edges, _ := out["data"].(map[string]any)["peers"].(map[string]any)["edges"].([]any)
+		return len(edges) == 1 && edges[0].(map[string]any)["node"].(map[string]any)["address"] == "http://a.example:4024"
+	}, 15*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return peersOf(t, baseB)[kuboA.ID()] == "IPFS" || peersOf(t, baseB)[kuboA.ID()] == "HTTP" }, 15*time.Second, 50*time.Millisecond)
+	_, self := peersOf(t, baseB)[kuboB.ID()]
+	require.False(t, self, "a node does not record itself")
 	require.Equal(t, 0, stopA())
 	require.Equal(t, 0, stopB())
 }

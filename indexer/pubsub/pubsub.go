@@ -392,6 +392,10 @@ func pickAddress(addrs []string) string {
 // listenAlive records the peers announcing themselves until the
 // subscription fails.
 func (s *Source) listenAlive(ctx context.Context) error {
+	id, err := s.deps.Kubo.ID(ctx)
+	if err != nil {
+		return err
+	}
 	sub, err := s.deps.Kubo.Subscribe(ctx, s.cfg.AliveTopic)
 	if err != nil {
 		return err
@@ -401,6 +405,9 @@ func (s *Source) listenAlive(ctx context.Context) error {
 		m, err := sub.Next(ctx)
 		if err != nil {
 			return err
+		}
+		if m.From == id.ID {
+			continue // our own announcement
 		}
 		a, kind, err := indexer.ParseAlive(m.Data)
 		if err != nil {

@@ -86,6 +86,16 @@ func (d *Daemon) Connect(other *Daemon) {
 	d.run("swarm", "connect", addr)
 }
 
+// ID returns the daemon's peer id.
+func (d *Daemon) ID() string {
+	d.t.Helper()
+	cmd := exec.Command(d.bin, "id", "-f", "<id>")
+	cmd.Env = d.env()
+	out, err := cmd.Output()
+	require.NoError(d.t, err)
+	return strings.TrimSpace(string(out))
+}
+
 func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
