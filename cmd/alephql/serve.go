@@ -170,7 +170,6 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := graph.RegisterHubMetrics(registry, hub); err != nil {
 		return err
 	}
-	store.acceptSigned(proc, db.Client)
 	cacheMetrics, err := cache.NewMetrics(registry)
 	if err != nil {
 		return err
@@ -180,6 +179,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer netw.Close()
+	store.acceptSignedPublishing(proc, db.Client, netw.Publish)
 	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
 		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithNetworkStatus(netw))
 	if err != nil {

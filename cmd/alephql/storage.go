@@ -47,7 +47,13 @@ type storageNode struct {
 // acceptSigned rebuilds Routes so that uploads with a signed STORE message
 // are verified and submitted to p.
 func (s *storageNode) acceptSigned(p *processor.Processor, client *ent.Client) {
-	s.Routes = s.handler.WithSubmitter(storeSubmitter{p: p, client: client}).Routes()
+	s.acceptSignedPublishing(p, client, nil)
+}
+
+// acceptSignedPublishing is acceptSigned with every message taken in
+// broadcast through publish (nil: none).
+func (s *storageNode) acceptSignedPublishing(p *processor.Processor, client *ent.Client, publish func(context.Context, []byte)) {
+	s.Routes = s.handler.WithSubmitter(storeSubmitter{p: p, client: client, publish: publish}).Routes()
 }
 
 // newStorage builds the content service (files under DATA_DIR/files), the
