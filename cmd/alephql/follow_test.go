@@ -195,7 +195,8 @@ func TestFollowALyingPeer(t *testing.T) {
 						withFields(t, badSigRaw, map[string]any{"signature": ga["signature"]}),
 					},
 					{json.RawMessage(forgeRaw), json.RawMessage(storeRaw), json.RawMessage(liarRaw), json.RawMessage(good1)},
-					{json.RawMessage(good9), json.RawMessage(good1)},
+					// A tampered copy first does not keep the genuine one out.
+					{withFields(t, good9, map[string]any{"item_content": `{"type":"note","content":{"body":"forged"}}`}), json.RawMessage(good9), json.RawMessage(good1)},
 				},
 				storage: map[string][]byte{hStore: storeContent, hLiar: []byte(`{"type":"note","content":{"body":"LIE"}}`)},
 			}

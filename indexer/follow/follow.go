@@ -61,9 +61,9 @@ type Config struct {
 	// the peer processed late (messages.json orders by message time).
 	// Default DefaultCatchUp.
 	CatchUp time.Duration
-	// Dedupe is how many recent item hashes are remembered so that a
-	// message seen twice (page overlap, websocket and catch-up) is
-	// submitted once. Default DefaultDedupe.
+	// Dedupe is how many recent messages are remembered (by their wire
+	// bytes) so that a message seen twice (page overlap, websocket and
+	// catch-up) is submitted once. Default DefaultDedupe.
 	Dedupe int
 	// Progress is the period of the backfill's progress log line. Default
 	// DefaultProgress.
@@ -327,11 +327,10 @@ func (f *Follower) fetch(ctx context.Context, cursor string, since time.Time) (p
 func (f *Follower) take(ctx context.Context, msgs []json.RawMessage) error {
 	f.deps.Stats.Received(len(msgs))
 	raws := make([][]byte, 0, len(msgs))
-	hashes := make([][]byte, 0, len(msgs))
 	var newest time.Time
 	bad := 0
 	for _, m := range msgs {
-		w, hash, t, err := Wire(m)
+		w, _, t, err := Wire(m)
 		if err != nil {
 			bad++
 			f.log.Debug("dropping a malformed message from the peer", "err", err)
@@ -340,12 +339,13 @@ func (f *Follower) take(ctx context.Context, msgs []json.RawMessage) error {
 		if t.After(newest) {
 			newest = t
 		}
-		if f.seen.Seen([]byte(hash)) {
+		// Keyed by the wire bytes, not the item hash: a tampered copy
+		// must not keep the genuine one out.
+		if f.seen.Seen(w) {
 			f.deps.Stats.Duplicate(1)
 			continue
 		}
 		raws = append(raws, w)
-		hashes = append(hashes, []byte(hash))
 	}
 	if bad > 0 {
 		rs := make([]indexer.Result, bad)
@@ -356,8 +356,8 @@ func (f *Follower) take(ctx context.Context, msgs []json.RawMessage) error {
 	}
 	if len(raws) > 0 {
 		if err := indexer.SubmitRetry(ctx, f.deps.Submitter, f.deps.Throttle, f.deps.Stats, indexer.OriginPeer, raws, f.cfg.MaxBackoff, f.log); err != nil {
-			for _, h := range hashes {
-				f.seen.Forget(h)
+			for _, w := range raws {
+				f.seen.Forget(w)
 			}
 			return err
 		}
