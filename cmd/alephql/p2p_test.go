@@ -25,7 +25,7 @@ type p2pNode struct {
 	id                peer.ID
 }
 
-func newP2PNode(t *testing.T) p2pNode {
+func newP2PNode(t testing.TB) p2pNode {
 	t.Helper()
 	dir := t.TempDir()
 	key, err := p2p.LoadOrCreateKey(filepath.Join(dir, "node-key"))
