@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +246,17 @@ func TestFollowALyingPeer(t *testing.T) {
 			peer.mu.Lock()
 			require.True(t, peer.cutOnce, "a page was cut")
 			peer.mu.Unlock()
+			scrape := func() string {
+				resp, err := http.Get(base + "metrics")
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				return string(b)
+			}
+			require.Regexp(t, `(?m)^alephql_indexer_source_messages_total\{kind="follow",outcome="accepted",source="`+regexp.QuoteMeta(srv.URL)+`"\} [1-9]`, scrape())
+			live := regexp.MustCompile(`(?m)^alephql_indexer_source_state\{kind="follow",source="` + regexp.QuoteMeta(srv.URL) + `",state="live"\} 1$`)
+			require.Eventually(t, func() bool { return live.MatchString(scrape()) }, 30*time.Second, 50*time.Millisecond)
 			require.Equal(t, 0, stop())
 		})
 	}
