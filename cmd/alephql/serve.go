@@ -47,6 +47,7 @@ type serveFlags struct {
 	storage         storageFlags
 	pipeline        pipelineFlags
 	billing         billingFlags
+	network         networkFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -57,6 +58,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
 	f.billing.register(fs)
+	f.network.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -156,7 +158,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		rowCache = cache.NewRedis(rdb, "alephql:cache:")
 	}
 
-	store, err := newStorage(f.storage, f.dataDir, db.Client, log)
+	store, err := newStorageWithPeers(f.storage, f.dataDir, db.Client, f.network, log)
 	if err != nil {
 		return err
 	}
@@ -181,7 +183,6 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := graph.RegisterHubMetrics(registry, hub); err != nil {
 		return err
 	}
-	store.acceptSigned(proc, db.Client)
 	jobs, err := newBilling(f.billing, db, proc, registry, log)
 	if err != nil {
 		return err
@@ -193,8 +194,15 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}),
-		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait))
+	netw, err := newNetwork(ctx, f.network, f.dataDir, proc, db.Client, store.Content, registry, log)
+	if err != nil {
+		return err
+	}
+	defer netw.Close()
+	store.acceptSignedPublishing(proc, db.Client, netw.Publish)
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
+		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait),
+		graph.WithNetworkStatus(netw))
 	if err != nil {
 		return err
 	}
@@ -212,7 +220,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, restSubmitter{proc}, bus, log)
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log)
 	if err != nil {
 		return err
 	}
@@ -255,6 +263,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	g.Go(func() error { return proc.Run(gctx) })
 	if f.billing.enabled {
 		g.Go(func() error { return runBilling(gctx, db, jobs) })
+	}
+	for _, run := range netw.runs {
+		g.Go(func() error { return run(gctx) })
 	}
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })
