@@ -112,4 +112,8 @@ type TxMessages struct {
 // TxResult counts what the processor did with a transaction's messages.
 type TxResult struct {
 	Queued, Duplicate, Confirmed, Rejected int
+	// Waiting counts messages that were already pending from elsewhere:
+	// the transaction stays pending (retried later) until they are
+	// processed, so that it confirms them.
+	Waiting int
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/alephql/alephql/ipfs"
 )
 
 // ArchiveFetcher fetches sync archives by CID: the ipfs service (local
@@ -26,6 +28,21 @@ type ArchivePinner interface {
 // FetchErrorKind sorts an archive fetch failure: final ones drop the
 // transaction at once, the others are retried.
 type FetchErrorKind func(err error) (final bool, reason string)
+
+// IPFSFetchError sorts the ipfs service's errors: content too large, a
+// bad CID, a directory or bytes not matching their hash are final; not
+// found and unavailable are retried.
+func IPFSFetchError(err error) (final bool, reason string) {
+	switch {
+	case errors.Is(err, ipfs.ErrTooLarge):
+		return true, "too_large"
+	case errors.Is(err, ipfs.ErrInvalidHash):
+		return true, "payload"
+	case errors.Is(err, ipfs.ErrIsDirectory), errors.Is(err, ipfs.ErrHashMismatch):
+		return true, "archive"
+	}
+	return false, ""
+}
 
 // ExpanderConfig configures an Expander.
 type ExpanderConfig struct {
@@ -99,8 +116,7 @@ type ExpanderDeps struct {
 	Fetcher ArchiveFetcher
 	// Pinner pins fetched archives (optional).
 	Pinner ArchivePinner
-	// FinalFetchError sorts fetch errors (default: every error is
-	// temporary).
+	// FinalFetchError sorts fetch errors (default IPFSFetchError).
 	FinalFetchError FetchErrorKind
 	// Metrics, if set, counts outcomes.
 	Metrics *Metrics
@@ -137,7 +153,7 @@ func NewExpander(cfg ExpanderConfig, deps ExpanderDeps) (*Expander, error) {
 		deps.Now = time.Now
 	}
 	if deps.FinalFetchError == nil {
-		deps.FinalFetchError = func(error) (bool, string) { return false, "" }
+		deps.FinalFetchError = IPFSFetchError
 	}
 	return &Expander{cfg: cfg.withDefaults(), deps: deps, log: deps.Log.With("component", "indexer.expander")}, nil
 }
@@ -196,10 +212,7 @@ func (e *Expander) expand(ctx context.Context, tx PendingTx) error {
 			e.deps.Metrics.Tx(tx.Chain, tx.Protocol, "invalid")
 			return e.deps.Sink.DropPendingTx(ctx, tx.Hash, fmt.Sprintf("gave up after %d attempts: %v", tx.Retries+1, retry.err))
 		}
-		d := e.cfg.RetryMin << min(tx.Retries, 30)
-		if d > e.cfg.RetryMax || d <= 0 {
-			d = e.cfg.RetryMax
-		}
+		d := e.backoff(tx.Retries)
 		log.Info("chain transaction retried later", "in", d, "err", retry.err)
 		e.deps.Metrics.Tx(tx.Chain, tx.Protocol, "retried")
 		return e.deps.Sink.RetryPendingTx(ctx, tx.Hash, retry.err.Error(), e.deps.Now().Add(d))
@@ -219,10 +232,25 @@ func (e *Expander) expand(ctx context.Context, tx PendingTx) error {
 		return fmt.Errorf("submit messages of %s: %w", tx.Hash, err)
 	}
 	e.deps.Metrics.Messages(tx.Chain, res)
+	if res.Waiting > 0 {
+		d := e.backoff(tx.Retries)
+		log.Debug("chain transaction waits for messages pending from elsewhere", "waiting", res.Waiting, "in", d)
+		e.deps.Metrics.Tx(tx.Chain, tx.Protocol, "waiting")
+		return e.deps.Sink.RetryPendingTx(ctx, tx.Hash, fmt.Sprintf("waiting for %d pending messages", res.Waiting), e.deps.Now().Add(d))
+	}
 	e.deps.Metrics.Tx(tx.Chain, tx.Protocol, "expanded")
 	log.Debug("chain transaction expanded", "messages", len(msgs.Messages), "queued", res.Queued,
 		"confirmed", res.Confirmed, "rejected", res.Rejected)
 	return nil
+}
+
+// backoff is the wait before attempt retries+1.
+func (e *Expander) backoff(retries int) time.Duration {
+	d := e.cfg.RetryMin << min(retries, 30)
+	if d > e.cfg.RetryMax || d <= 0 {
+		d = e.cfg.RetryMax
+	}
+	return d
 }
 
 // retryError: the transaction's content is not available yet.

@@ -32,7 +32,9 @@ type TxSink interface {
 	DuePendingTxs(ctx context.Context, now time.Time, limit int) ([]PendingTx, error)
 	// SubmitTxMessages submits the messages of a pending transaction
 	// (origin onchain, the transaction as context, confirmations
-	// recorded) and removes it from the pending transactions.
+	// recorded) and removes it from the pending transactions, unless
+	// some of its messages were pending from elsewhere (TxResult.Waiting):
+	// it then stays, to be submitted again later.
 	SubmitTxMessages(ctx context.Context, txHash string, msgs TxMessages) (TxResult, error)
 	// RetryPendingTx records a failed attempt: the transaction stays
 	// pending until next.

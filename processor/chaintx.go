@@ -297,7 +297,9 @@ func (p *Processor) DuePendingTxs(ctx context.Context, now time.Time, limit int)
 // SubmitTxMessages takes the messages of a pending chain transaction in
 // (origin onchain, the transaction as their context, in batches), records
 // an archive as a file with a tx pin, and removes the pending row
-// (indexer.TxSink). Re-running it after a crash is harmless: intake of a
+// (indexer.TxSink) unless some of its messages were already pending
+// from elsewhere (TxResult.Waiting): it then stays pending, to confirm
+// them at a later attempt. Re-running it after a crash is harmless: intake of a
 // known message only adds its confirmation.
 func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs indexer.TxMessages) (indexer.TxResult, error) {
 	var res indexer.TxResult
@@ -307,6 +309,7 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 		}
 	}
 	h := txHash
+	var waiting []string
 	for i := 0; i < len(msgs.Messages); i += chainBatchSize {
 		part := msgs.Messages[i:min(i+chainBatchSize, len(msgs.Messages))]
 		ins := make([]Input, len(part))
@@ -337,18 +340,65 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 			// A message already pending (from a client, or another
 			// transaction) gets this transaction as its context, so that it
 			// is confirmed when processed.
-			_, err := p.client.PendingMessage.Update().
-				Where(pendingmessage.ItemHashIn(pendingCopies...), pendingmessage.TxHashIsNil()).
-				SetTxHash(h).Save(ctx)
-			if err != nil {
-				return res, fmt.Errorf("processor: attach pending messages: %w", err)
+			if err := p.attachPending(ctx, h, pendingCopies); err != nil {
+				return res, err
 			}
+			waiting = append(waiting, pendingCopies...)
+		}
+	}
+	if len(waiting) > 0 {
+		// Messages pending from elsewhere (a client, another transaction)
+		// may be in the process stage's hands without this transaction:
+		// the transaction stays pending, and the next attempt confirms
+		// them once processed.
+		still, err := p.client.MessageStatus.Query().Where(messagestatus.IDIn(waiting...),
+			messagestatus.StatusEQ(messagestatus.StatusPending)).Count(ctx)
+		if err != nil {
+			return res, fmt.Errorf("processor: pending copies: %w", err)
+		}
+		if still > 0 {
+			res.Waiting = still
+			return res, nil
 		}
 	}
 	if _, err := p.client.PendingTx.Delete().Where(pendingtx.TxHash(txHash)).Exec(ctx); err != nil {
 		return res, fmt.Errorf("processor: delete pending tx: %w", err)
 	}
 	return res, nil
+}
+
+// attachPending gives messages found pending the transaction txHash as
+// their context. One that the process stage took meanwhile (its pending
+// row is gone) is confirmed directly: on PostgreSQL the update waits for
+// the process stage's row lock, so the status read after it sees the
+// processed message.
+func (p *Processor) attachPending(ctx context.Context, txHash string, hashes []string) error {
+	err := p.withTx(ctx, func(tx *ent.Tx) error {
+		_, err := tx.PendingMessage.Update().
+			Where(pendingmessage.ItemHashIn(hashes...), pendingmessage.TxHashIsNil()).
+			SetTxHash(txHash).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("attach pending messages: %w", err)
+		}
+		done, err := tx.MessageStatus.Query().Where(messagestatus.IDIn(hashes...),
+			messagestatus.StatusIn(messagestatus.StatusProcessed, messagestatus.StatusRemoving)).IDs(ctx)
+		if err != nil || len(done) == 0 {
+			return err
+		}
+		for _, h := range done {
+			err := tx.MessageConfirmation.Create().SetItemHash(h).SetTxHash(txHash).
+				OnConflictColumns(messageconfirmation.FieldItemHash, messageconfirmation.FieldTxHash).
+				DoNothing().Exec(ctx)
+			if err != nil && !isNoRows(err) {
+				return fmt.Errorf("insert confirmation: %w", err)
+			}
+		}
+		return refreshFirstConfirmed(ctx, tx, done)
+	})
+	if err != nil {
+		return fmt.Errorf("processor: %w", err)
+	}
+	return nil
 }
 
 // recordArchive records a sync archive as a file with a tx pin.
