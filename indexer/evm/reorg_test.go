@@ -131,7 +131,7 @@ func TestReorg(t *testing.T) {
 		// The reorg: a longer side chain from base, where the archive lands
 		// in a later block through another transaction.
 		require.NoError(t, sim.Fork(base.Hash())) // the head is now base
-		sim.Rollback()                             // drop tx1 from the pool
+		sim.Rollback()                            // drop tx1 from the pool
 		sim.Commit()
 		tx2 := emit(syncPayload(indexer.ProtocolAleph, map[string]any{"messages": []json.RawMessage{m}, "note": "again"}))
 		for range 4 {
