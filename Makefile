@@ -33,10 +33,11 @@ $(GRAPHIQL)/dist/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-l
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js \
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css $(GRAPHIQL)/dist/
 
-#? generate: regenerate ent and gqlgen code (committed; must be reproducible)
+#? generate: regenerate ent, gqlgen and contract binding code (committed; must be reproducible)
 generate:
 	$(GO) generate ./ent
 	$(GO) generate ./graph
+	$(GO) generate ./indexer/evm/alephsync
 
 #? check-generate: fail if generated code differs from what generate writes
 check-generate:

@@ -3375,6 +3375,7 @@ type ChainTxMutation struct {
 	addprotocol_version     *int
 	content                 *json.RawMessage
 	appendcontent           json.RawMessage
+	error                   *string
 	clearedFields           map[string]struct{}
 	confirmations           map[int]struct{}
 	removedconfirmations    map[int]struct{}
@@ -3815,6 +3816,55 @@ func (m *ChainTxMutation) ResetContent() {
 	delete(m.clearedFields, chaintx.FieldContent)
 }
 
+// SetError sets the "error" field.
+func (m *ChainTxMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ChainTxMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ChainTx entity.
+// If the ChainTx object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChainTxMutation) OldError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *ChainTxMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[chaintx.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *ChainTxMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[chaintx.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ChainTxMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, chaintx.FieldError)
+}
+
 // AddConfirmationIDs adds the "confirmations" edge to the MessageConfirmation entity by ids.
 func (m *ChainTxMutation) AddConfirmationIDs(ids ...int) {
 	if m.confirmations == nil {
@@ -4011,7 +4061,7 @@ func (m *ChainTxMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChainTxMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.chain != nil {
 		fields = append(fields, chaintx.FieldChain)
 	}
@@ -4032,6 +4082,9 @@ func (m *ChainTxMutation) Fields() []string {
 	}
 	if m.content != nil {
 		fields = append(fields, chaintx.FieldContent)
+	}
+	if m.error != nil {
+		fields = append(fields, chaintx.FieldError)
 	}
 	return fields
 }
@@ -4055,6 +4108,8 @@ func (m *ChainTxMutation) Field(name string) (ent.Value, bool) {
 		return m.ProtocolVersion()
 	case chaintx.FieldContent:
 		return m.Content()
+	case chaintx.FieldError:
+		return m.Error()
 	}
 	return nil, false
 }
@@ -4078,6 +4133,8 @@ func (m *ChainTxMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldProtocolVersion(ctx)
 	case chaintx.FieldContent:
 		return m.OldContent(ctx)
+	case chaintx.FieldError:
+		return m.OldError(ctx)
 	}
 	return nil, fmt.Errorf("unknown ChainTx field %s", name)
 }
@@ -4135,6 +4192,13 @@ func (m *ChainTxMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetContent(v)
+		return nil
+	case chaintx.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
 		return nil
 	}
 	return fmt.Errorf("unknown ChainTx field %s", name)
@@ -4196,6 +4260,9 @@ func (m *ChainTxMutation) ClearedFields() []string {
 	if m.FieldCleared(chaintx.FieldContent) {
 		fields = append(fields, chaintx.FieldContent)
 	}
+	if m.FieldCleared(chaintx.FieldError) {
+		fields = append(fields, chaintx.FieldError)
+	}
 	return fields
 }
 
@@ -4212,6 +4279,9 @@ func (m *ChainTxMutation) ClearField(name string) error {
 	switch name {
 	case chaintx.FieldContent:
 		m.ClearContent()
+		return nil
+	case chaintx.FieldError:
+		m.ClearError()
 		return nil
 	}
 	return fmt.Errorf("unknown ChainTx nullable field %s", name)
@@ -4241,6 +4311,9 @@ func (m *ChainTxMutation) ResetField(name string) error {
 		return nil
 	case chaintx.FieldContent:
 		m.ResetContent()
+		return nil
+	case chaintx.FieldError:
+		m.ResetError()
 		return nil
 	}
 	return fmt.Errorf("unknown ChainTx field %s", name)
@@ -19250,6 +19323,7 @@ type PendingTxMutation struct {
 	next_attempt  *time.Time
 	retries       *int
 	addretries    *int
+	last_error    *string
 	clearedFields map[string]struct{}
 	tx            *string
 	clearedtx     bool
@@ -19484,6 +19558,55 @@ func (m *PendingTxMutation) ResetRetries() {
 	m.addretries = nil
 }
 
+// SetLastError sets the "last_error" field.
+func (m *PendingTxMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *PendingTxMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the PendingTx entity.
+// If the PendingTx object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingTxMutation) OldLastError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *PendingTxMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[pendingtx.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *PendingTxMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[pendingtx.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *PendingTxMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, pendingtx.FieldLastError)
+}
+
 // SetTxID sets the "tx" edge to the ChainTx entity by id.
 func (m *PendingTxMutation) SetTxID(id string) {
 	m.tx = &id
@@ -19558,7 +19681,7 @@ func (m *PendingTxMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PendingTxMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.tx != nil {
 		fields = append(fields, pendingtx.FieldTxHash)
 	}
@@ -19567,6 +19690,9 @@ func (m *PendingTxMutation) Fields() []string {
 	}
 	if m.retries != nil {
 		fields = append(fields, pendingtx.FieldRetries)
+	}
+	if m.last_error != nil {
+		fields = append(fields, pendingtx.FieldLastError)
 	}
 	return fields
 }
@@ -19582,6 +19708,8 @@ func (m *PendingTxMutation) Field(name string) (ent.Value, bool) {
 		return m.NextAttempt()
 	case pendingtx.FieldRetries:
 		return m.Retries()
+	case pendingtx.FieldLastError:
+		return m.LastError()
 	}
 	return nil, false
 }
@@ -19597,6 +19725,8 @@ func (m *PendingTxMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldNextAttempt(ctx)
 	case pendingtx.FieldRetries:
 		return m.OldRetries(ctx)
+	case pendingtx.FieldLastError:
+		return m.OldLastError(ctx)
 	}
 	return nil, fmt.Errorf("unknown PendingTx field %s", name)
 }
@@ -19626,6 +19756,13 @@ func (m *PendingTxMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRetries(v)
+		return nil
+	case pendingtx.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
 		return nil
 	}
 	return fmt.Errorf("unknown PendingTx field %s", name)
@@ -19671,7 +19808,11 @@ func (m *PendingTxMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *PendingTxMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(pendingtx.FieldLastError) {
+		fields = append(fields, pendingtx.FieldLastError)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -19684,6 +19825,11 @@ func (m *PendingTxMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *PendingTxMutation) ClearField(name string) error {
+	switch name {
+	case pendingtx.FieldLastError:
+		m.ClearLastError()
+		return nil
+	}
 	return fmt.Errorf("unknown PendingTx nullable field %s", name)
 }
 
@@ -19699,6 +19845,9 @@ func (m *PendingTxMutation) ResetField(name string) error {
 		return nil
 	case pendingtx.FieldRetries:
 		m.ResetRetries()
+		return nil
+	case pendingtx.FieldLastError:
+		m.ResetLastError()
 		return nil
 	}
 	return fmt.Errorf("unknown PendingTx field %s", name)
