@@ -50,6 +50,9 @@ type Config struct {
 	// waits for the message to be processed (then 202). Default 10 s: well
 	// under the server's request timeout.
 	SyncTimeout time.Duration
+	// Node describes the node for info, version, storage limits and
+	// admin routes (see node.go).
+	Node NodeInfo
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -66,6 +69,7 @@ func (c *Config) Validate() error {
 	if c.SyncTimeout == 0 {
 		c.SyncTimeout = DefaultSyncTimeout
 	}
+	c.Node.defaults()
 	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 {
 		return errors.New("rest: page size, filter values, body size and sync timeout must be positive")
 	}
@@ -129,6 +133,32 @@ func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error
 		"GET /api/v0/aggregates/{address}":  a.addressAggregates,
 		"GET /api/v0/aggregates":            a.aggregateList,
 		"GET /api/v0/aggregates.json":       a.aggregateList,
+
+		"GET /api/v0/addresses/{address}/balance":                a.accountBalance,
+		"GET /api/v0/addresses/{address}/files":                  a.accountFiles,
+		"GET /api/v0/addresses/{address}/post_types":             a.accountPostTypes,
+		"GET /api/v0/addresses/{address}/channels":               a.accountChannels,
+		"GET /api/v0/addresses/{address}/credit_history":         a.creditHistory,
+		"GET /api/v0/addresses/{address}/credit_history/summary": a.creditSummary,
+		"GET /api/v0/addresses/stats.json":                       a.statsV0,
+		"GET /api/v1/addresses/stats.json":                       a.statsV1,
+		"GET /api/v0/balances":                                   a.balances,
+		"GET /api/v0/credit_balances":                            a.creditBalances,
+		"GET /api/v0/authorizations/granted/{address}":           a.authorizations(false),
+		"GET /api/v0/authorizations/received/{address}":          a.authorizations(true),
+		"GET /api/v0/channels/list.json":                         a.channelList,
+		"GET /api/v0/programs/on/message":                        a.programsOnMessage,
+		"GET /api/v0/storage/by-message-hash/{hash}":             a.fileByMessage,
+		"GET /api/v0/storage/by-ref/{ref}":                       a.fileByRef,
+		"GET /api/v0/storage/by-ref/{address}/{ref}":             a.fileByRef,
+		"GET /api/v0/storage/metadata/{hash}":                    a.fileMetadata,
+		"GET /api/v0/storage/count/{hash}":                       a.filePinCount,
+		"GET /api/v0/storage/limits.json":                        a.storageLimits,
+		"GET /api/v0/info/public.json":                           a.publicInfo,
+		"GET /api/v0/version":                                    a.version,
+		"GET /version":                                           a.version,
+		"GET /api/v0/core/{id}/metrics":                          a.nodeMetrics("ccn"),
+		"GET /api/v0/compute/{id}/metrics":                       a.nodeMetrics("crn"),
 	}
 }
 
