@@ -9,6 +9,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/forgottenmessage"
 	"github.com/alephql/alephql/ent/message"
+	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/ent/pendingmessage"
 	"github.com/alephql/alephql/ent/removedmessage"
 )
@@ -119,4 +120,22 @@ func (r *Reader) CountRemoved(ctx context.Context, f SnapshotFilter) (int64, boo
 		return r.client.RemovedMessage.Query().Where(removedmessage.RemovedAtNotNil(),
 			func(s *sql.Selector) { f.apply(s, removedmessage.FieldRemovedAt) }).Count(ctx)
 	})
+}
+
+// OutboxEnd is the sequence number of the latest outbox event (0 when
+// there is none): a live feed started now resumes after it.
+func (r *Reader) OutboxEnd(ctx context.Context) (int64, error) {
+	e, err := r.client.MessageEvent.Query().Order(ent.Desc(messageevent.FieldID)).Select(messageevent.FieldID).First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return e.ID, nil
+}
+
+// EventsAfter reads at most limit outbox events after seq, oldest first.
+func (r *Reader) EventsAfter(ctx context.Context, seq int64, limit int) ([]*ent.MessageEvent, error) {
+	return r.client.MessageEvent.Query().Where(messageevent.IDGT(seq)).Order(ent.Asc(messageevent.FieldID)).Limit(limit).All(ctx)
 }

@@ -120,6 +120,7 @@ func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscr
 // strips the suffix (pathJSON).
 func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error {
 	return map[string]func(http.ResponseWriter, *http.Request) error{
+		"GET /api/ws0/messages":             a.messagesWS,
 		"GET /api/v0/messages.json":         a.messageList,
 		"GET /api/v0/messages/{hash}":       a.message,
 		"GET /api/v0/messages/{hash}/{sub}": a.messageSub,
