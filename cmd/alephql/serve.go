@@ -188,7 +188,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, restSubmitter{proc}, bus, log)
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version}}, reader, restSubmitter{proc}, bus, log)
 	if err != nil {
 		return err
 	}
