@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/read"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // Defaults of Config.
@@ -101,19 +103,35 @@ type API struct {
 	reader    *read.Reader
 	submitter Submitter         // nil: submissions answer 503
 	events    events.Subscriber // nil: sync submissions poll the status
+	pricer    Pricer            // nil: estimates and recalculation answer 503
+	adminKey  *secp256k1.PublicKey
 	log       *slog.Logger
 }
 
 // New returns the API over reader. submitter and sub may be nil.
-func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscriber, log *slog.Logger) (*API, error) {
+func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscriber, log *slog.Logger, opts ...Option) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if reader == nil {
 		return nil, errors.New("rest: nil reader")
 	}
-	return &API{cfg: cfg, reader: reader, submitter: submitter, events: sub, log: log.With("component", "rest")}, nil
+	key, err := parseAdminKey(cfg.Node.AdminPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("rest: admin public key: %w", err)
+	}
+	a := &API{cfg: cfg, reader: reader, submitter: submitter, events: sub, adminKey: key, log: log.With("component", "rest")}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
 }
+
+// Option adds an optional dependency to the API.
+type Option func(*API)
+
+// WithPricer lets the API estimate prices and recalculate costs.
+func WithPricer(p Pricer) Option { return func(a *API) { a.pricer = p } }
 
 // routes lists the handlers by ServeMux pattern. ServeMux wildcards are
 // whole segments: "{n}.json" paths are matched as "{n}" and the handler
@@ -160,6 +178,12 @@ func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error
 		"GET /version":                                           a.version,
 		"GET /api/v0/core/{id}/metrics":                          a.nodeMetrics("ccn"),
 		"GET /api/v0/compute/{id}/metrics":                       a.nodeMetrics("crn"),
+		"GET /api/v0/costs":                                      a.costs,
+		"GET /api/v0/price/{hash}":                               a.messagePrice,
+		"POST /api/v0/price/estimate":                            a.estimate(false),
+		"POST /api/v0/price/estimate/instance":                   a.estimate(true),
+		"POST /api/v0/price/recalculate":                         a.recalculate,
+		"POST /api/v0/price/{hash}/recalculate":                  a.recalculate,
 	}
 }
 

@@ -32,6 +32,12 @@ type NodeInfo struct {
 	// MaxMetrics caps its rows.
 	MetricsWindow time.Duration
 	MaxMetrics    int
+	// AdminPublicKey is the hex secp256k1 public key admin tokens
+	// (X-Auth-Token) are checked against; "" disables the admin routes.
+	AdminPublicKey string
+	// MaxTokenAge bounds an admin token's age (and how early it may be).
+	// Default 300 s.
+	MaxTokenAge time.Duration
 }
 
 func (n *NodeInfo) defaults() {
@@ -52,6 +58,9 @@ func (n *NodeInfo) defaults() {
 	set(&n.MaxCARSize, DefaultMaxCARSize)
 	if n.MetricsWindow == 0 {
 		n.MetricsWindow = DefaultMetricsWindow
+	}
+	if n.MaxTokenAge == 0 {
+		n.MaxTokenAge = 300 * time.Second
 	}
 	if n.MaxMetrics == 0 {
 		n.MaxMetrics = DefaultMaxMetrics
