@@ -270,6 +270,23 @@ func TestActivityRoutes(t *testing.T) {
 		require.Equal(t, http.StatusOK, n.get("/api/v0/info/public.json", &info))
 		require.Equal(t, []string{"/ip4/127.0.0.1/tcp/4025/p2p/Qm"}, info["node_multi_addresses"])
 
+		var all struct {
+			Data map[string]map[string]float64 `json:"data"`
+		}
+		q := ""
+		for _, a := range d.Accounts {
+			q += "&addresses[]=" + a.Address()
+		}
+		require.Equal(t, http.StatusOK, n.get("/api/v0/addresses/stats.json?"+q[1:], &all))
+		total := 0.0
+		for _, s := range all.Data {
+			total += s["messages"]
+		}
+		var mj map[string]any
+		require.Equal(t, http.StatusOK, n.get("/metrics.json", &mj))
+		require.Equal(t, total, mj["pyaleph_status_sync_messages_total"], "every processed message, by the counters")
+		require.Equal(t, 0.0, mj["pyaleph_status_sync_pending_messages_total"])
+
 		res, err := http.Head(n.url + "/api/v0/channels/list.json")
 		require.NoError(t, err)
 		res.Body.Close()

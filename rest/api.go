@@ -178,6 +178,7 @@ func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error
 		"GET /version":                                           a.version,
 		"GET /api/v0/core/{id}/metrics":                          a.nodeMetrics("ccn"),
 		"GET /api/v0/compute/{id}/metrics":                       a.nodeMetrics("crn"),
+		"GET /metrics.json":                                      a.metricsJSON,
 		"GET /api/v0/costs":                                      a.costs,
 		"GET /api/v0/price/{hash}":                               a.messagePrice,
 		"POST /api/v0/price/estimate":                            a.estimate(false),

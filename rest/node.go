@@ -132,3 +132,23 @@ func (a *API) nodeMetrics(nodeType string) func(http.ResponseWriter, *http.Reque
 		return writeJSON(w, http.StatusOK, map[string]any{"metrics": cols})
 	}
 }
+
+// metricsJSON serves GET /metrics.json: the reference node's status keys,
+// from this node's own counts (no reference-node comparison, no
+// websocket or store-fetch gauges).
+func (a *API) metricsJSON(w http.ResponseWriter, r *http.Request) error {
+	s, err := a.reader.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"pyaleph_build_info":                              map[string]string{"version": a.cfg.Node.Version},
+		"pyaleph_status_peers_total":                      s.Peers,
+		"pyaleph_status_sync_messages_total":              s.Messages,
+		"pyaleph_status_sync_permanent_files_total":       s.PermanentFiles,
+		"pyaleph_status_sync_pending_messages_total":      s.PendingMessages,
+		"pyaleph_status_sync_pending_txs_total":           s.PendingTxs,
+		"pyaleph_status_chain_eth_last_committed_height":  s.ETHHeight,
+		"pyaleph_processing_pending_messages_tasks_total": s.PendingMessages,
+	})
+}
