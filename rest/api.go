@@ -105,7 +105,8 @@ type API struct {
 	events    events.Subscriber // nil: sync submissions poll the status
 	pricer    Pricer            // nil: estimates and recalculation answer 503
 	adminKey  *secp256k1.PublicKey
-	log       *slog.Logger
+	docState
+	log *slog.Logger
 }
 
 // New returns the API over reader. submitter and sub may be nil.
@@ -179,6 +180,9 @@ func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error
 		"GET /api/v0/core/{id}/metrics":                          a.nodeMetrics("ccn"),
 		"GET /api/v0/compute/{id}/metrics":                       a.nodeMetrics("crn"),
 		"GET /metrics.json":                                      a.metricsJSON,
+		"GET /api/openapi.json":                                  a.openAPI,
+		"GET /api/docs":                                          a.docs,
+		"GET /api/docs/{asset}":                                  a.docs,
 		"GET /api/v0/costs":                                      a.costs,
 		"GET /api/v0/price/{hash}":                               a.messagePrice,
 		"POST /api/v0/price/estimate":                            a.estimate(false),
