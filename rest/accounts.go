@@ -3,11 +3,14 @@ package rest
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
+	"regexp"
 	"time"
 
 	"github.com/alephql/alephql/read"
 )
+
+// decimalText is a plain decimal number.
+var decimalText = regexp.MustCompile(`^-?[0-9]{1,30}(\.[0-9]{1,30})?$`)
 
 // decimal is an exact decimal string written as a JSON number (the
 // reference node writes floats).
@@ -261,10 +264,8 @@ func (a *API) creditSummary(w http.ResponseWriter, r *http.Request) error {
 func (a *API) balances(w http.ResponseWriter, r *http.Request) error {
 	p := newParams(r.URL.Query(), a.cfg.MaxFilterValues)
 	f := read.BalanceFilter{Chains: p.list("chains", nil), MinBalance: p.str("min_balance", "")}
-	if f.MinBalance != "" {
-		if _, err := strconv.ParseFloat(f.MinBalance, 64); err != nil {
-			p.bad("min_balance", "must be a number")
-		}
+	if f.MinBalance != "" && !decimalText.MatchString(f.MinBalance) {
+		p.bad("min_balance", "must be a decimal number")
 	}
 	pg := a.paging(p, r, 100)
 	if pg.cursor != nil {

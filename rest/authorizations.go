@@ -115,7 +115,8 @@ func (a *API) authorizations(received bool) func(http.ResponseWriter, *http.Requ
 }
 
 // programsOnMessage serves GET /api/v0/programs/on/message: the programs
-// with message triggers (at most MaxPageSize... of the node's cap).
+// with message triggers, unpaged as on the reference node (at most
+// NodeInfo.MaxChannels).
 func (a *API) programsOnMessage(w http.ResponseWriter, r *http.Request) error {
 	p := newParams(r.URL.Query(), a.cfg.MaxFilterValues)
 	desc := p.integer("sort_order", 1, -1, 1) == -1

@@ -24,7 +24,8 @@ type NodeInfo struct {
 	Version string
 	// MultiAddresses are the node's public p2p addresses.
 	MultiAddresses []string
-	// MaxChannels caps channels/list.json. Default DefaultMaxChannels.
+	// MaxChannels caps the lists served without paging: channels/list.json
+	// and programs/on/message. Default DefaultMaxChannels.
 	MaxChannels int
 	// Storage limits reported by storage/limits.json (bytes).
 	MaxFileSize, MaxUnauthenticatedFileSize, MaxIPFSUploadSize, MaxCARSize int64
