@@ -23,6 +23,7 @@ import (
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/processor/handler"
 	"github.com/alephql/alephql/read"
 	"github.com/alephql/alephql/rest"
 	"github.com/alephql/alephql/server"
@@ -44,6 +45,7 @@ type serveFlags struct {
 	benchBaseline   bool
 	answerCache     bool
 	debugListen     string
+	adminPublicKey  string
 	storage         storageFlags
 	pipeline        pipelineFlags
 	billing         billingFlags
@@ -75,6 +77,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
+	fs.StringVar(&f.adminPublicKey, "admin-public-key", "", "hex secp256k1 public key that signs X-Auth-Token for the REST admin routes (price recalculation); empty: those routes answer 403 (env ALEPHQL_ADMIN_PUBLIC_KEY)")
 	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
 	return &ffcli.Command{
 		Name:       "serve",
@@ -220,7 +223,8 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log)
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version, AdminPublicKey: f.adminPublicKey}},
+		reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log, rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}))
 	if err != nil {
 		return err
 	}
