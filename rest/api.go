@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alephql/alephql/events"
@@ -33,6 +34,7 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultSyncTimeout     = 10 * time.Second
 	DefaultMaxFilterValues = 200
+	DefaultMaxFeeds        = 10000
 )
 
 // Config configures the API.
@@ -50,6 +52,10 @@ type Config struct {
 	// waits for the message to be processed (then 202). Default 10 s: well
 	// under the server's request timeout.
 	SyncTimeout time.Duration
+	// MaxFeeds caps open /api/ws0/messages websockets; one more is closed
+	// with 1013 "Too many connections", as the reference node does.
+	// Default DefaultMaxFeeds.
+	MaxFeeds int
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -66,7 +72,10 @@ func (c *Config) Validate() error {
 	if c.SyncTimeout == 0 {
 		c.SyncTimeout = DefaultSyncTimeout
 	}
-	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 {
+	if c.MaxFeeds == 0 {
+		c.MaxFeeds = DefaultMaxFeeds
+	}
+	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 || c.MaxFeeds < 1 {
 		return errors.New("rest: page size, filter values, body size and sync timeout must be positive")
 	}
 	return nil
@@ -97,18 +106,20 @@ type API struct {
 	reader    *read.Reader
 	submitter Submitter         // nil: submissions answer 503
 	events    events.Subscriber // nil: sync submissions poll the status
+	metrics   *Metrics          // nil: none
 	log       *slog.Logger
+	feeds     atomic.Int64
 }
 
-// New returns the API over reader. submitter and sub may be nil.
-func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscriber, log *slog.Logger) (*API, error) {
+// New returns the API over reader. submitter, sub and metrics may be nil.
+func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscriber, metrics *Metrics, log *slog.Logger) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if reader == nil {
 		return nil, errors.New("rest: nil reader")
 	}
-	return &API{cfg: cfg, reader: reader, submitter: submitter, events: sub, log: log.With("component", "rest")}, nil
+	return &API{cfg: cfg, reader: reader, submitter: submitter, events: sub, metrics: metrics, log: log.With("component", "rest")}, nil
 }
 
 // routes lists the handlers by ServeMux pattern. ServeMux wildcards are

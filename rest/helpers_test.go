@@ -59,7 +59,7 @@ func newNode(t *testing.T, db *database.DB, cfg rest.Config) *node {
 		}
 		return r.ItemHash, nil
 	})
-	api, err := rest.New(cfg, reader, sub, bus, log)
+	api, err := rest.New(cfg, reader, sub, bus, nil, log)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	for p, h := range api.Routes() {

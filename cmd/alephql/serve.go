@@ -188,7 +188,11 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, restSubmitter{proc}, bus, log)
+	restMetrics, err := rest.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, restSubmitter{proc}, bus, restMetrics, log)
 	if err != nil {
 		return err
 	}
