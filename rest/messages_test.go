@@ -129,6 +129,9 @@ func TestMessagesFilters(t *testing.T) {
 			{"start_date", fmt.Sprintf("start_date=%f", mid), fromMid},
 			{"hashes", "hashes=" + all[3] + "," + all[5], []string{all[3], all[5]}},
 			{"chains", "chains=ETH", all},
+			{"tx-time", "sortBy=tx-time", all}, // none confirmed: unconfirmed first, then by time
+			{"startBlock passes unconfirmed", "startBlock=5", all},
+			{"endBlock", "end_block=5", []string{}},
 			{"tags", "tags=demo", processedHashes(t, db.Client, func(q *ent.MessageQuery) { q.Where(message.HasTagRowsWith(messagetag.Tag("demo"))) })},
 			{"addresses and types", "addresses=" + alice + "&msgTypes=POST,AGGREGATE", processedHashes(t, db.Client, func(q *ent.MessageQuery) {
 				q.Where(message.Sender(alice), message.TypeIn("POST", "AGGREGATE"))
@@ -142,7 +145,7 @@ func TestMessagesFilters(t *testing.T) {
 				if len(want) > 200 {
 					want = want[:200]
 				}
-				require.Equal(t, want, hashes(p.Messages))
+				require.Equal(t, want, hashes(p.Messages), q)
 				require.Equal(t, len(tc.want), p.Total)
 			})
 		}
