@@ -22,8 +22,9 @@ type PubSubMessage struct {
 // Subscription is a kubo pubsub subscription: Next returns its messages
 // in order of arrival until Close or the subscribing context ends.
 type Subscription struct {
-	sub iface.PubSubSubscription
-	s   *Service
+	sub    iface.PubSubSubscription
+	s      *Service
+	cancel context.CancelFunc
 }
 
 // Next waits for the next message. It returns ErrUnavailable (wrapped)
@@ -42,8 +43,15 @@ func (u *Subscription) Next(ctx context.Context) (PubSubMessage, error) {
 	return PubSubMessage{From: m.From().String(), Data: m.Data()}, nil
 }
 
-// Close ends the subscription.
-func (u *Subscription) Close() error { return u.sub.Close() }
+// Close ends the subscription. It cancels the subscription's own context
+// rather than calling the kubo client's Close: in kubo v0.43.0's
+// client/rpc, pubsubSub.Close writes the field its reader goroutine reads
+// (a data race); ending the request's context stops that goroutine and
+// closes the stream without it.
+func (u *Subscription) Close() error {
+	u.cancel()
+	return nil
+}
 
 // Subscribe subscribes to a kubo pubsub topic (the daemon must run online
 // with pubsub enabled). The subscription lives until Close or until ctx
@@ -52,11 +60,13 @@ func (s *Service) Subscribe(ctx context.Context, topic string) (*Subscription, e
 	if s.kubo == nil {
 		return nil, fmt.Errorf("pubsub subscribe %s: %s: %w", topic, kuboNotConfigured, ErrUnavailable)
 	}
-	sub, err := s.kubo.PubSub().Subscribe(ctx, topic)
+	sctx, cancel := context.WithCancel(ctx)
+	sub, err := s.kubo.PubSub().Subscribe(sctx, topic)
 	if err != nil {
+		cancel()
 		return nil, s.kuboError(ctx, "pubsub subscribe "+topic, err)
 	}
-	return &Subscription{sub: sub, s: s}, nil
+	return &Subscription{sub: sub, s: s, cancel: cancel}, nil
 }
 
 // Publish publishes data on a kubo pubsub topic, within the fetch timeout.

@@ -117,7 +117,10 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout, Limits: f.limits}
 	if err := srvCfg.Validate(); err != nil {
-		return usageError{fmt.Errorf("--listen, --rate-*, --ws-max*: %w", err)}
+		if _, _, lerr := net.SplitHostPort(f.listen); lerr != nil || f.listen == "" {
+			return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
+		}
+		return usageError{fmt.Errorf("--rate-*, --ws-max*: %w", err)}
 	}
 
 	db, err := database.Open(ctx, dbCfg, log)
