@@ -163,7 +163,7 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 // events after seq; it returns the number of events read and the new
 // position.
 func (a *API) feedBatch(ctx context.Context, q messageListQuery, seq int64, sent map[string]bool, write func(messageItem, int64) error) (int, int64, error) {
-	evs, err := a.reader.EventsAfter(ctx, seq, wsBatch)
+	evs, err := a.reader.EventsAfter(ctx, seq, 0, wsBatch, read.DefaultGapGrace)
 	if err != nil || len(evs) == 0 {
 		return 0, seq, err
 	}
