@@ -136,6 +136,24 @@ func (r *Reader) OutboxEnd(ctx context.Context) (int64, error) {
 	return e.ID, nil
 }
 
+// SettledOutboxEnd is the id of the latest outbox event older than
+// gapGrace (0 if none): a feed that starts reading after it with
+// EventsAfter misses no event, even one whose transaction is still
+// committing (its id is above, and EventsAfter waits for its hole). The
+// events between it and OutboxEnd are read again; the feed skips those it
+// already sent.
+func (r *Reader) SettledOutboxEnd(ctx context.Context, gapGrace time.Duration) (int64, error) {
+	e, err := r.client.MessageEvent.Query().Where(messageevent.CreatedAtLTE(time.Now().Add(-gapGrace))).
+		Order(ent.Desc(messageevent.FieldID)).Select(messageevent.FieldID).First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return e.ID, nil
+}
+
 // DefaultGapGrace is how long a hole in the outbox ids is waited for.
 const DefaultGapGrace = 5 * time.Second
 
