@@ -97,6 +97,9 @@ func runSDK(t *testing.T, args ...string) {
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
 	require.NoError(t, err, "sdk.cjs: %s", stderr.String())
+	_, result, ok := strings.Cut(string(stdout), "\nRESULT\n")
+	require.True(t, ok, "sdk.cjs printed no result: %s", stdout)
+	stdout = []byte(result)
 	var got struct {
 		Address        string           `json:"address"`
 		SyncPost       string           `json:"syncPost"`
@@ -119,6 +122,7 @@ func runSDK(t *testing.T, args ...string) {
 		Store          string           `json:"store"`
 		StoreFile      string           `json:"storeFile"`
 		Downloaded     bool             `json:"downloaded"`
+		Watched        []string         `json:"watched"`
 	}
 	require.NoError(t, json.Unmarshal(stdout, &got), "%s", stdout)
 	var pages struct {
@@ -173,6 +177,7 @@ func runSDK(t *testing.T, args ...string) {
 	require.NotContains(t, nodeHashes, got.AsyncPost, "the forgotten post left the messages")
 	require.Contains(t, nodeHashes, got.Store, "%s\n%+v", stdout, state)
 	require.True(t, got.Downloaded, "downloadFile returns the stored bytes")
+	require.Equal(t, []string{got.SyncPost, got.AsyncPost, got.SyncAgg, got.AsyncAgg}, got.Watched, "watchMessages saw each message once, in order")
 	for _, e := range state.Messages.Edges {
 		if e.Node.Hash == got.Store {
 			require.Equal(t, "STORE", e.Node.Type)
