@@ -65,7 +65,7 @@ func newNodeWith(t *testing.T, db *database.DB, cfg rest.Config, opts ...rest.Op
 		}
 		return r.ItemHash, nil
 	})
-	api, err := rest.New(cfg, reader, sub, bus, log, opts...)
+	api, err := rest.New(cfg, reader, sub, bus, nil, log, opts...)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	for p, h := range api.Routes() {

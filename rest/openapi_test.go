@@ -29,7 +29,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	n := newNode(t, db, rest.Config{})
 	reader, err := read.New(read.Config{}, db.Client)
 	require.NoError(t, err)
-	api, err := rest.New(rest.Config{}, reader, nil, nil, dbtest.Logger())
+	api, err := rest.New(rest.Config{}, reader, nil, nil, nil, dbtest.Logger())
 	require.NoError(t, err)
 	st, err := storage.New(storage.Config{}, nil, nil, dbtest.Logger())
 	require.NoError(t, err)

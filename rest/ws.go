@@ -76,14 +76,24 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 		return nil // Accept answered the client
 	}
 	defer c.CloseNow()
+	if a.feeds.Add(1) > int64(a.cfg.MaxFeeds) {
+		a.feeds.Add(-1)
+		a.metrics.feedCut("full")
+		c.Close(websocket.StatusTryAgainLater, "Too many connections")
+		return nil
+	}
+	a.metrics.feedOpened(1)
+	defer func() { a.feeds.Add(-1); a.metrics.feedOpened(-1) }()
 	ctx = c.CloseRead(ctx) // client frames are ignored; a close ends ctx
 	err = a.feed(ctx, c, q, history, after == nil, seq, sub)
 	switch {
 	case err == nil, ctx.Err() != nil:
 		c.Close(websocket.StatusNormalClosure, "")
-	case errors.Is(err, events.ErrSlowConsumer), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		a.metrics.feedCut("slow")
 		c.Close(websocket.StatusPolicyViolation, "slow consumer")
 	default:
+		a.metrics.feedCut("error")
 		a.log.WarnContext(ctx, "websocket feed ended", "err", err)
 		c.Close(websocket.StatusInternalError, "internal error")
 	}
@@ -153,7 +163,7 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 // events after seq; it returns the number of events read and the new
 // position.
 func (a *API) feedBatch(ctx context.Context, q messageListQuery, seq int64, sent map[string]bool, write func(messageItem, int64) error) (int, int64, error) {
-	evs, err := a.reader.EventsAfter(ctx, seq, wsBatch)
+	evs, err := a.reader.EventsAfter(ctx, seq, 0, wsBatch, read.DefaultGapGrace)
 	if err != nil || len(evs) == 0 {
 		return 0, seq, err
 	}

@@ -191,8 +191,12 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	restMetrics, err := rest.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
 	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version, AdminPublicKey: f.adminPublicKey}},
-		reader, restSubmitter{proc}, bus, log, rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}))
+		reader, restSubmitter{proc}, bus, restMetrics, log, rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}))
 	if err != nil {
 		return err
 	}
