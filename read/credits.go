@@ -129,10 +129,16 @@ func (f BalanceFilter) apply(q *ent.BalanceQuery) *ent.BalanceQuery {
 	return q
 }
 
-// ChainBalances lists balances by address then chain, n from offset.
-func (r *Reader) ChainBalances(ctx context.Context, f BalanceFilter, n, offset int) ([]*ent.Balance, error) {
-	return f.apply(r.client.Balance.Query()).Order(ent.Asc(balance.FieldAddress), ent.Asc(balance.FieldChain)).
-		Limit(n).Offset(offset).All(ctx)
+// ChainBalances lists balances by address then chain, a page of p (keyset
+// on (address, chain), or p.Offset); more reports rows beyond the page.
+func (r *Reader) ChainBalances(ctx context.Context, f BalanceFilter, p Page) ([]*ent.Balance, bool, error) {
+	where, order := p.Keyset(balance.FieldAddress, balance.FieldChain)
+	rows, err := f.apply(r.client.Balance.Query()).Where(where).Modify(order).All(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, more := Trim(p, rows)
+	return rows, more, nil
 }
 
 // CountChainBalances counts the balances f selects.

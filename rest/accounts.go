@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -259,8 +260,14 @@ func (a *API) creditSummary(w http.ResponseWriter, r *http.Request) error {
 		"total_amount": s.Total, "total_incoming": s.Incoming, "total_outgoing": s.Outgoing})
 }
 
+// balanceCursor is the balances list's keyset position.
+type balanceCursor struct {
+	Address string `json:"a"`
+	Chain   string `json:"c"`
+}
+
 // balances serves GET /api/v0/balances: chain-wide balances by address
-// then chain (page mode).
+// then chain, page mode or cursor mode (keyset on address and chain).
 func (a *API) balances(w http.ResponseWriter, r *http.Request) error {
 	p := newParams(r.URL.Query(), a.cfg.MaxFilterValues)
 	f := read.BalanceFilter{Chains: p.list("chains", nil), MinBalance: p.str("min_balance", "")}
@@ -268,14 +275,22 @@ func (a *API) balances(w http.ResponseWriter, r *http.Request) error {
 		p.bad("min_balance", "must be a decimal number")
 	}
 	pg := a.paging(p, r, 100)
-	if pg.cursor != nil {
-		p.bad("cursor", "cursor mode is not served on this route; use page")
-	}
 	if p.err != nil {
 		return p.err
 	}
+	page := read.Page{N: pg.perPage}
+	if pg.cursor == nil {
+		page.Offset = pg.offset()
+	} else if *pg.cursor != "" {
+		var c balanceCursor
+		b, err := base64.RawURLEncoding.DecodeString(*pg.cursor)
+		if err != nil || json.Unmarshal(b, &c) != nil || c.Address == "" {
+			return badParam("cursor", "malformed cursor")
+		}
+		page.After = &read.KeyCursor{A: c.Address, B: c.Chain}
+	}
 	ctx := r.Context()
-	rows, err := a.reader.ChainBalances(ctx, f, pg.perPage, pg.offset())
+	rows, more, err := a.reader.ChainBalances(ctx, f, page)
 	if err != nil {
 		return err
 	}
@@ -287,6 +302,19 @@ func (a *API) balances(w http.ResponseWriter, r *http.Request) error {
 	items := make([]item, len(rows))
 	for i, b := range rows {
 		items[i] = item{Address: b.Address, Balance: decimal(b.Balance), Chain: b.Chain}
+	}
+	if pg.cursor != nil {
+		var next *string
+		if more && len(rows) > 0 {
+			last := rows[len(rows)-1]
+			b, err := json.Marshal(balanceCursor{Address: last.Address, Chain: last.Chain})
+			if err != nil {
+				return err
+			}
+			s := base64.RawURLEncoding.EncodeToString(b)
+			next = &s
+		}
+		return writeJSON(w, http.StatusOK, cursorEnvelope("balances", items, pg, next))
 	}
 	total, err := pageTotal(pg, len(rows), func() (int64, error) {
 		n, err := a.reader.CountChainBalances(ctx, f)

@@ -117,7 +117,30 @@ func TestAccountRoutes(t *testing.T) {
 				return m["address"].(string)
 			})
 			require.Equal(t, []string{"0xA03", "0xA04", "0xA05", "0xA06"}, keys)
+			// Cursor mode walks the same list.
+			var walked []string
+			cursor := ""
+			for range 20 {
+				var body struct {
+					Balances []map[string]any `json:"balances"`
+					Next     *string          `json:"next_cursor"`
+				}
+				require.Equal(t, http.StatusOK, n.get("/api/v0/balances?pagination=3&cursor="+cursor, &body))
+				for _, b := range body.Balances {
+					walked = append(walked, b["address"].(string)+"/"+b["chain"].(string))
+				}
+				if body.Next == nil {
+					break
+				}
+				cursor = *body.Next
+			}
+			all := walk(t, n, "/api/v0/balances", "balances", 100, func(m map[string]any) string {
+				return m["address"].(string) + "/" + m["chain"].(string)
+			})
+			require.Equal(t, all, walked, "cursor mode: no duplicate, no gap")
 			var e map[string]any
+			require.Equal(t, http.StatusUnprocessableEntity, n.get("/api/v0/balances?cursor=!!", &e))
+			require.Equal(t, "cursor", e["param"])
 			require.Equal(t, http.StatusUnprocessableEntity, n.get("/api/v0/balances?min_balance=lots", &e))
 			require.Equal(t, "min_balance", e["param"])
 		})

@@ -130,7 +130,7 @@ var operations = []op{
 		Params: docParams([][3]string{{"addressContains", "query", "substring, case-insensitive"}, {"sortBy", "query", "total, post, aggregate, store, forget, program or instance"}, {"sortOrder", "query", "-1 or 1"}}, pageParams),
 		Codes:  map[int]string{422: "a bad parameter"}},
 	{Pattern: "GET /api/v0/balances", Tag: "accounts", Summary: "Chain-wide balances by address and chain",
-		Params: docParams([][3]string{{"chains", "query", ""}, {"min_balance", "query", "a number"}}, pageParams), Codes: map[int]string{422: "a bad parameter"}},
+		Params: docParams([][3]string{{"chains", "query", ""}, {"min_balance", "query", "a number"}}, pageParams, one(cursorParam)), Codes: map[int]string{422: "a bad parameter"}},
 	{Pattern: "GET /api/v0/credit_balances", Tag: "accounts", Summary: "Credit balances by address",
 		Params: docParams(one([3]string{"min_balance", "query", "credits"}), pageParams), Codes: map[int]string{422: "a bad parameter"}},
 	{Pattern: "GET /api/v0/authorizations/granted/{address}", Path: "/api/v0/authorizations/granted/{address}.json", Tag: "accounts",

@@ -111,6 +111,15 @@ func TestPriceRoutes(t *testing.T) {
 		require.Equal(t, http.StatusOK, n.post("/api/v0/price/estimate", map[string]any{"message": wire}, &p))
 		require.Equal(t, "2000.000000000000000000", p["cost"])
 		require.Equal(t, acct, p["charged_address"])
+		// A STORE of a file the node does not have, sized by estimated_size_mib:
+		// 100 MiB at the storage product's 1/3 ALEPH per MiB held.
+		store, err := json.Marshal(map[string]any{"address": acct, "time": 1.75e9, "item_type": "storage",
+			"item_hash": strings.Repeat("cd", 32), "estimated_size_mib": 100})
+		require.NoError(t, err)
+		wire = map[string]any{"chain": "ETH", "sender": acct, "type": "STORE", "item_type": "inline",
+			"item_content": string(store), "item_hash": sha256hex(store), "time": 1.75e9, "signature": "0x00"}
+		require.Equal(t, http.StatusOK, n.post("/api/v0/price/estimate", map[string]any{"message": wire}, &p))
+		require.Equal(t, "33.333333300000000000", p["cost"])
 		var e map[string]any
 		require.Equal(t, http.StatusUnprocessableEntity, n.post("/api/v0/price/estimate", map[string]any{"message": map[string]any{"type": "INSTANCE"}}, &e))
 		require.Equal(t, "message", e["param"])
