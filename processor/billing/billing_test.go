@@ -133,6 +133,13 @@ func TestHoldBalance(t *testing.T) {
 		e.balances(5, map[string]any{alice.addr(): 1e6})
 		require.Equal(t, billing.Report{Job: billing.JobBalance, Addresses: 1}, e.run(billing.JobBalance))
 		require.Equal(t, "removed", e.status(i2.hash))
+
+		for name, want := range map[string]float64{
+			"alephql_billing_removing_total": 4, "alephql_billing_recovered_total": 2, "alephql_billing_removed_total": 2,
+		} {
+			require.Equal(t, want, e.metric(name, billing.ReasonBalance), name)
+			require.Zero(t, e.metric(name, billing.ReasonCredit), name)
+		}
 	})
 }
 
@@ -312,4 +319,24 @@ func (e *env) counter(key string) int64 {
 		return 0
 	}
 	return c.Count
+}
+
+// metric reads a counter of the jobs' metrics by its reason label.
+func (e *env) metric(name, reason string) float64 {
+	e.t.Helper()
+	fams, err := e.reg.Gather()
+	require.NoError(e.t, err)
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
