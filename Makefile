@@ -6,10 +6,11 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/alephql
 GRAPHIQL := graph/graphiql
+APIDOCS := rest/apidocs
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test bench bench-api bench-subs lint check-deps fuzz migrate-diff clean
+.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff migrate-hash clean
 
 #? help: list the targets
 help:
@@ -23,8 +24,13 @@ run: build
 build: assets
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/alephql
 
-#? assets: install GraphiQL from the npm registry and stage it for embedding
-assets: $(GRAPHIQL)/dist/graphiql.min.js
+#? assets: install GraphiQL and Swagger UI from the npm registry and stage them for embedding
+assets: $(GRAPHIQL)/dist/graphiql.min.js $(APIDOCS)/dist/swagger-ui-bundle.js
+
+$(APIDOCS)/dist/swagger-ui-bundle.js: $(APIDOCS)/package.json $(APIDOCS)/package-lock.json
+	cd $(APIDOCS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	cp $(APIDOCS)/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	   $(APIDOCS)/node_modules/swagger-ui-dist/swagger-ui.css $(APIDOCS)/dist/
 
 $(GRAPHIQL)/dist/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
 	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
@@ -33,10 +39,11 @@ $(GRAPHIQL)/dist/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-l
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js \
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css $(GRAPHIQL)/dist/
 
-#? generate: regenerate ent and gqlgen code (committed; must be reproducible)
+#? generate: regenerate ent, gqlgen and contract binding code (committed; must be reproducible)
 generate:
 	$(GO) generate ./ent
 	$(GO) generate ./graph
+	$(GO) generate ./indexer/evm/alephsync
 
 #? check-generate: fail if generated code differs from what generate writes
 check-generate:
@@ -45,6 +52,10 @@ check-generate:
 #? test: everything: generated code, vet, import rules, all tests on SQLite and PostgreSQL with Redis, short fuzz runs
 test: assets
 	scripts/test.sh
+
+#? chaos: fault tests too long or disruptive for make test (own PostgreSQL/Redis restarted under load; RELIABILITY.md)
+chaos:
+	scripts/chaos.sh
 
 #? bench: start the test servers and run every benchmark (BENCH=regexp COUNT=n); figures go to BENCHMARKS.md
 bench: assets
@@ -58,11 +69,12 @@ bench-subs:
 bench-api: assets
 	N=$(N) ACCOUNTS=$(ACCOUNTS) CLIENTS=$(CLIENTS) DURATION=$(DURATION) WARMUP=$(WARMUP) DEPTH=$(DEPTH) scripts/bench-api.sh
 
-#? lint: gofmt, go vet and the import rules
+#? lint: gofmt, go vet, the import rules, and go.mod tidy (go mod tidy -e changes nothing)
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	scripts/check-deps.sh
+	@$(GO) mod tidy -e -diff || { echo 'go.mod or go.sum is not tidy: run go mod tidy -e'; exit 1; }
 
 #? check-deps: enforce the one-way flow sources -> processor -> ent -> graph
 check-deps:
@@ -77,7 +89,11 @@ migrate-diff:
 	@test -n "$(NAME)" || { echo 'usage: make migrate-diff NAME=short_name'; exit 2; }
 	scripts/migrate-diff.sh $(NAME)
 
+#? migrate-hash: rewrite atlas.sum after merging branches that each added a migration
+migrate-hash:
+	$(GO) run ./ent/migrate/rehash.go
+
 #? clean: remove build outputs (not ./data)
 clean:
-	rm -rf bin $(GRAPHIQL)/node_modules
-	find $(GRAPHIQL)/dist -type f ! -name .keep -delete
+	rm -rf bin $(GRAPHIQL)/node_modules $(APIDOCS)/node_modules
+	find $(GRAPHIQL)/dist $(APIDOCS)/dist -type f ! -name .keep -delete

@@ -19,6 +19,7 @@ import (
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // HubConfig configures a Hub.
@@ -450,7 +451,7 @@ func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, er
 		}
 	}
 	if len(elsewhere) > 0 {
-		others, err := findMessagesElsewhere(ctx, h.client, elsewhere)
+		others, err := read.FindMessagesElsewhere(ctx, h.client, elsewhere)
 		if err != nil {
 			return nil, fmt.Errorf("load outbox messages: %w", err)
 		}

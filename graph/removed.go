@@ -10,6 +10,7 @@ import (
 	"github.com/alephql/alephql/ent/predicate"
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // onlyRemoved reports whether a filter asks for REMOVED messages: they
@@ -98,7 +99,7 @@ func (r *Resolver) removedMessages(ctx context.Context, f *model.MessageFilter, 
 	}
 	conn := &model.MessageConnection{Edges: make([]*model.MessageEdge, len(rows)), Counter: counter}
 	for i, rm := range rows {
-		conn.Edges[i] = &model.MessageEdge{Node: removedMessage(rm), Cursor: messageCursor{T: rm.Time.UTC(), H: rm.ID}.encode()}
+		conn.Edges[i] = &model.MessageEdge{Node: read.RemovedMessage(rm), Cursor: messageCursor{T: rm.Time.UTC(), H: rm.ID}.encode()}
 	}
 	var start, end *string
 	if len(rows) > 0 {

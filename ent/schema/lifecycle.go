@@ -72,6 +72,7 @@ func (PendingMessage) Fields() []ent.Field {
 		field.Text("last_error").Optional().Nillable().Comment("Human-readable reason of the last retryable failure."),
 		field.String("claimed_by").Optional().Nillable().Comment("Processor holding the row, while its lease lasts."),
 		field.Time("claimed_until").Optional().Nillable(),
+		field.String("waits_on").Optional().Nillable().Comment("What a message retried for a missing dependency waits for (an item hash, or an aggregate as address/key): processing it retries the message at once."),
 	}
 }
 
@@ -90,6 +91,7 @@ func (PendingMessage) Indexes() []ent.Index {
 		index.Fields("fetched", "next_attempt"),
 		index.Fields("item_hash"),
 		index.Fields("time"),
+		index.Fields("waits_on"),
 	}
 }
 
