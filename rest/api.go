@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alephql/alephql/events"
@@ -35,6 +36,7 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultSyncTimeout     = 10 * time.Second
 	DefaultMaxFilterValues = 200
+	DefaultMaxFeeds        = 10000
 )
 
 // Config configures the API.
@@ -55,6 +57,10 @@ type Config struct {
 	// Node describes the node for info, version, storage limits and
 	// admin routes (see node.go).
 	Node NodeInfo
+	// MaxFeeds caps open /api/ws0/messages websockets; one more is closed
+	// with 1013 "Too many connections", as the reference node does.
+	// Default DefaultMaxFeeds.
+	MaxFeeds int
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -72,7 +78,10 @@ func (c *Config) Validate() error {
 		c.SyncTimeout = DefaultSyncTimeout
 	}
 	c.Node.defaults()
-	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 {
+	if c.MaxFeeds == 0 {
+		c.MaxFeeds = DefaultMaxFeeds
+	}
+	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 || c.MaxFeeds < 1 {
 		return errors.New("rest: page size, filter values, body size and sync timeout must be positive")
 	}
 	return nil
@@ -106,7 +115,9 @@ type API struct {
 	pricer    Pricer            // nil: estimates and recalculation answer 503
 	adminKey  *secp256k1.PublicKey
 	docState
-	log *slog.Logger
+	metrics *Metrics // nil: none
+	log     *slog.Logger
+	feeds   atomic.Int64
 }
 
 // New returns the API over reader. submitter and sub may be nil.
@@ -133,6 +144,9 @@ type Option func(*API)
 
 // WithPricer lets the API estimate prices and recalculate costs.
 func WithPricer(p Pricer) Option { return func(a *API) { a.pricer = p } }
+
+// WithMetrics makes the API count into m.
+func WithMetrics(m *Metrics) Option { return func(a *API) { a.metrics = m } }
 
 // routes lists the handlers by ServeMux pattern. ServeMux wildcards are
 // whole segments: "{n}.json" paths are matched as "{n}" and the handler

@@ -76,14 +76,24 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 		return nil // Accept answered the client
 	}
 	defer c.CloseNow()
+	if a.feeds.Add(1) > int64(a.cfg.MaxFeeds) {
+		a.feeds.Add(-1)
+		a.metrics.feedCut("full")
+		c.Close(websocket.StatusTryAgainLater, "Too many connections")
+		return nil
+	}
+	a.metrics.feedOpened(1)
+	defer func() { a.feeds.Add(-1); a.metrics.feedOpened(-1) }()
 	ctx = c.CloseRead(ctx) // client frames are ignored; a close ends ctx
 	err = a.feed(ctx, c, q, history, after == nil, seq, sub)
 	switch {
 	case err == nil, ctx.Err() != nil:
 		c.Close(websocket.StatusNormalClosure, "")
-	case errors.Is(err, events.ErrSlowConsumer), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		a.metrics.feedCut("slow")
 		c.Close(websocket.StatusPolicyViolation, "slow consumer")
 	default:
+		a.metrics.feedCut("error")
 		a.log.WarnContext(ctx, "websocket feed ended", "err", err)
 		c.Close(websocket.StatusInternalError, "internal error")
 	}

@@ -53,13 +53,23 @@ func graphQL(t *testing.T, base, query string, out any) {
 }
 
 // TestOfficialSDK runs the official TypeScript SDK (@aleph-sdk/client and
-// @aleph-sdk/ethereum 1.7.4, unchanged) against a real node on
-// PostgreSQL, and checks each result against the node's state through
+// @aleph-sdk/ethereum 1.7.4, unchanged) against a real node on SQLite and
+// on PostgreSQL, and checks each result against the node's state through
 // GraphQL.
 func TestOfficialSDK(t *testing.T) {
 	installSDK(t)
-	t.Setenv("ALEPHQL_DB", dbtest.NewPostgresDatabase(t))
-	base, stop := startServe(t, "--data-dir", t.TempDir())
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		runSDK(t, "--data-dir", dir, "--db", filepath.Join(dir, "alephql.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		runSDK(t, "--data-dir", t.TempDir(), "--db", dbtest.NewPostgresDatabase(t))
+	})
+}
+
+// runSDK starts a node with args and runs sdk.cjs against it.
+func runSDK(t *testing.T, args ...string) {
+	base, stop := startServe(t, args...)
 	defer stop()
 
 	// A message the node rejects (a forged signature), for getMessageError.

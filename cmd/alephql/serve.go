@@ -224,8 +224,13 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	restMetrics, err := rest.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
 	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version, AdminPublicKey: f.adminPublicKey}},
-		reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log, rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}))
+		reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log,
+		rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics))
 	if err != nil {
 		return err
 	}
