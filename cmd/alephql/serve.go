@@ -60,6 +60,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
 	f.billing.register(fs)
+	f.billing.registerEnable(fs)
 	f.network.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
