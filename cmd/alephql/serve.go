@@ -106,9 +106,12 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := limits.Validate(); err != nil {
 		return usageError{fmt.Errorf("--graphql-*: %w", err)}
 	}
+	if err := f.limits.Validate(); err != nil {
+		return usageError{fmt.Errorf("--rate-limit, --rate-burst, --ws-max-per-ip, --ws-max: %w", err)}
+	}
 	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout, Limits: f.limits}
 	if err := srvCfg.Validate(); err != nil {
-		return usageError{fmt.Errorf("--listen, --rate-*, --ws-max*: %w", err)}
+		return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
 	}
 
 	db, err := database.Open(ctx, dbCfg, log)
