@@ -6,10 +6,11 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/alephql
 GRAPHIQL := graph/graphiql
+APIDOCS := rest/apidocs
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff clean
+.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff migrate-hash clean
 
 #? help: list the targets
 help:
@@ -23,8 +24,13 @@ run: build
 build: assets
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/alephql
 
-#? assets: install GraphiQL from the npm registry and stage it for embedding
-assets: $(GRAPHIQL)/dist/graphiql.min.js
+#? assets: install GraphiQL and Swagger UI from the npm registry and stage them for embedding
+assets: $(GRAPHIQL)/dist/graphiql.min.js $(APIDOCS)/dist/swagger-ui-bundle.js
+
+$(APIDOCS)/dist/swagger-ui-bundle.js: $(APIDOCS)/package.json $(APIDOCS)/package-lock.json
+	cd $(APIDOCS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	cp $(APIDOCS)/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	   $(APIDOCS)/node_modules/swagger-ui-dist/swagger-ui.css $(APIDOCS)/dist/
 
 $(GRAPHIQL)/dist/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
 	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
@@ -33,10 +39,11 @@ $(GRAPHIQL)/dist/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-l
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js \
 	   $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css $(GRAPHIQL)/dist/
 
-#? generate: regenerate ent and gqlgen code (committed; must be reproducible)
+#? generate: regenerate ent, gqlgen and contract binding code (committed; must be reproducible)
 generate:
 	$(GO) generate ./ent
 	$(GO) generate ./graph
+	$(GO) generate ./indexer/evm/alephsync
 
 #? check-generate: fail if generated code differs from what generate writes
 check-generate:
@@ -82,7 +89,11 @@ migrate-diff:
 	@test -n "$(NAME)" || { echo 'usage: make migrate-diff NAME=short_name'; exit 2; }
 	scripts/migrate-diff.sh $(NAME)
 
+#? migrate-hash: rewrite atlas.sum after merging branches that each added a migration
+migrate-hash:
+	$(GO) run ./ent/migrate/rehash.go
+
 #? clean: remove build outputs (not ./data)
 clean:
-	rm -rf bin $(GRAPHIQL)/node_modules
-	find $(GRAPHIQL)/dist -type f ! -name .keep -delete
+	rm -rf bin $(GRAPHIQL)/node_modules $(APIDOCS)/node_modules
+	find $(GRAPHIQL)/dist $(APIDOCS)/dist -type f ! -name .keep -delete

@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // loaderSchema gives every operation its own loaders: cached for queries
@@ -61,7 +62,7 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 	if r.opts.Hub == nil {
 		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
 	}
-	if _, err := r.messagePredicates(f); err != nil {
+	if _, err := r.messageFilter(f); err != nil {
 		return nil, err
 	}
 	var seq *int64
@@ -215,7 +216,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 		if st != nil && st.Status != model.MessageStatusPending {
 			res.Status, res.Rejection = st.Status, st.Rejection
 			if st.Status != model.MessageStatusRejected {
-				if res.Message, err = findMessage(ctx, r.client, hash); err != nil {
+				if res.Message, err = read.FindMessage(ctx, r.client, hash); err != nil {
 					return nil, err
 				}
 			}

@@ -8,8 +8,6 @@ package graph
 import (
 	"errors"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -17,6 +15,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // Limits are the API's bounds on what one request may ask.
@@ -92,6 +91,9 @@ type Options struct {
 	// without the direct execution of common queries (see directSchema):
 	// the same answers, slower. For comparisons and as a way out.
 	GenericExecution bool
+	// Network reports the network sources (see WithNetworkStatus); nil:
+	// networkStatus is empty.
+	Network NetworkStatus
 }
 
 // Option sets an Option field.
@@ -126,10 +128,8 @@ type Resolver struct {
 	opts   Options
 	log    *slog.Logger
 
-	dialectOnce sync.Once
-	postgres    bool
-	// sqlDialect is the ent dialect name (see queryMessages), once known.
-	sqlDialect atomic.Value
+	// reader answers lists, counts and lookups (package read).
+	reader *read.Reader
 
 	// outboxEnds shares the cache checks' reads of the outbox end (set
 	// with a hub).
@@ -148,7 +148,11 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 	if o.CountTimeout <= 0 || o.SubmitTimeout <= 0 || o.LoaderWait <= 0 {
 		return nil, errors.New("count, submit and loader timeouts must be positive")
 	}
-	r := &Resolver{client: client, limits: limits, opts: o, log: log.With("component", "graphql")}
+	reader, err := read.New(read.Config{CountTimeout: o.CountTimeout}, client)
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolver{client: client, reader: reader, limits: limits, opts: o, log: log.With("component", "graphql")}
 	if o.Hub != nil {
 		r.outboxEnds = newEndReader(o.Hub.outboxEnd)
 	}

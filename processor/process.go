@@ -100,6 +100,9 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 			return fmt.Errorf("insert confirmation: %w", err)
 		}
 	}
+	if err := refreshFirstConfirmed(ctx, tx, confirmHashes(b.confirms)); err != nil {
+		return err
+	}
 	for i := 0; i < len(b.costRows); i += 500 {
 		if err := tx.AccountCost.CreateBulk(b.costRows[i:min(i+500, len(b.costRows))]...).Exec(ctx); err != nil {
 			return fmt.Errorf("insert costs: %w", err)

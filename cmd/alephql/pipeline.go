@@ -19,6 +19,7 @@ import (
 	"github.com/alephql/alephql/processor/errcode"
 	"github.com/alephql/alephql/processor/handler"
 	"github.com/alephql/alephql/processor/message"
+	"github.com/alephql/alephql/rest"
 )
 
 // pipelineFlags are the settings of the message processor.
@@ -134,6 +135,23 @@ func errorNames() map[int]string {
 	return out
 }
 
+// restSubmitter is the REST API's intake: rest.Submitter over the
+// processor, as graphSubmitter.
+type restSubmitter struct{ p *processor.Processor }
+
+// Submit implements rest.Submitter: a message refused at intake wraps
+// rest.ErrInvalidMessage.
+func (s restSubmitter) Submit(ctx context.Context, raw json.RawMessage) (string, error) {
+	r, err := s.p.Submit(ctx, raw, processor.OriginAPI, nil)
+	if err == nil {
+		return r.ItemHash, nil
+	}
+	if c, ok := errcode.CodeOf(err); ok && c.Kind() == errcode.Invalid {
+		return "", fmt.Errorf("%w: %w", rest.ErrInvalidMessage, err)
+	}
+	return "", err
+}
+
 // storageAdapter gives the handlers the content service, with its errors
 // mapped onto the handler package's sentinels.
 type storageAdapter struct{ s *ipfs.Service }
@@ -176,4 +194,5 @@ func (a storageAdapter) Unpin(ctx context.Context, hash string) error {
 var (
 	_ handler.Storage = storageAdapter{}
 	_ graph.Submitter = graphSubmitter{}
+	_ rest.Submitter  = restSubmitter{}
 )

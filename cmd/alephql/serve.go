@@ -23,6 +23,9 @@ import (
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/processor/handler"
+	"github.com/alephql/alephql/read"
+	"github.com/alephql/alephql/rest"
 	"github.com/alephql/alephql/server"
 )
 
@@ -42,8 +45,11 @@ type serveFlags struct {
 	benchBaseline   bool
 	answerCache     bool
 	debugListen     string
+	adminPublicKey  string
 	storage         storageFlags
 	pipeline        pipelineFlags
+	billing         billingFlags
+	network         networkFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -53,6 +59,8 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.storage.register(fs)
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
+	f.billing.register(fs)
+	f.network.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -69,6 +77,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
+	fs.StringVar(&f.adminPublicKey, "admin-public-key", "", "hex secp256k1 public key that signs X-Auth-Token for the REST admin routes (price recalculation); empty: those routes answer 403 (env ALEPHQL_ADMIN_PUBLIC_KEY)")
 	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
 	return &ffcli.Command{
 		Name:       "serve",
@@ -155,7 +164,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		rowCache = cache.NewRedis(rdb, "alephql:cache:")
 	}
 
-	store, err := newStorage(f.storage, f.dataDir, db.Client, log)
+	store, err := newStorageWithPeers(f.storage, f.dataDir, db.Client, f.network, log)
 	if err != nil {
 		return err
 	}
@@ -180,13 +189,26 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := graph.RegisterHubMetrics(registry, hub); err != nil {
 		return err
 	}
-	store.acceptSigned(proc, db.Client)
+	jobs, err := newBilling(f.billing, db, proc, registry, log)
+	if err != nil {
+		return err
+	}
+	if err := store.finalizeWith(f.storage, db.Client, jobs, log); err != nil {
+		return err
+	}
 	cacheMetrics, err := cache.NewMetrics(registry)
 	if err != nil {
 		return err
 	}
-	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}),
-		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait))
+	netw, err := newNetwork(ctx, f.network, f.dataDir, proc, db.Client, store.Content, registry, log)
+	if err != nil {
+		return err
+	}
+	defer netw.Close()
+	store.acceptSignedPublishing(proc, db.Client, netw.Publish)
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
+		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait),
+		graph.WithNetworkStatus(netw))
 	if err != nil {
 		return err
 	}
@@ -200,7 +222,19 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout, PersistedQueries: persisted,
 		Freshness: graph.NewFreshness(db.Client, time.Second), NoAnswerCache: !f.answerCache,
 	}, schema, log)
-	extra := store.Routes
+	reader, err := read.New(read.Config{}, db.Client)
+	if err != nil {
+		return err
+	}
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version, AdminPublicKey: f.adminPublicKey}},
+		reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log, rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}))
+	if err != nil {
+		return err
+	}
+	extra := api.Routes()
+	for p, h := range store.Routes {
+		extra[p] = rest.CORS(h)
+	}
 	if f.benchBaseline {
 		var closePool func()
 		if extra, closePool, err = withBenchBaseline(ctx, extra, dbCfg.URL, f.dbMaxConns, log); err != nil {
@@ -234,6 +268,12 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return proc.Run(gctx) })
+	if f.billing.enabled {
+		g.Go(func() error { return runBilling(gctx, db, jobs) })
+	}
+	for _, run := range netw.runs {
+		g.Go(func() error { return run(gctx) })
+	}
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })
 	}
