@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type serveFlags struct {
 	submitWait      time.Duration
 	limits          server.Limits
 	persistedOnly   string
+	trustedProxies  string
 	maxBodyBytes    int64
 	benchBaseline   bool
 	answerCache     bool
@@ -74,6 +76,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&f.limits.RateBurst, "rate-burst", 0, "requests a client may send at once above --rate-limit; 0: twice the rate (env ALEPHQL_RATE_BURST)")
 	fs.IntVar(&f.limits.MaxWebsocketsPerIP, "ws-max-per-ip", 0, "open websockets allowed to one client IP, closed with 1013 beyond; 0: no limit (env ALEPHQL_WS_MAX_PER_IP)")
 	fs.IntVar(&f.limits.MaxWebsockets, "ws-max", 50000, "open websockets allowed in total, closed with 1013 beyond; 0: no limit (env ALEPHQL_WS_MAX)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client for the rate and websocket limits; empty: the TCP peer is the client (env ALEPHQL_TRUSTED_PROXIES)")
 	fs.StringVar(&f.persistedOnly, "graphql-persisted-only", "", "public deployments: serve only the operations of this file (a JSON object of sha256 hash to query, as automatic persisted queries send them); any other query is refused with PERSISTED_QUERY_NOT_ALLOWED; empty: any query (env ALEPHQL_GRAPHQL_PERSISTED_ONLY)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
@@ -116,12 +119,26 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := limits.Validate(); err != nil {
 		return usageError{fmt.Errorf("--graphql-*: %w", err)}
 	}
+	for _, s := range strings.Split(f.trustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return usageError{fmt.Errorf("--trusted-proxies (ALEPHQL_TRUSTED_PROXIES): %q is neither an IP nor a CIDR", s)}
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		f.limits.TrustedProxies = append(f.limits.TrustedProxies, p)
+	}
+	if err := f.limits.Validate(); err != nil {
+		return usageError{fmt.Errorf("--rate-limit, --rate-burst, --ws-max-per-ip, --ws-max: %w", err)}
+	}
 	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout, Limits: f.limits}
 	if err := srvCfg.Validate(); err != nil {
-		if _, _, lerr := net.SplitHostPort(f.listen); lerr != nil || f.listen == "" {
-			return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
-		}
-		return usageError{fmt.Errorf("--rate-*, --ws-max*: %w", err)}
+		return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
 	}
 
 	db, err := database.Open(ctx, dbCfg, log)
