@@ -232,25 +232,55 @@ type page struct {
 	NextCursor *string           `json:"next_cursor"`
 }
 
+// fetched is a page read ahead by the backfill's reader.
+type fetched struct {
+	p   page
+	err error
+}
+
 // backfill reads the peer's history from the persisted cursor to its end,
-// saving the cursor after each page.
+// saving the cursor after each page. The next page is fetched while the
+// current one is submitted.
 func (f *Follower) backfill(ctx context.Context) error {
 	start, last := time.Now(), time.Now()
 	f.log.Info("backfill starting", "from_cursor", f.pos.Cursor != "")
-	for {
-		p, err := f.fetch(ctx, f.pos.Cursor, time.Time{})
-		if err != nil {
-			return err
+	rctx, cancel := context.WithCancel(ctx)
+	pages := make(chan fetched, 2)
+	go func() {
+		defer close(pages)
+		cursor := f.pos.Cursor
+		for {
+			p, err := f.fetch(rctx, cursor, time.Time{})
+			select {
+			case pages <- fetched{p, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil || p.NextCursor == nil || *p.NextCursor == "" {
+				return
+			}
+			cursor = *p.NextCursor
 		}
+	}()
+	defer func() {
+		cancel()
+		for range pages { //nolint:revive // drain so the reader ends
+		}
+	}()
+	for fp := range pages {
+		if fp.err != nil {
+			return fp.err
+		}
+		p := fp.p
 		if err := f.take(ctx, p.Messages); err != nil {
 			return err
 		}
 		end := p.NextCursor == nil || *p.NextCursor == ""
+		// At the end the cursor stays the last page's: a later backfill
+		// re-reads that page (dedupe drops what was taken) and goes on.
 		if !end {
 			f.pos.Cursor = *p.NextCursor
 		}
-		// At the end the cursor stays the last page's: a later backfill
-		// re-reads that page (dedupe drops what was taken) and goes on.
 		if err := f.deps.Cursors.Save(ctx, f.cfg.URL, f.pos); err != nil {
 			return fmt.Errorf("save cursor: %w", err)
 		}
@@ -267,6 +297,7 @@ func (f *Follower) backfill(ctx context.Context) error {
 			return nil
 		}
 	}
+	return ctx.Err()
 }
 
 // catchUp reads every message of time at least Newest - CatchUp.
