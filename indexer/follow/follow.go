@@ -245,7 +245,7 @@ func (f *Follower) backfill(ctx context.Context) error {
 	start, last := time.Now(), time.Now()
 	f.log.Info("backfill starting", "from_cursor", f.pos.Cursor != "")
 	rctx, cancel := context.WithCancel(ctx)
-	pages := make(chan fetched, 2)
+	pages := make(chan fetched, 4)
 	go func() {
 		defer close(pages)
 		cursor := f.pos.Cursor
@@ -267,12 +267,33 @@ func (f *Follower) backfill(ctx context.Context) error {
 		for range pages { //nolint:revive // drain so the reader ends
 		}
 	}()
+	var pending error // a read failure after pages still to take
 	for fp := range pages {
 		if fp.err != nil {
 			return fp.err
 		}
 		p := fp.p
-		if err := f.take(ctx, p.Messages); err != nil {
+		msgs := p.Messages
+		// Take the pages already read with this one, up to mergeMax
+		// messages: fewer, larger intake transactions.
+	merge:
+		for len(msgs) < mergeMax && p.NextCursor != nil && *p.NextCursor != "" {
+			select {
+			case nx, ok := <-pages:
+				if !ok {
+					break merge
+				}
+				if nx.err != nil {
+					pending = nx.err
+					break merge
+				}
+				p = nx.p
+				msgs = append(msgs, p.Messages...)
+			default:
+				break merge
+			}
+		}
+		if err := f.take(ctx, msgs); err != nil {
 			return err
 		}
 		end := p.NextCursor == nil || *p.NextCursor == ""
@@ -296,9 +317,15 @@ func (f *Follower) backfill(ctx context.Context) error {
 		if end {
 			return nil
 		}
+		if pending != nil {
+			return pending
+		}
 	}
 	return ctx.Err()
 }
+
+// mergeMax bounds the messages of pages taken together in a backfill.
+const mergeMax = 1000
 
 // catchUp reads every message of time at least Newest - CatchUp.
 func (f *Follower) catchUp(ctx context.Context) error {
