@@ -32,6 +32,8 @@ type ChainTx struct {
 	ProtocolVersion int `json:"protocol_version,omitempty"`
 	// Content holds the value of the "content" field.
 	Content json.RawMessage `json:"content,omitempty"`
+	// Why the transaction yields no message (unauthorized emitter, bad payload, archive never fetched...); NULL when valid.
+	Error *string `json:"error,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ChainTxQuery when eager-loading is set.
 	Edges        ChainTxEdges `json:"edges"`
@@ -91,7 +93,7 @@ func (*ChainTx) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case chaintx.FieldHeight, chaintx.FieldProtocolVersion:
 			values[i] = new(sql.NullInt64)
-		case chaintx.FieldID, chaintx.FieldChain, chaintx.FieldPublisher, chaintx.FieldProtocol:
+		case chaintx.FieldID, chaintx.FieldChain, chaintx.FieldPublisher, chaintx.FieldProtocol, chaintx.FieldError:
 			values[i] = new(sql.NullString)
 		case chaintx.FieldDatetime:
 			values[i] = new(sql.NullTime)
@@ -159,6 +161,13 @@ func (_m *ChainTx) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.Content); err != nil {
 					return fmt.Errorf("unmarshal field content: %w", err)
 				}
+			}
+		case chaintx.FieldError:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field error", values[i])
+			} else if value.Valid {
+				_m.Error = new(string)
+				*_m.Error = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -231,6 +240,11 @@ func (_m *ChainTx) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("content=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Content))
+	builder.WriteString(", ")
+	if v := _m.Error; v != nil {
+		builder.WriteString("error=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

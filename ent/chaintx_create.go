@@ -69,6 +69,20 @@ func (_c *ChainTxCreate) SetContent(v json.RawMessage) *ChainTxCreate {
 	return _c
 }
 
+// SetError sets the "error" field.
+func (_c *ChainTxCreate) SetError(v string) *ChainTxCreate {
+	_c.mutation.SetError(v)
+	return _c
+}
+
+// SetNillableError sets the "error" field if the given value is not nil.
+func (_c *ChainTxCreate) SetNillableError(v *string) *ChainTxCreate {
+	if v != nil {
+		_c.SetError(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ChainTxCreate) SetID(v string) *ChainTxCreate {
 	_c.mutation.SetID(v)
@@ -240,6 +254,10 @@ func (_c *ChainTxCreate) createSpec() (*ChainTx, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Content(); ok {
 		_spec.SetField(chaintx.FieldContent, field.TypeJSON, value)
 		_node.Content = value
+	}
+	if value, ok := _c.mutation.Error(); ok {
+		_spec.SetField(chaintx.FieldError, field.TypeString, value)
+		_node.Error = &value
 	}
 	if nodes := _c.mutation.ConfirmationsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -443,6 +461,24 @@ func (u *ChainTxUpsert) ClearContent() *ChainTxUpsert {
 	return u
 }
 
+// SetError sets the "error" field.
+func (u *ChainTxUpsert) SetError(v string) *ChainTxUpsert {
+	u.Set(chaintx.FieldError, v)
+	return u
+}
+
+// UpdateError sets the "error" field to the value that was provided on create.
+func (u *ChainTxUpsert) UpdateError() *ChainTxUpsert {
+	u.SetExcluded(chaintx.FieldError)
+	return u
+}
+
+// ClearError clears the value of the "error" field.
+func (u *ChainTxUpsert) ClearError() *ChainTxUpsert {
+	u.SetNull(chaintx.FieldError)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -607,6 +643,27 @@ func (u *ChainTxUpsertOne) UpdateContent() *ChainTxUpsertOne {
 func (u *ChainTxUpsertOne) ClearContent() *ChainTxUpsertOne {
 	return u.Update(func(s *ChainTxUpsert) {
 		s.ClearContent()
+	})
+}
+
+// SetError sets the "error" field.
+func (u *ChainTxUpsertOne) SetError(v string) *ChainTxUpsertOne {
+	return u.Update(func(s *ChainTxUpsert) {
+		s.SetError(v)
+	})
+}
+
+// UpdateError sets the "error" field to the value that was provided on create.
+func (u *ChainTxUpsertOne) UpdateError() *ChainTxUpsertOne {
+	return u.Update(func(s *ChainTxUpsert) {
+		s.UpdateError()
+	})
+}
+
+// ClearError clears the value of the "error" field.
+func (u *ChainTxUpsertOne) ClearError() *ChainTxUpsertOne {
+	return u.Update(func(s *ChainTxUpsert) {
+		s.ClearError()
 	})
 }
 
@@ -940,6 +997,27 @@ func (u *ChainTxUpsertBulk) UpdateContent() *ChainTxUpsertBulk {
 func (u *ChainTxUpsertBulk) ClearContent() *ChainTxUpsertBulk {
 	return u.Update(func(s *ChainTxUpsert) {
 		s.ClearContent()
+	})
+}
+
+// SetError sets the "error" field.
+func (u *ChainTxUpsertBulk) SetError(v string) *ChainTxUpsertBulk {
+	return u.Update(func(s *ChainTxUpsert) {
+		s.SetError(v)
+	})
+}
+
+// UpdateError sets the "error" field to the value that was provided on create.
+func (u *ChainTxUpsertBulk) UpdateError() *ChainTxUpsertBulk {
+	return u.Update(func(s *ChainTxUpsert) {
+		s.UpdateError()
+	})
+}
+
+// ClearError clears the value of the "error" field.
+func (u *ChainTxUpsertBulk) ClearError() *ChainTxUpsertBulk {
+	return u.Update(func(s *ChainTxUpsert) {
+		s.ClearError()
 	})
 }
 

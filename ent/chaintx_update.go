@@ -150,6 +150,26 @@ func (_u *ChainTxUpdate) ClearContent() *ChainTxUpdate {
 	return _u
 }
 
+// SetError sets the "error" field.
+func (_u *ChainTxUpdate) SetError(v string) *ChainTxUpdate {
+	_u.mutation.SetError(v)
+	return _u
+}
+
+// SetNillableError sets the "error" field if the given value is not nil.
+func (_u *ChainTxUpdate) SetNillableError(v *string) *ChainTxUpdate {
+	if v != nil {
+		_u.SetError(*v)
+	}
+	return _u
+}
+
+// ClearError clears the value of the "error" field.
+func (_u *ChainTxUpdate) ClearError() *ChainTxUpdate {
+	_u.mutation.ClearError()
+	return _u
+}
+
 // AddConfirmationIDs adds the "confirmations" edge to the MessageConfirmation entity by IDs.
 func (_u *ChainTxUpdate) AddConfirmationIDs(ids ...int) *ChainTxUpdate {
 	_u.mutation.AddConfirmationIDs(ids...)
@@ -339,6 +359,12 @@ func (_u *ChainTxUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ContentCleared() {
 		_spec.ClearField(chaintx.FieldContent, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Error(); ok {
+		_spec.SetField(chaintx.FieldError, field.TypeString, value)
+	}
+	if _u.mutation.ErrorCleared() {
+		_spec.ClearField(chaintx.FieldError, field.TypeString)
 	}
 	if _u.mutation.ConfirmationsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -613,6 +639,26 @@ func (_u *ChainTxUpdateOne) ClearContent() *ChainTxUpdateOne {
 	return _u
 }
 
+// SetError sets the "error" field.
+func (_u *ChainTxUpdateOne) SetError(v string) *ChainTxUpdateOne {
+	_u.mutation.SetError(v)
+	return _u
+}
+
+// SetNillableError sets the "error" field if the given value is not nil.
+func (_u *ChainTxUpdateOne) SetNillableError(v *string) *ChainTxUpdateOne {
+	if v != nil {
+		_u.SetError(*v)
+	}
+	return _u
+}
+
+// ClearError clears the value of the "error" field.
+func (_u *ChainTxUpdateOne) ClearError() *ChainTxUpdateOne {
+	_u.mutation.ClearError()
+	return _u
+}
+
 // AddConfirmationIDs adds the "confirmations" edge to the MessageConfirmation entity by IDs.
 func (_u *ChainTxUpdateOne) AddConfirmationIDs(ids ...int) *ChainTxUpdateOne {
 	_u.mutation.AddConfirmationIDs(ids...)
@@ -832,6 +878,12 @@ func (_u *ChainTxUpdateOne) sqlSave(ctx context.Context) (_node *ChainTx, err er
 	}
 	if _u.mutation.ContentCleared() {
 		_spec.ClearField(chaintx.FieldContent, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Error(); ok {
+		_spec.SetField(chaintx.FieldError, field.TypeString, value)
+	}
+	if _u.mutation.ErrorCleared() {
+		_spec.ClearField(chaintx.FieldError, field.TypeString)
 	}
 	if _u.mutation.ConfirmationsCleared() {
 		edge := &sqlgraph.EdgeSpec{

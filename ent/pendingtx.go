@@ -24,6 +24,8 @@ type PendingTx struct {
 	NextAttempt time.Time `json:"next_attempt,omitempty"`
 	// Retries holds the value of the "retries" field.
 	Retries int `json:"retries,omitempty"`
+	// Why the last attempt to expand the transaction failed.
+	LastError *string `json:"last_error,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PendingTxQuery when eager-loading is set.
 	Edges        PendingTxEdges `json:"edges"`
@@ -57,7 +59,7 @@ func (*PendingTx) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case pendingtx.FieldID, pendingtx.FieldRetries:
 			values[i] = new(sql.NullInt64)
-		case pendingtx.FieldTxHash:
+		case pendingtx.FieldTxHash, pendingtx.FieldLastError:
 			values[i] = new(sql.NullString)
 		case pendingtx.FieldNextAttempt:
 			values[i] = new(sql.NullTime)
@@ -99,6 +101,13 @@ func (_m *PendingTx) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field retries", values[i])
 			} else if value.Valid {
 				_m.Retries = int(value.Int64)
+			}
+		case pendingtx.FieldLastError:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field last_error", values[i])
+			} else if value.Valid {
+				_m.LastError = new(string)
+				*_m.LastError = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -149,6 +158,11 @@ func (_m *PendingTx) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("retries=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Retries))
+	builder.WriteString(", ")
+	if v := _m.LastError; v != nil {
+		builder.WriteString("last_error=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -49,6 +49,20 @@ func (_c *PendingTxCreate) SetNillableRetries(v *int) *PendingTxCreate {
 	return _c
 }
 
+// SetLastError sets the "last_error" field.
+func (_c *PendingTxCreate) SetLastError(v string) *PendingTxCreate {
+	_c.mutation.SetLastError(v)
+	return _c
+}
+
+// SetNillableLastError sets the "last_error" field if the given value is not nil.
+func (_c *PendingTxCreate) SetNillableLastError(v *string) *PendingTxCreate {
+	if v != nil {
+		_c.SetLastError(*v)
+	}
+	return _c
+}
+
 // SetTxID sets the "tx" edge to the ChainTx entity by ID.
 func (_c *PendingTxCreate) SetTxID(id string) *PendingTxCreate {
 	_c.mutation.SetTxID(id)
@@ -150,6 +164,10 @@ func (_c *PendingTxCreate) createSpec() (*PendingTx, *sqlgraph.CreateSpec) {
 		_spec.SetField(pendingtx.FieldRetries, field.TypeInt, value)
 		_node.Retries = value
 	}
+	if value, ok := _c.mutation.LastError(); ok {
+		_spec.SetField(pendingtx.FieldLastError, field.TypeString, value)
+		_node.LastError = &value
+	}
 	if nodes := _c.mutation.TxIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -249,6 +267,24 @@ func (u *PendingTxUpsert) AddRetries(v int) *PendingTxUpsert {
 	return u
 }
 
+// SetLastError sets the "last_error" field.
+func (u *PendingTxUpsert) SetLastError(v string) *PendingTxUpsert {
+	u.Set(pendingtx.FieldLastError, v)
+	return u
+}
+
+// UpdateLastError sets the "last_error" field to the value that was provided on create.
+func (u *PendingTxUpsert) UpdateLastError() *PendingTxUpsert {
+	u.SetExcluded(pendingtx.FieldLastError)
+	return u
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (u *PendingTxUpsert) ClearLastError() *PendingTxUpsert {
+	u.SetNull(pendingtx.FieldLastError)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -326,6 +362,27 @@ func (u *PendingTxUpsertOne) AddRetries(v int) *PendingTxUpsertOne {
 func (u *PendingTxUpsertOne) UpdateRetries() *PendingTxUpsertOne {
 	return u.Update(func(s *PendingTxUpsert) {
 		s.UpdateRetries()
+	})
+}
+
+// SetLastError sets the "last_error" field.
+func (u *PendingTxUpsertOne) SetLastError(v string) *PendingTxUpsertOne {
+	return u.Update(func(s *PendingTxUpsert) {
+		s.SetLastError(v)
+	})
+}
+
+// UpdateLastError sets the "last_error" field to the value that was provided on create.
+func (u *PendingTxUpsertOne) UpdateLastError() *PendingTxUpsertOne {
+	return u.Update(func(s *PendingTxUpsert) {
+		s.UpdateLastError()
+	})
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (u *PendingTxUpsertOne) ClearLastError() *PendingTxUpsertOne {
+	return u.Update(func(s *PendingTxUpsert) {
+		s.ClearLastError()
 	})
 }
 
@@ -572,6 +629,27 @@ func (u *PendingTxUpsertBulk) AddRetries(v int) *PendingTxUpsertBulk {
 func (u *PendingTxUpsertBulk) UpdateRetries() *PendingTxUpsertBulk {
 	return u.Update(func(s *PendingTxUpsert) {
 		s.UpdateRetries()
+	})
+}
+
+// SetLastError sets the "last_error" field.
+func (u *PendingTxUpsertBulk) SetLastError(v string) *PendingTxUpsertBulk {
+	return u.Update(func(s *PendingTxUpsert) {
+		s.SetLastError(v)
+	})
+}
+
+// UpdateLastError sets the "last_error" field to the value that was provided on create.
+func (u *PendingTxUpsertBulk) UpdateLastError() *PendingTxUpsertBulk {
+	return u.Update(func(s *PendingTxUpsert) {
+		s.UpdateLastError()
+	})
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (u *PendingTxUpsertBulk) ClearLastError() *PendingTxUpsertBulk {
+	return u.Update(func(s *PendingTxUpsert) {
+		s.ClearLastError()
 	})
 }
 

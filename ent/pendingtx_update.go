@@ -64,6 +64,26 @@ func (_u *PendingTxUpdate) AddRetries(v int) *PendingTxUpdate {
 	return _u
 }
 
+// SetLastError sets the "last_error" field.
+func (_u *PendingTxUpdate) SetLastError(v string) *PendingTxUpdate {
+	_u.mutation.SetLastError(v)
+	return _u
+}
+
+// SetNillableLastError sets the "last_error" field if the given value is not nil.
+func (_u *PendingTxUpdate) SetNillableLastError(v *string) *PendingTxUpdate {
+	if v != nil {
+		_u.SetLastError(*v)
+	}
+	return _u
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (_u *PendingTxUpdate) ClearLastError() *PendingTxUpdate {
+	_u.mutation.ClearLastError()
+	return _u
+}
+
 // Mutation returns the PendingTxMutation object of the builder.
 func (_u *PendingTxUpdate) Mutation() *PendingTxMutation {
 	return _u.mutation
@@ -131,6 +151,12 @@ func (_u *PendingTxUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedRetries(); ok {
 		_spec.AddField(pendingtx.FieldRetries, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.LastError(); ok {
+		_spec.SetField(pendingtx.FieldLastError, field.TypeString, value)
+	}
+	if _u.mutation.LastErrorCleared() {
+		_spec.ClearField(pendingtx.FieldLastError, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -185,6 +211,26 @@ func (_u *PendingTxUpdateOne) SetNillableRetries(v *int) *PendingTxUpdateOne {
 // AddRetries adds value to the "retries" field.
 func (_u *PendingTxUpdateOne) AddRetries(v int) *PendingTxUpdateOne {
 	_u.mutation.AddRetries(v)
+	return _u
+}
+
+// SetLastError sets the "last_error" field.
+func (_u *PendingTxUpdateOne) SetLastError(v string) *PendingTxUpdateOne {
+	_u.mutation.SetLastError(v)
+	return _u
+}
+
+// SetNillableLastError sets the "last_error" field if the given value is not nil.
+func (_u *PendingTxUpdateOne) SetNillableLastError(v *string) *PendingTxUpdateOne {
+	if v != nil {
+		_u.SetLastError(*v)
+	}
+	return _u
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (_u *PendingTxUpdateOne) ClearLastError() *PendingTxUpdateOne {
+	_u.mutation.ClearLastError()
 	return _u
 }
 
@@ -284,6 +330,12 @@ func (_u *PendingTxUpdateOne) sqlSave(ctx context.Context) (_node *PendingTx, er
 	}
 	if value, ok := _u.mutation.AddedRetries(); ok {
 		_spec.AddField(pendingtx.FieldRetries, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.LastError(); ok {
+		_spec.SetField(pendingtx.FieldLastError, field.TypeString, value)
+	}
+	if _u.mutation.LastErrorCleared() {
+		_spec.ClearField(pendingtx.FieldLastError, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &PendingTx{config: _u.config}

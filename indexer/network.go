@@ -137,8 +137,8 @@ type Alive struct {
 	Version string `json:"version"`
 }
 
-// ErrBadPayload means a pubsub payload is not a JSON object once unquoted.
-var ErrBadPayload = errors.New("bad pubsub payload")
+// ErrBadPubsubPayload means a pubsub payload is not a JSON object once unquoted.
+var ErrBadPubsubPayload = errors.New("bad pubsub payload")
 
 // MaxPayload is the largest pubsub payload taken (gossipsub's
 // max_transmit_size on the network).
@@ -149,7 +149,7 @@ const MaxPayload = 256 << 10
 // parses JSON (spec §3.1, §8.2).
 func DecodePayload(b []byte) ([]byte, error) {
 	if len(b) > MaxPayload {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadPayload, len(b))
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadPubsubPayload, len(b))
 	}
 	if bytes.IndexByte(b, '%') >= 0 {
 		// unquote: invalid escapes are kept as they are, like Python's.
@@ -160,7 +160,7 @@ func DecodePayload(b []byte) ([]byte, error) {
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrBadPayload)
+		return nil, fmt.Errorf("%w: not a JSON object", ErrBadPubsubPayload)
 	}
 	return b, nil
 }
@@ -169,10 +169,10 @@ func DecodePayload(b []byte) ([]byte, error) {
 func ParseAlive(b []byte) (Alive, PeerKind, error) {
 	var a Alive
 	if len(b) > 64<<10 {
-		return a, "", fmt.Errorf("%w: alive message of %d bytes", ErrBadPayload, len(b))
+		return a, "", fmt.Errorf("%w: alive message of %d bytes", ErrBadPubsubPayload, len(b))
 	}
 	if err := json.Unmarshal(b, &a); err != nil {
-		return a, "", fmt.Errorf("%w: alive: %w", ErrBadPayload, err)
+		return a, "", fmt.Errorf("%w: alive: %w", ErrBadPubsubPayload, err)
 	}
 	var k PeerKind
 	switch a.PeerType {
@@ -183,10 +183,10 @@ func ParseAlive(b []byte) (Alive, PeerKind, error) {
 	case "IPFS":
 		k = PeerIPFS
 	default:
-		return a, "", fmt.Errorf("%w: alive: peer_type %q", ErrBadPayload, a.PeerType)
+		return a, "", fmt.Errorf("%w: alive: peer_type %q", ErrBadPubsubPayload, a.PeerType)
 	}
 	if a.Address == "" || len(a.Address) > 1024 {
-		return a, "", fmt.Errorf("%w: alive: bad address", ErrBadPayload)
+		return a, "", fmt.Errorf("%w: alive: bad address", ErrBadPubsubPayload)
 	}
 	return a, k, nil
 }

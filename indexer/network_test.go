@@ -27,7 +27,7 @@ func TestDecodePayload(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := indexer.DecodePayload([]byte(tc.in))
 			if tc.bad {
-				require.ErrorIs(t, err, indexer.ErrBadPayload)
+				require.ErrorIs(t, err, indexer.ErrBadPubsubPayload)
 				return
 			}
 			require.NoError(t, err)
@@ -36,7 +36,7 @@ func TestDecodePayload(t *testing.T) {
 	}
 	big := make([]byte, indexer.MaxPayload+1)
 	_, err := indexer.DecodePayload(big)
-	require.ErrorIs(t, err, indexer.ErrBadPayload)
+	require.ErrorIs(t, err, indexer.ErrBadPubsubPayload)
 }
 
 func FuzzDecodePayload(f *testing.F) {
@@ -68,7 +68,7 @@ func TestParseAlive(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, k, err := indexer.ParseAlive([]byte(tc.in))
 			if tc.bad {
-				require.ErrorIs(t, err, indexer.ErrBadPayload)
+				require.ErrorIs(t, err, indexer.ErrBadPubsubPayload)
 				return
 			}
 			require.NoError(t, err)

@@ -243,6 +243,9 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 		if err := p.insertQueued(ctx, tx, newStatus, pend); err != nil {
 			return err
 		}
+		if err := refreshFirstConfirmed(ctx, tx, confirmedHashes(results)); err != nil {
+			return err
+		}
 		if err := p.writeEvents(ctx, tx, evs); err != nil {
 			return err
 		}

@@ -100,6 +100,9 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 			return fmt.Errorf("insert confirmation: %w", err)
 		}
 	}
+	if err := refreshFirstConfirmed(ctx, tx, confirmHashes(b.confirms)); err != nil {
+		return err
+	}
 	for i := 0; i < len(b.costRows); i += 500 {
 		if err := tx.AccountCost.CreateBulk(b.costRows[i:min(i+500, len(b.costRows))]...).Exec(ctx); err != nil {
 			return fmt.Errorf("insert costs: %w", err)
@@ -574,6 +577,11 @@ func (p *Processor) retry(ctx context.Context, tx *ent.Tx, r *ent.PendingMessage
 	u := tx.PendingMessage.UpdateOneID(r.ID).
 		SetRetries(r.Retries + 1).SetNextAttempt(now.Add(p.backoff(r.Retries))).
 		SetLastErrorCode(int(code)).SetLastError(err.Error()).ClearClaimedBy().ClearClaimedUntil()
+	if k := errcode.AwaitsOf(err); k != "" {
+		u.SetWaitsOn(k)
+	} else {
+		u.ClearWaitsOn()
+	}
 	if code == errcode.ContentUnavailable {
 		u.SetFetched(false)
 	}
@@ -674,6 +682,9 @@ func (p *Processor) finish(ctx context.Context, tx *ent.Tx, b *batch) error {
 		}
 	}
 	if err := b.counters.write(ctx, tx); err != nil {
+		return err
+	}
+	if err := p.wakeDependents(ctx, tx, b); err != nil {
 		return err
 	}
 	return p.writeEvents(ctx, tx, b.events)

@@ -4,7 +4,7 @@
 # uncommitted edits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-snapshot() { find ent graph gqlgen.yml go.mod go.sum -type f -not -path '*/node_modules/*' -not -path 'graph/graphiql/dist/*' -print0 | sort -z | xargs -0 sha256sum; }
+snapshot() { find ent graph indexer/evm/alephsync gqlgen.yml go.mod go.sum -type f -not -path '*/node_modules/*' -not -path 'graph/graphiql/dist/*' -print0 | sort -z | xargs -0 sha256sum; }
 before=$(mktemp); after=$(mktemp)
 trap 'rm -f "$before" "$after"' EXIT
 snapshot >"$before"

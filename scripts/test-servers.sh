@@ -2,8 +2,8 @@
 # test-servers.sh: install (if missing), start and stop the real servers the
 # tests run against, on loopback ports chosen at run time.
 #
-#   scripts/test-servers.sh start DIR   # starts PostgreSQL, Redis and kubo under
-#                                       # DIR, writes DIR/env (export lines)
+#   scripts/test-servers.sh start DIR   # starts PostgreSQL, Redis, kubo and geth
+#                                       # under DIR, writes DIR/env (export lines)
 #   scripts/test-servers.sh stop DIR    # stops them and removes DIR
 #
 # PostgreSQL refuses to run as root, so when run as root the server runs as
@@ -14,6 +14,11 @@
 # build (about 4 minutes on 2 cores; it runs while the other servers start).
 # It runs online but isolated (no bootstrap peers, no routing, loopback swarm)
 # so that pubsub works and nothing leaves the machine.
+#
+# geth (a --dev chain for the chain indexer's tests) is built the same way,
+# at GETH_VERSION, cached beside kubo (about 5.5 minutes cold; in parallel
+# with kubo's build). It runs without a data directory, on loopback, with no
+# peers; its "finalized" block is floor(head/32)*32.
 set -euo pipefail
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
@@ -57,6 +62,27 @@ kubo_bin() {
 	echo "$bin"
 }
 
+GETH_VERSION=v1.17.8
+
+# geth_bin prints the path of the cached geth binary, building it first if
+# this machine has none (cmd/geth at v1.17.9+ needs a module the proxy
+# refuses: keep v1.17.8 for the binary; the library may be newer).
+geth_bin() {
+	local cache=${XDG_CACHE_HOME:-$HOME/.cache}/alephql/bin
+	local bin=$cache/geth-$GETH_VERSION
+	if [ ! -x "$bin" ]; then
+		mkdir -p "$cache"
+		local tmp
+		tmp=$(mktemp -d "$cache/geth-build.XXXXXX")
+		(cd / && GOFLAGS=-buildvcs=false GOBIN=$tmp go install -trimpath -ldflags='-s -w' \
+			"github.com/ethereum/go-ethereum/cmd/geth@$GETH_VERSION") \
+			|| { rm -rf "$tmp"; die "building geth $GETH_VERSION failed"; }
+		mv "$tmp/geth" "$bin"
+		rm -rf "$tmp"
+	fi
+	echo "$bin"
+}
+
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
 	local p i
@@ -75,6 +101,8 @@ start() {
 	# Build (or find) kubo in the background while the other servers start.
 	kubo_bin >"$dir/kubo-bin" 2>"$dir/kubo-build.log" &
 	local kubo_build=$!
+	geth_bin >"$dir/geth-bin" 2>"$dir/geth-build.log" &
+	local geth_build=$!
 	local bindir
 	bindir=$(pg_bindir) || { apt_install postgresql; bindir=$(pg_bindir) || die "initdb not found after installing postgresql"; }
 	command -v redis-server >/dev/null || apt_install redis-server
@@ -148,12 +176,32 @@ start() {
 	grep -q 'Daemon is ready' "$dir/ipfs.log" || { cat "$dir/ipfs.log" >&2; die "kubo did not start"; }
 	log "kubo $KUBO_VERSION API on 127.0.0.1:$apiport, gateway on 127.0.0.1:$gwport"
 
+	# geth --dev: one funded, unlocked dev account; a block per transaction.
+	wait "$geth_build" || { cat "$dir/geth-build.log" >&2; die "geth is not available"; }
+	local geth httpport wsport authport
+	geth=$(cat "$dir/geth-bin")
+	httpport=$(free_port); wsport=$(free_port); authport=$(free_port)
+	"$geth" --dev --http --http.addr 127.0.0.1 --http.port "$httpport" --http.api eth,net,web3,txpool \
+		--ws --ws.addr 127.0.0.1 --ws.port "$wsport" --nodiscover --maxpeers 0 --port 0 --ipcdisable \
+		--authrpc.addr 127.0.0.1 --authrpc.port "$authport" >"$dir/geth.log" 2>&1 &
+	echo $! >"$dir/geth.pid"
+	for _ in $(seq 1 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$httpport") 2>/dev/null && break
+		kill -0 "$(cat "$dir/geth.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	(exec 3<>"/dev/tcp/127.0.0.1/$httpport") 2>/dev/null || { cat "$dir/geth.log" >&2; die "geth did not start"; }
+	log "geth $GETH_VERSION --dev RPC on 127.0.0.1:$httpport, websocket on 127.0.0.1:$wsport"
+
 	cat >"$dir/env" <<ENV
 export ALEPHQL_TEST_POSTGRES='postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable'
 export ALEPHQL_TEST_REDIS='redis://127.0.0.1:$rport/0'
 export ALEPHQL_TEST_IPFS='http://127.0.0.1:$apiport'
 export ALEPHQL_TEST_IPFS_GATEWAY='http://127.0.0.1:$gwport'
 export ALEPHQL_TEST_IPFS_BIN='$ipfs'
+export ALEPHQL_TEST_ETH_RPC='http://127.0.0.1:$httpport'
+export ALEPHQL_TEST_ETH_WS='ws://127.0.0.1:$wsport'
+export ALEPHQL_TEST_GETH_BIN='$geth'
 export ALEPHQL_TEST_SERVERS_DIR='$dir'
 ENV
 	echo "$bindir" >"$dir/pg_bindir"
@@ -176,6 +224,13 @@ stop() {
 		kill "$ipid" 2>/dev/null || true
 		for _ in $(seq 1 100); do kill -0 "$ipid" 2>/dev/null || break; sleep 0.1; done
 	fi
+	local pidf pid
+	for pidf in "$dir/geth.pid"; do
+		[ -f "$pidf" ] || continue
+		pid=$(cat "$pidf")
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	done
 	rm -rf "$dir"
 }
 

@@ -26,6 +26,8 @@ const (
 	FieldProtocolVersion = "protocol_version"
 	// FieldContent holds the string denoting the content field in the database.
 	FieldContent = "content"
+	// FieldError holds the string denoting the error field in the database.
+	FieldError = "error"
 	// EdgeConfirmations holds the string denoting the confirmations edge name in mutations.
 	EdgeConfirmations = "confirmations"
 	// EdgePending holds the string denoting the pending edge name in mutations.
@@ -73,6 +75,7 @@ var Columns = []string{
 	FieldProtocol,
 	FieldProtocolVersion,
 	FieldContent,
+	FieldError,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -126,6 +129,11 @@ func ByProtocol(opts ...sql.OrderTermOption) OrderOption {
 // ByProtocolVersion orders the results by the protocol_version field.
 func ByProtocolVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldProtocolVersion, opts...).ToFunc()
+}
+
+// ByError orders the results by the error field.
+func ByError(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldError, opts...).ToFunc()
 }
 
 // ByConfirmationsCount orders the results by confirmations count.

@@ -95,6 +95,11 @@ func ProtocolVersion(v int) predicate.ChainTx {
 	return predicate.ChainTx(sql.FieldEQ(FieldProtocolVersion, v))
 }
 
+// Error applies equality check predicate on the "error" field. It's identical to ErrorEQ.
+func Error(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldEQ(FieldError, v))
+}
+
 // ChainEQ applies the EQ predicate on the "chain" field.
 func ChainEQ(v string) predicate.ChainTx {
 	return predicate.ChainTx(sql.FieldEQ(FieldChain, v))
@@ -418,6 +423,81 @@ func ContentIsNil() predicate.ChainTx {
 // ContentNotNil applies the NotNil predicate on the "content" field.
 func ContentNotNil() predicate.ChainTx {
 	return predicate.ChainTx(sql.FieldNotNull(FieldContent))
+}
+
+// ErrorEQ applies the EQ predicate on the "error" field.
+func ErrorEQ(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldEQ(FieldError, v))
+}
+
+// ErrorNEQ applies the NEQ predicate on the "error" field.
+func ErrorNEQ(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldNEQ(FieldError, v))
+}
+
+// ErrorIn applies the In predicate on the "error" field.
+func ErrorIn(vs ...string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldIn(FieldError, vs...))
+}
+
+// ErrorNotIn applies the NotIn predicate on the "error" field.
+func ErrorNotIn(vs ...string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldNotIn(FieldError, vs...))
+}
+
+// ErrorGT applies the GT predicate on the "error" field.
+func ErrorGT(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldGT(FieldError, v))
+}
+
+// ErrorGTE applies the GTE predicate on the "error" field.
+func ErrorGTE(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldGTE(FieldError, v))
+}
+
+// ErrorLT applies the LT predicate on the "error" field.
+func ErrorLT(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldLT(FieldError, v))
+}
+
+// ErrorLTE applies the LTE predicate on the "error" field.
+func ErrorLTE(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldLTE(FieldError, v))
+}
+
+// ErrorContains applies the Contains predicate on the "error" field.
+func ErrorContains(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldContains(FieldError, v))
+}
+
+// ErrorHasPrefix applies the HasPrefix predicate on the "error" field.
+func ErrorHasPrefix(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldHasPrefix(FieldError, v))
+}
+
+// ErrorHasSuffix applies the HasSuffix predicate on the "error" field.
+func ErrorHasSuffix(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldHasSuffix(FieldError, v))
+}
+
+// ErrorIsNil applies the IsNil predicate on the "error" field.
+func ErrorIsNil() predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldIsNull(FieldError))
+}
+
+// ErrorNotNil applies the NotNil predicate on the "error" field.
+func ErrorNotNil() predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldNotNull(FieldError))
+}
+
+// ErrorEqualFold applies the EqualFold predicate on the "error" field.
+func ErrorEqualFold(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldEqualFold(FieldError, v))
+}
+
+// ErrorContainsFold applies the ContainsFold predicate on the "error" field.
+func ErrorContainsFold(v string) predicate.ChainTx {
+	return predicate.ChainTx(sql.FieldContainsFold(FieldError, v))
 }
 
 // HasConfirmations applies the HasEdge predicate on the "confirmations" edge.

@@ -163,6 +163,7 @@ var (
 		{Name: "protocol", Type: field.TypeString},
 		{Name: "protocol_version", Type: field.TypeInt},
 		{Name: "content", Type: field.TypeJSON, Nullable: true, SchemaType: map[string]string{"postgres": "jsonb", "sqlite3": "json"}},
+		{Name: "error", Type: field.TypeString, Nullable: true},
 	}
 	// ChainTxsTable holds the schema information for the "chain_txs" table.
 	ChainTxsTable = &schema.Table{
@@ -785,6 +786,7 @@ var (
 		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "claimed_by", Type: field.TypeString, Nullable: true},
 		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
+		{Name: "waits_on", Type: field.TypeString, Nullable: true},
 		{Name: "tx_hash", Type: field.TypeString, Nullable: true},
 	}
 	// PendingMessagesTable holds the schema information for the "pending_messages" table.
@@ -795,7 +797,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "pending_messages_chain_txs_tx",
-				Columns:    []*schema.Column{PendingMessagesColumns[21]},
+				Columns:    []*schema.Column{PendingMessagesColumns[22]},
 				RefColumns: []*schema.Column{ChainTxsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -821,6 +823,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{PendingMessagesColumns[9]},
 			},
+			{
+				Name:    "pendingmessage_waits_on",
+				Unique:  false,
+				Columns: []*schema.Column{PendingMessagesColumns[21]},
+			},
 		},
 	}
 	// PendingTxsColumns holds the columns for the "pending_txs" table.
@@ -828,6 +835,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "next_attempt", Type: field.TypeTime},
 		{Name: "retries", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
 		{Name: "tx_hash", Type: field.TypeString},
 	}
 	// PendingTxsTable holds the schema information for the "pending_txs" table.
@@ -838,7 +846,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "pending_txs_chain_txs_pending",
-				Columns:    []*schema.Column{PendingTxsColumns[3]},
+				Columns:    []*schema.Column{PendingTxsColumns[4]},
 				RefColumns: []*schema.Column{ChainTxsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -847,7 +855,7 @@ var (
 			{
 				Name:    "pendingtx_tx_hash",
 				Unique:  true,
-				Columns: []*schema.Column{PendingTxsColumns[3]},
+				Columns: []*schema.Column{PendingTxsColumns[4]},
 			},
 			{
 				Name:    "pendingtx_next_attempt",
@@ -952,6 +960,8 @@ var (
 		{Name: "payment_type", Type: field.TypeString, Nullable: true},
 		{Name: "size", Type: field.TypeInt64, Default: 0},
 		{Name: "removed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "reason", Type: field.TypeEnum, Nullable: true, Enums: []string{"balance_insufficient", "credit_insufficient"}},
+		{Name: "removing_since", Type: field.TypeTime, Nullable: true},
 	}
 	// RemovedMessagesTable holds the schema information for the "removed_messages" table.
 	RemovedMessagesTable = &schema.Table{

@@ -18,6 +18,8 @@ const (
 	FieldNextAttempt = "next_attempt"
 	// FieldRetries holds the string denoting the retries field in the database.
 	FieldRetries = "retries"
+	// FieldLastError holds the string denoting the last_error field in the database.
+	FieldLastError = "last_error"
 	// EdgeTx holds the string denoting the tx edge name in mutations.
 	EdgeTx = "tx"
 	// ChainTxFieldID holds the string denoting the ID field of the ChainTx.
@@ -39,6 +41,7 @@ var Columns = []string{
 	FieldTxHash,
 	FieldNextAttempt,
 	FieldRetries,
+	FieldLastError,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -77,6 +80,11 @@ func ByNextAttempt(opts ...sql.OrderTermOption) OrderOption {
 // ByRetries orders the results by the retries field.
 func ByRetries(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRetries, opts...).ToFunc()
+}
+
+// ByLastError orders the results by the last_error field.
+func ByLastError(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastError, opts...).ToFunc()
 }
 
 // ByTxField orders the results by tx field.

@@ -70,6 +70,11 @@ func Retries(v int) predicate.PendingTx {
 	return predicate.PendingTx(sql.FieldEQ(FieldRetries, v))
 }
 
+// LastError applies equality check predicate on the "last_error" field. It's identical to LastErrorEQ.
+func LastError(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldEQ(FieldLastError, v))
+}
+
 // TxHashEQ applies the EQ predicate on the "tx_hash" field.
 func TxHashEQ(v string) predicate.PendingTx {
 	return predicate.PendingTx(sql.FieldEQ(FieldTxHash, v))
@@ -213,6 +218,81 @@ func RetriesLT(v int) predicate.PendingTx {
 // RetriesLTE applies the LTE predicate on the "retries" field.
 func RetriesLTE(v int) predicate.PendingTx {
 	return predicate.PendingTx(sql.FieldLTE(FieldRetries, v))
+}
+
+// LastErrorEQ applies the EQ predicate on the "last_error" field.
+func LastErrorEQ(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldEQ(FieldLastError, v))
+}
+
+// LastErrorNEQ applies the NEQ predicate on the "last_error" field.
+func LastErrorNEQ(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldNEQ(FieldLastError, v))
+}
+
+// LastErrorIn applies the In predicate on the "last_error" field.
+func LastErrorIn(vs ...string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldIn(FieldLastError, vs...))
+}
+
+// LastErrorNotIn applies the NotIn predicate on the "last_error" field.
+func LastErrorNotIn(vs ...string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldNotIn(FieldLastError, vs...))
+}
+
+// LastErrorGT applies the GT predicate on the "last_error" field.
+func LastErrorGT(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldGT(FieldLastError, v))
+}
+
+// LastErrorGTE applies the GTE predicate on the "last_error" field.
+func LastErrorGTE(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldGTE(FieldLastError, v))
+}
+
+// LastErrorLT applies the LT predicate on the "last_error" field.
+func LastErrorLT(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldLT(FieldLastError, v))
+}
+
+// LastErrorLTE applies the LTE predicate on the "last_error" field.
+func LastErrorLTE(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldLTE(FieldLastError, v))
+}
+
+// LastErrorContains applies the Contains predicate on the "last_error" field.
+func LastErrorContains(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldContains(FieldLastError, v))
+}
+
+// LastErrorHasPrefix applies the HasPrefix predicate on the "last_error" field.
+func LastErrorHasPrefix(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldHasPrefix(FieldLastError, v))
+}
+
+// LastErrorHasSuffix applies the HasSuffix predicate on the "last_error" field.
+func LastErrorHasSuffix(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldHasSuffix(FieldLastError, v))
+}
+
+// LastErrorIsNil applies the IsNil predicate on the "last_error" field.
+func LastErrorIsNil() predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldIsNull(FieldLastError))
+}
+
+// LastErrorNotNil applies the NotNil predicate on the "last_error" field.
+func LastErrorNotNil() predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldNotNull(FieldLastError))
+}
+
+// LastErrorEqualFold applies the EqualFold predicate on the "last_error" field.
+func LastErrorEqualFold(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldEqualFold(FieldLastError, v))
+}
+
+// LastErrorContainsFold applies the ContainsFold predicate on the "last_error" field.
+func LastErrorContainsFold(v string) predicate.PendingTx {
+	return predicate.PendingTx(sql.FieldContainsFold(FieldLastError, v))
 }
 
 // HasTx applies the HasEdge predicate on the "tx" edge.

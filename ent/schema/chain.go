@@ -28,6 +28,8 @@ func (ChainTx) Fields() []ent.Field {
 		field.String("protocol").Comment("aleph (archive inline), aleph-offchain (archive on IPFS) or smart-contract."),
 		field.Int("protocol_version"),
 		field.JSON("content", json.RawMessage{}).Optional().SchemaType(jsonType),
+		field.String("error").Optional().Nillable().
+			Comment("Why the transaction yields no message (unauthorized emitter, bad payload, archive never fetched...); NULL when valid."),
 	}
 }
 
@@ -92,6 +94,7 @@ func (PendingTx) Fields() []ent.Field {
 		field.String("tx_hash").Immutable(),
 		field.Time("next_attempt"),
 		field.Int("retries").Default(0),
+		field.String("last_error").Optional().Nillable().Comment("Why the last attempt to expand the transaction failed."),
 	}
 }
 
