@@ -22,8 +22,8 @@ type PubSubMessage struct {
 // Subscription is a kubo pubsub subscription: Next returns its messages
 // in order of arrival until Close or the subscribing context ends.
 type Subscription struct {
-	sub iface.PubSubSubscription
-	s   *Service
+	sub    iface.PubSubSubscription
+	cancel context.CancelFunc
 }
 
 // Next waits for the next message. It returns ErrUnavailable (wrapped)
@@ -42,8 +42,13 @@ func (u *Subscription) Next(ctx context.Context) (PubSubMessage, error) {
 	return PubSubMessage{From: m.From().String(), Data: m.Data()}, nil
 }
 
-// Close ends the subscription.
-func (u *Subscription) Close() error { return u.sub.Close() }
+// Close ends the subscription. It cancels the subscription's request
+// rather than calling the kubo client's Close, which races with the
+// client's own reader goroutine (kubo v0.43.0 client/rpc/pubsub.go).
+func (u *Subscription) Close() error {
+	u.cancel()
+	return nil
+}
 
 // Subscribe subscribes to a kubo pubsub topic (the daemon must run online
 // with pubsub enabled). The subscription lives until Close or until ctx
@@ -52,11 +57,13 @@ func (s *Service) Subscribe(ctx context.Context, topic string) (*Subscription, e
 	if s.kubo == nil {
 		return nil, fmt.Errorf("pubsub subscribe %s: %s: %w", topic, kuboNotConfigured, ErrUnavailable)
 	}
-	sub, err := s.kubo.PubSub().Subscribe(ctx, topic)
+	sctx, cancel := context.WithCancel(ctx)
+	sub, err := s.kubo.PubSub().Subscribe(sctx, topic)
 	if err != nil {
+		cancel()
 		return nil, s.kuboError(ctx, "pubsub subscribe "+topic, err)
 	}
-	return &Subscription{sub: sub, s: s}, nil
+	return &Subscription{sub: sub, cancel: cancel}, nil
 }
 
 // Publish publishes data on a kubo pubsub topic, within the fetch timeout.

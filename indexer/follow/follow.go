@@ -234,8 +234,9 @@ type page struct {
 
 // fetched is a page read ahead by the backfill's reader.
 type fetched struct {
-	p   page
-	err error
+	p      page
+	cursor string // the cursor that fetched p
+	err    error
 }
 
 // backfill reads the peer's history from the persisted cursor to its end,
@@ -252,7 +253,7 @@ func (f *Follower) backfill(ctx context.Context) error {
 		for {
 			p, err := f.fetch(rctx, cursor, time.Time{})
 			select {
-			case pages <- fetched{p, err}:
+			case pages <- fetched{p, cursor, err}:
 			case <-rctx.Done():
 				return
 			}
@@ -272,7 +273,7 @@ func (f *Follower) backfill(ctx context.Context) error {
 		if fp.err != nil {
 			return fp.err
 		}
-		p := fp.p
+		p, cursor := fp.p, fp.cursor
 		msgs := p.Messages
 		// Take the pages already read with this one, up to mergeMax
 		// messages: fewer, larger intake transactions.
@@ -287,7 +288,7 @@ func (f *Follower) backfill(ctx context.Context) error {
 					pending = nx.err
 					break merge
 				}
-				p = nx.p
+				p, cursor = nx.p, nx.cursor
 				msgs = append(msgs, p.Messages...)
 			default:
 				break merge
@@ -299,6 +300,7 @@ func (f *Follower) backfill(ctx context.Context) error {
 		end := p.NextCursor == nil || *p.NextCursor == ""
 		// At the end the cursor stays the last page's: a later backfill
 		// re-reads that page (dedupe drops what was taken) and goes on.
+		f.pos.Cursor = cursor
 		if !end {
 			f.pos.Cursor = *p.NextCursor
 		}
