@@ -23,7 +23,6 @@ type PubSubMessage struct {
 // in order of arrival until Close or the subscribing context ends.
 type Subscription struct {
 	sub    iface.PubSubSubscription
-	s      *Service
 	cancel context.CancelFunc
 }
 
@@ -43,11 +42,9 @@ func (u *Subscription) Next(ctx context.Context) (PubSubMessage, error) {
 	return PubSubMessage{From: m.From().String(), Data: m.Data()}, nil
 }
 
-// Close ends the subscription. It cancels the subscription's own context
-// rather than calling the kubo client's Close: in kubo v0.43.0's
-// client/rpc, pubsubSub.Close writes the field its reader goroutine reads
-// (a data race); ending the request's context stops that goroutine and
-// closes the stream without it.
+// Close ends the subscription. It cancels the subscription's request
+// rather than calling the kubo client's Close, which races with the
+// client's own reader goroutine (kubo v0.43.0 client/rpc/pubsub.go).
 func (u *Subscription) Close() error {
 	u.cancel()
 	return nil
@@ -66,7 +63,7 @@ func (s *Service) Subscribe(ctx context.Context, topic string) (*Subscription, e
 		cancel()
 		return nil, s.kuboError(ctx, "pubsub subscribe "+topic, err)
 	}
-	return &Subscription{sub: sub, s: s, cancel: cancel}, nil
+	return &Subscription{sub: sub, cancel: cancel}, nil
 }
 
 // Publish publishes data on a kubo pubsub topic, within the fetch timeout.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -129,7 +130,7 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 	}
 	for _, u := range f.follow {
 		fl, err := follow.New(follow.Config{URL: u}, follow.Deps{
-			Submitter: sub, Cursors: followCursors{client}, Throttle: throttle,
+			Submitter: bulkSubmitter{proc}, Cursors: followCursors{client}, Throttle: throttle,
 			Stats: n.Stats.Source(u, "follow"), Log: log,
 		})
 		if err != nil {
@@ -269,6 +270,38 @@ func (s netSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws
 	return out, nil
 }
 
+// bulkSubmitter is a followed node's intake: its pages are history in
+// time order, so they go through the processor's import path (the same
+// intake and verification; inline POSTs and AGGREGATEs applied in the
+// transaction that takes them in, signatures checked on all cores). The
+// import reports counts, not per-message verdicts: the results carry the
+// outcomes only (no item hash), which is all the follower counts. The
+// messages' origin is recorded as "import".
+type bulkSubmitter struct{ p *processor.Processor }
+
+// SubmitRaw implements indexer.Submitter.
+func (s bulkSubmitter) SubmitRaw(ctx context.Context, _ indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
+	var buf bytes.Buffer
+	for _, r := range raws {
+		buf.Write(r)
+		buf.WriteByte('\n')
+	}
+	sum, err := s.p.Import(ctx, &buf, len(raws), nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]indexer.Result, 0, len(raws))
+	add := func(n int, o indexer.Outcome) {
+		for range n {
+			out = append(out, indexer.Result{Outcome: o})
+		}
+	}
+	add(sum.Queued, indexer.Accepted)
+	add(sum.Duplicate+sum.Confirmed, indexer.Duplicate)
+	add(sum.Rejected, indexer.Rejected)
+	return out, nil
+}
+
 // entPeers records peers in the peers table.
 type entPeers struct{ c *ent.Client }
 
@@ -340,6 +373,7 @@ func (c coreChannelNodes) NodeAddrs(ctx context.Context) ([]string, error) {
 // Interface guards
 var (
 	_ indexer.Submitter    = netSubmitter{}
+	_ indexer.Submitter    = bulkSubmitter{}
 	_ indexer.PeerRecorder = entPeers{}
 	_ p2p.NodeLister       = coreChannelNodes{}
 	_ follow.Cursors       = followCursors{}

@@ -232,25 +232,78 @@ type page struct {
 	NextCursor *string           `json:"next_cursor"`
 }
 
+// fetched is a page read ahead by the backfill's reader.
+type fetched struct {
+	p      page
+	cursor string // the cursor that fetched p
+	err    error
+}
+
 // backfill reads the peer's history from the persisted cursor to its end,
-// saving the cursor after each page.
+// saving the cursor after each page. The next page is fetched while the
+// current one is submitted.
 func (f *Follower) backfill(ctx context.Context) error {
 	start, last := time.Now(), time.Now()
 	f.log.Info("backfill starting", "from_cursor", f.pos.Cursor != "")
-	for {
-		p, err := f.fetch(ctx, f.pos.Cursor, time.Time{})
-		if err != nil {
-			return err
+	rctx, cancel := context.WithCancel(ctx)
+	pages := make(chan fetched, 4)
+	go func() {
+		defer close(pages)
+		cursor := f.pos.Cursor
+		for {
+			p, err := f.fetch(rctx, cursor, time.Time{})
+			select {
+			case pages <- fetched{p, cursor, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil || p.NextCursor == nil || *p.NextCursor == "" {
+				return
+			}
+			cursor = *p.NextCursor
 		}
-		if err := f.take(ctx, p.Messages); err != nil {
+	}()
+	defer func() {
+		cancel()
+		for range pages { //nolint:revive // drain so the reader ends
+		}
+	}()
+	var pending error // a read failure after pages still to take
+	for fp := range pages {
+		if fp.err != nil {
+			return fp.err
+		}
+		p, cursor := fp.p, fp.cursor
+		msgs := p.Messages
+		// Take the pages already read with this one, up to mergeMax
+		// messages: fewer, larger intake transactions.
+	merge:
+		for len(msgs) < mergeMax && p.NextCursor != nil && *p.NextCursor != "" {
+			select {
+			case nx, ok := <-pages:
+				if !ok {
+					break merge
+				}
+				if nx.err != nil {
+					pending = nx.err
+					break merge
+				}
+				p, cursor = nx.p, nx.cursor
+				msgs = append(msgs, p.Messages...)
+			default:
+				break merge
+			}
+		}
+		if err := f.take(ctx, msgs); err != nil {
 			return err
 		}
 		end := p.NextCursor == nil || *p.NextCursor == ""
+		// At the end the cursor stays the last page's: a later backfill
+		// re-reads that page (dedupe drops what was taken) and goes on.
+		f.pos.Cursor = cursor
 		if !end {
 			f.pos.Cursor = *p.NextCursor
 		}
-		// At the end the cursor stays the last page's: a later backfill
-		// re-reads that page (dedupe drops what was taken) and goes on.
 		if err := f.deps.Cursors.Save(ctx, f.cfg.URL, f.pos); err != nil {
 			return fmt.Errorf("save cursor: %w", err)
 		}
@@ -266,8 +319,15 @@ func (f *Follower) backfill(ctx context.Context) error {
 		if end {
 			return nil
 		}
+		if pending != nil {
+			return pending
+		}
 	}
+	return ctx.Err()
 }
+
+// mergeMax bounds the messages of pages taken together in a backfill.
+const mergeMax = 1000
 
 // catchUp reads every message of time at least Newest - CatchUp.
 func (f *Follower) catchUp(ctx context.Context) error {
