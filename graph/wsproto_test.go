@@ -365,8 +365,12 @@ func TestIdleSubscriptionRunsAgainWithItsVariables(t *testing.T) {
 			require.Equal(t, map[string]any{"hash": hash}, got["plain"])
 		}
 		st := hub.Stats()
-		require.GreaterOrEqual(t, st.Revived, int64(3*3), "each idle subscription ran again for each event it executed")
-		require.Equal(t, st.Revived, st.Executed, "every execution after the first ran a let-go operation again")
+		require.EqualValues(t, 3*3, st.Executed, "each subscription executed each event")
+		// After a write with nothing more waiting, an operation is let go,
+		// so rounds 2 and 3 always run let-go operations again. Round 1
+		// does too unless an event arrived before the writer's first idle
+		// pass let the fresh operation go (a race under load).
+		require.GreaterOrEqual(t, st.Revived, int64(3*2), "each idle subscription ran again for each later event")
 	})
 }
 
