@@ -43,6 +43,8 @@ func TestCountOnlyReadsNoPage(t *testing.T) {
 			edges      int
 		}{
 			{"count only", `{ messages(filter: {channels: ["FEED"]}) { totalCount countIsExact } }`, 1, 0},
+			// One counter per status, summed in one statement.
+			{"count only, two statuses", `{ messages(filter: {channels: ["FEED"], statuses: [PROCESSED, REMOVING]}) { totalCount countIsExact } }`, 1, 0},
 			{"edges", `{ messages(filter: {channels: ["FEED"]}, first: 3) { totalCount countIsExact edges { cursor } } }`, 2, 3},
 			{"page info in a fragment", `{ messages(filter: {channels: ["FEED"]}, first: 3) { totalCount countIsExact ...P } }
 				fragment P on MessageConnection { pageInfo { hasNextPage } }`, 2, 0},

@@ -225,36 +225,57 @@ func messageKeyset(c MessageCursor, byConfirmation, desc bool) predicate.Message
 	}
 }
 
-// counterDims returns the counter dimensions of a filter, and false if the
-// filter uses a criterion counters do not cover or several values of one.
-func counterDims(f *MessageFilter) (map[string]string, bool) {
-	dims := map[string]string{}
+// counterKeys returns the message_counters keys whose sum is the count of
+// a filter, and false if it has none. Each message has one value in each
+// dimension, so a filter listing several values of one dimension (say
+// statuses processed and removing, the REST API's default) counts as the
+// sum of one counter per value; two multi-valued dimensions, or criteria
+// with no counter, are not countable.
+func counterKeys(f *MessageFilter) ([]string, bool) {
 	if len(f.Hashes)+len(f.Tags)+len(f.Refs)+len(f.ContentTypes)+len(f.ContentKeys)+len(f.ContentHashes)+len(f.PaymentTypes) > 0 ||
 		f.TimeFrom != nil || f.TimeTo != nil || f.HeightFrom != nil || f.HeightTo != nil {
 		return nil, false
 	}
-	one := func(dim string, vs []string) bool {
-		switch len(vs) {
+	dims := map[string]string{}
+	var multiDim string
+	var multi []string
+	for _, d := range []struct {
+		name string
+		vs   []string
+	}{{"sender", f.Senders}, {"owner", f.Owners}, {"channel", f.Channels}, {"chain", f.Chains}, {"type", f.Types}, {"status", f.Statuses}} {
+		switch vs := slices.Compact(slices.Sorted(slices.Values(d.vs))); len(vs) {
 		case 0:
-			return true
 		case 1:
-			dims[dim] = vs[0]
-			return true
+			dims[d.name] = vs[0]
+		default:
+			if multi != nil {
+				return nil, false
+			}
+			multiDim, multi = d.name, vs
+			dims[d.name] = vs[0] // a placeholder for Countable
 		}
-		return false
 	}
-	ok := one("sender", f.Senders) && one("owner", f.Owners) && one("channel", f.Channels) && one("chain", f.Chains) &&
-		one("type", f.Types) && one("status", f.Statuses)
-	return dims, ok && countkey.Countable(dims)
+	if !countkey.Countable(dims) {
+		return nil, false
+	}
+	if multi == nil {
+		return []string{countkey.Key(dims)}, true
+	}
+	keys := make([]string, len(multi))
+	for i, v := range multi {
+		dims[multiDim] = v
+		keys[i] = countkey.Key(dims)
+	}
+	return keys, true
 }
 
 // CountMessages counts the messages of a filter: O(1) from
-// message_counters when the filter has a counter, else COUNT(*) bounded by
-// CountTimeout, else an estimate (the smallest counter of the filter's
-// counted criteria, an upper bound) with exact false.
+// message_counters when the filter has counters (counterKeys), else
+// COUNT(*) bounded by CountTimeout, else an estimate (the smallest counter
+// of the filter's counted criteria, an upper bound) with exact false.
 func (r *Reader) CountMessages(ctx context.Context, f MessageFilter) (n int64, exact bool, err error) {
-	if dims, ok := counterDims(&f); ok {
-		n, err := r.Counter(ctx, countkey.Key(dims))
+	if keys, ok := counterKeys(&f); ok {
+		n, err := r.sumCounters(ctx, keys)
 		return n, true, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.CountTimeout)
@@ -268,6 +289,22 @@ func (r *Reader) CountMessages(ctx context.Context, f MessageFilter) (n int64, e
 	}
 	est, err := r.estimateMessages(ctx, &f)
 	return est, false, err
+}
+
+// sumCounters adds up counters; a missing counter is zero.
+func (r *Reader) sumCounters(ctx context.Context, keys []string) (int64, error) {
+	if len(keys) == 1 {
+		return r.Counter(ctx, keys[0])
+	}
+	rows, err := r.client.MessageCounter.Query().Where(messagecounter.IDIn(keys...)).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range rows {
+		n += c.Count
+	}
+	return n, nil
 }
 
 // estimateMessages bounds a count from above with the counters of the
