@@ -9,7 +9,7 @@ GRAPHIQL := graph/graphiql
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test bench bench-api bench-subs lint check-deps fuzz migrate-diff clean
+.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff migrate-hash clean
 
 #? help: list the targets
 help:
@@ -47,6 +47,10 @@ check-generate:
 test: assets
 	scripts/test.sh
 
+#? chaos: fault tests too long or disruptive for make test (own PostgreSQL/Redis restarted under load; RELIABILITY.md)
+chaos:
+	scripts/chaos.sh
+
 #? bench: start the test servers and run every benchmark (BENCH=regexp COUNT=n); figures go to BENCHMARKS.md
 bench: assets
 	scripts/bench.sh
@@ -59,11 +63,12 @@ bench-subs:
 bench-api: assets
 	N=$(N) ACCOUNTS=$(ACCOUNTS) CLIENTS=$(CLIENTS) DURATION=$(DURATION) WARMUP=$(WARMUP) DEPTH=$(DEPTH) scripts/bench-api.sh
 
-#? lint: gofmt, go vet and the import rules
+#? lint: gofmt, go vet, the import rules, and go.mod tidy (go mod tidy -e changes nothing)
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	scripts/check-deps.sh
+	@$(GO) mod tidy -e -diff || { echo 'go.mod or go.sum is not tidy: run go mod tidy -e'; exit 1; }
 
 #? check-deps: enforce the one-way flow sources -> processor -> ent -> graph
 check-deps:
@@ -77,6 +82,10 @@ fuzz:
 migrate-diff:
 	@test -n "$(NAME)" || { echo 'usage: make migrate-diff NAME=short_name'; exit 2; }
 	scripts/migrate-diff.sh $(NAME)
+
+#? migrate-hash: rewrite atlas.sum after merging branches that each added a migration
+migrate-hash:
+	$(GO) run ./ent/migrate/rehash.go
 
 #? clean: remove build outputs (not ./data)
 clean:

@@ -20,7 +20,7 @@ type MessageEvent struct {
 	ID int64 `json:"id,omitempty"`
 	// ItemHash holds the value of the "item_hash" field.
 	ItemHash string `json:"item_hash,omitempty"`
-	// processed, rejected, forgotten, confirmed, amended, removing, removed or pending (see package events).
+	// processed, rejected, forgotten, confirmed, amended, removing, recovered, removed or pending (see package events).
 	Kind string `json:"kind,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`

@@ -17555,6 +17555,7 @@ type PendingMessageMutation struct {
 	last_error         *string
 	claimed_by         *string
 	claimed_until      *time.Time
+	waits_on           *string
 	clearedFields      map[string]struct{}
 	tx                 *string
 	clearedtx          bool
@@ -18578,6 +18579,55 @@ func (m *PendingMessageMutation) ResetClaimedUntil() {
 	delete(m.clearedFields, pendingmessage.FieldClaimedUntil)
 }
 
+// SetWaitsOn sets the "waits_on" field.
+func (m *PendingMessageMutation) SetWaitsOn(s string) {
+	m.waits_on = &s
+}
+
+// WaitsOn returns the value of the "waits_on" field in the mutation.
+func (m *PendingMessageMutation) WaitsOn() (r string, exists bool) {
+	v := m.waits_on
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWaitsOn returns the old "waits_on" field's value of the PendingMessage entity.
+// If the PendingMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingMessageMutation) OldWaitsOn(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWaitsOn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWaitsOn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWaitsOn: %w", err)
+	}
+	return oldValue.WaitsOn, nil
+}
+
+// ClearWaitsOn clears the value of the "waits_on" field.
+func (m *PendingMessageMutation) ClearWaitsOn() {
+	m.waits_on = nil
+	m.clearedFields[pendingmessage.FieldWaitsOn] = struct{}{}
+}
+
+// WaitsOnCleared returns if the "waits_on" field was cleared in this mutation.
+func (m *PendingMessageMutation) WaitsOnCleared() bool {
+	_, ok := m.clearedFields[pendingmessage.FieldWaitsOn]
+	return ok
+}
+
+// ResetWaitsOn resets all changes to the "waits_on" field.
+func (m *PendingMessageMutation) ResetWaitsOn() {
+	m.waits_on = nil
+	delete(m.clearedFields, pendingmessage.FieldWaitsOn)
+}
+
 // SetTxID sets the "tx" edge to the ChainTx entity by id.
 func (m *PendingMessageMutation) SetTxID(id string) {
 	m.tx = &id
@@ -18652,7 +18702,7 @@ func (m *PendingMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PendingMessageMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.item_hash != nil {
 		fields = append(fields, pendingmessage.FieldItemHash)
 	}
@@ -18716,6 +18766,9 @@ func (m *PendingMessageMutation) Fields() []string {
 	if m.claimed_until != nil {
 		fields = append(fields, pendingmessage.FieldClaimedUntil)
 	}
+	if m.waits_on != nil {
+		fields = append(fields, pendingmessage.FieldWaitsOn)
+	}
 	return fields
 }
 
@@ -18766,6 +18819,8 @@ func (m *PendingMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.ClaimedBy()
 	case pendingmessage.FieldClaimedUntil:
 		return m.ClaimedUntil()
+	case pendingmessage.FieldWaitsOn:
+		return m.WaitsOn()
 	}
 	return nil, false
 }
@@ -18817,6 +18872,8 @@ func (m *PendingMessageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldClaimedBy(ctx)
 	case pendingmessage.FieldClaimedUntil:
 		return m.OldClaimedUntil(ctx)
+	case pendingmessage.FieldWaitsOn:
+		return m.OldWaitsOn(ctx)
 	}
 	return nil, fmt.Errorf("unknown PendingMessage field %s", name)
 }
@@ -18973,6 +19030,13 @@ func (m *PendingMessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetClaimedUntil(v)
 		return nil
+	case pendingmessage.FieldWaitsOn:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWaitsOn(v)
+		return nil
 	}
 	return fmt.Errorf("unknown PendingMessage field %s", name)
 }
@@ -19054,6 +19118,9 @@ func (m *PendingMessageMutation) ClearedFields() []string {
 	if m.FieldCleared(pendingmessage.FieldClaimedUntil) {
 		fields = append(fields, pendingmessage.FieldClaimedUntil)
 	}
+	if m.FieldCleared(pendingmessage.FieldWaitsOn) {
+		fields = append(fields, pendingmessage.FieldWaitsOn)
+	}
 	return fields
 }
 
@@ -19091,6 +19158,9 @@ func (m *PendingMessageMutation) ClearField(name string) error {
 		return nil
 	case pendingmessage.FieldClaimedUntil:
 		m.ClearClaimedUntil()
+		return nil
+	case pendingmessage.FieldWaitsOn:
+		m.ClearWaitsOn()
 		return nil
 	}
 	return fmt.Errorf("unknown PendingMessage nullable field %s", name)
@@ -19162,6 +19232,9 @@ func (m *PendingMessageMutation) ResetField(name string) error {
 		return nil
 	case pendingmessage.FieldClaimedUntil:
 		m.ResetClaimedUntil()
+		return nil
+	case pendingmessage.FieldWaitsOn:
+		m.ResetWaitsOn()
 		return nil
 	}
 	return fmt.Errorf("unknown PendingMessage field %s", name)
@@ -21655,25 +21728,27 @@ func (m *RejectedMessageMutation) ResetEdge(name string) error {
 // RemovedMessageMutation represents an operation that mutates the RemovedMessage nodes in the graph.
 type RemovedMessageMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *string
-	_type         *string
-	chain         *string
-	sender        *string
-	signature     *string
-	item_type     *string
-	time          *time.Time
-	channel       *string
-	owner         *string
-	payment_type  *string
-	size          *int64
-	addsize       *int64
-	removed_at    *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*RemovedMessage, error)
-	predicates    []predicate.RemovedMessage
+	op             Op
+	typ            string
+	id             *string
+	_type          *string
+	chain          *string
+	sender         *string
+	signature      *string
+	item_type      *string
+	time           *time.Time
+	channel        *string
+	owner          *string
+	payment_type   *string
+	size           *int64
+	addsize        *int64
+	removed_at     *time.Time
+	reason         *removedmessage.Reason
+	removing_since *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*RemovedMessage, error)
+	predicates     []predicate.RemovedMessage
 }
 
 var _ ent.Mutation = (*RemovedMessageMutation)(nil)
@@ -22248,6 +22323,104 @@ func (m *RemovedMessageMutation) ResetRemovedAt() {
 	delete(m.clearedFields, removedmessage.FieldRemovedAt)
 }
 
+// SetReason sets the "reason" field.
+func (m *RemovedMessageMutation) SetReason(r removedmessage.Reason) {
+	m.reason = &r
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *RemovedMessageMutation) Reason() (r removedmessage.Reason, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the RemovedMessage entity.
+// If the RemovedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RemovedMessageMutation) OldReason(ctx context.Context) (v *removedmessage.Reason, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *RemovedMessageMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[removedmessage.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *RemovedMessageMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[removedmessage.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *RemovedMessageMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, removedmessage.FieldReason)
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (m *RemovedMessageMutation) SetRemovingSince(t time.Time) {
+	m.removing_since = &t
+}
+
+// RemovingSince returns the value of the "removing_since" field in the mutation.
+func (m *RemovedMessageMutation) RemovingSince() (r time.Time, exists bool) {
+	v := m.removing_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemovingSince returns the old "removing_since" field's value of the RemovedMessage entity.
+// If the RemovedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RemovedMessageMutation) OldRemovingSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemovingSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemovingSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemovingSince: %w", err)
+	}
+	return oldValue.RemovingSince, nil
+}
+
+// ClearRemovingSince clears the value of the "removing_since" field.
+func (m *RemovedMessageMutation) ClearRemovingSince() {
+	m.removing_since = nil
+	m.clearedFields[removedmessage.FieldRemovingSince] = struct{}{}
+}
+
+// RemovingSinceCleared returns if the "removing_since" field was cleared in this mutation.
+func (m *RemovedMessageMutation) RemovingSinceCleared() bool {
+	_, ok := m.clearedFields[removedmessage.FieldRemovingSince]
+	return ok
+}
+
+// ResetRemovingSince resets all changes to the "removing_since" field.
+func (m *RemovedMessageMutation) ResetRemovingSince() {
+	m.removing_since = nil
+	delete(m.clearedFields, removedmessage.FieldRemovingSince)
+}
+
 // Where appends a list predicates to the RemovedMessageMutation builder.
 func (m *RemovedMessageMutation) Where(ps ...predicate.RemovedMessage) {
 	m.predicates = append(m.predicates, ps...)
@@ -22282,7 +22455,7 @@ func (m *RemovedMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RemovedMessageMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 13)
 	if m._type != nil {
 		fields = append(fields, removedmessage.FieldType)
 	}
@@ -22316,6 +22489,12 @@ func (m *RemovedMessageMutation) Fields() []string {
 	if m.removed_at != nil {
 		fields = append(fields, removedmessage.FieldRemovedAt)
 	}
+	if m.reason != nil {
+		fields = append(fields, removedmessage.FieldReason)
+	}
+	if m.removing_since != nil {
+		fields = append(fields, removedmessage.FieldRemovingSince)
+	}
 	return fields
 }
 
@@ -22346,6 +22525,10 @@ func (m *RemovedMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Size()
 	case removedmessage.FieldRemovedAt:
 		return m.RemovedAt()
+	case removedmessage.FieldReason:
+		return m.Reason()
+	case removedmessage.FieldRemovingSince:
+		return m.RemovingSince()
 	}
 	return nil, false
 }
@@ -22377,6 +22560,10 @@ func (m *RemovedMessageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldSize(ctx)
 	case removedmessage.FieldRemovedAt:
 		return m.OldRemovedAt(ctx)
+	case removedmessage.FieldReason:
+		return m.OldReason(ctx)
+	case removedmessage.FieldRemovingSince:
+		return m.OldRemovingSince(ctx)
 	}
 	return nil, fmt.Errorf("unknown RemovedMessage field %s", name)
 }
@@ -22463,6 +22650,20 @@ func (m *RemovedMessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRemovedAt(v)
 		return nil
+	case removedmessage.FieldReason:
+		v, ok := value.(removedmessage.Reason)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case removedmessage.FieldRemovingSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemovingSince(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RemovedMessage field %s", name)
 }
@@ -22520,6 +22721,12 @@ func (m *RemovedMessageMutation) ClearedFields() []string {
 	if m.FieldCleared(removedmessage.FieldRemovedAt) {
 		fields = append(fields, removedmessage.FieldRemovedAt)
 	}
+	if m.FieldCleared(removedmessage.FieldReason) {
+		fields = append(fields, removedmessage.FieldReason)
+	}
+	if m.FieldCleared(removedmessage.FieldRemovingSince) {
+		fields = append(fields, removedmessage.FieldRemovingSince)
+	}
 	return fields
 }
 
@@ -22545,6 +22752,12 @@ func (m *RemovedMessageMutation) ClearField(name string) error {
 		return nil
 	case removedmessage.FieldRemovedAt:
 		m.ClearRemovedAt()
+		return nil
+	case removedmessage.FieldReason:
+		m.ClearReason()
+		return nil
+	case removedmessage.FieldRemovingSince:
+		m.ClearRemovingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown RemovedMessage nullable field %s", name)
@@ -22586,6 +22799,12 @@ func (m *RemovedMessageMutation) ResetField(name string) error {
 		return nil
 	case removedmessage.FieldRemovedAt:
 		m.ResetRemovedAt()
+		return nil
+	case removedmessage.FieldReason:
+		m.ResetReason()
+		return nil
+	case removedmessage.FieldRemovingSince:
+		m.ResetRemovingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown RemovedMessage field %s", name)

@@ -61,6 +61,8 @@ type PendingMessage struct {
 	ClaimedBy *string `json:"claimed_by,omitempty"`
 	// ClaimedUntil holds the value of the "claimed_until" field.
 	ClaimedUntil *time.Time `json:"claimed_until,omitempty"`
+	// What a message retried for a missing dependency waits for (an item hash, or an aggregate as address/key): processing it retries the message at once.
+	WaitsOn *string `json:"waits_on,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PendingMessageQuery when eager-loading is set.
 	Edges        PendingMessageEdges `json:"edges"`
@@ -98,7 +100,7 @@ func (*PendingMessage) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case pendingmessage.FieldID, pendingmessage.FieldRetries, pendingmessage.FieldLastErrorCode:
 			values[i] = new(sql.NullInt64)
-		case pendingmessage.FieldItemHash, pendingmessage.FieldType, pendingmessage.FieldChain, pendingmessage.FieldSender, pendingmessage.FieldSignature, pendingmessage.FieldItemType, pendingmessage.FieldItemContent, pendingmessage.FieldChannel, pendingmessage.FieldOrigin, pendingmessage.FieldTxHash, pendingmessage.FieldLastError, pendingmessage.FieldClaimedBy:
+		case pendingmessage.FieldItemHash, pendingmessage.FieldType, pendingmessage.FieldChain, pendingmessage.FieldSender, pendingmessage.FieldSignature, pendingmessage.FieldItemType, pendingmessage.FieldItemContent, pendingmessage.FieldChannel, pendingmessage.FieldOrigin, pendingmessage.FieldTxHash, pendingmessage.FieldLastError, pendingmessage.FieldClaimedBy, pendingmessage.FieldWaitsOn:
 			values[i] = new(sql.NullString)
 		case pendingmessage.FieldTime, pendingmessage.FieldReceptionTime, pendingmessage.FieldNextAttempt, pendingmessage.FieldClaimedUntil:
 			values[i] = new(sql.NullTime)
@@ -258,6 +260,13 @@ func (_m *PendingMessage) assignValues(columns []string, values []any) error {
 				_m.ClaimedUntil = new(time.Time)
 				*_m.ClaimedUntil = value.Time
 			}
+		case pendingmessage.FieldWaitsOn:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field waits_on", values[i])
+			} else if value.Valid {
+				_m.WaitsOn = new(string)
+				*_m.WaitsOn = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -374,6 +383,11 @@ func (_m *PendingMessage) String() string {
 	if v := _m.ClaimedUntil; v != nil {
 		builder.WriteString("claimed_until=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.WaitsOn; v != nil {
+		builder.WriteString("waits_on=")
+		builder.WriteString(*v)
 	}
 	builder.WriteByte(')')
 	return builder.String()

@@ -238,6 +238,20 @@ func (_c *PendingMessageCreate) SetNillableClaimedUntil(v *time.Time) *PendingMe
 	return _c
 }
 
+// SetWaitsOn sets the "waits_on" field.
+func (_c *PendingMessageCreate) SetWaitsOn(v string) *PendingMessageCreate {
+	_c.mutation.SetWaitsOn(v)
+	return _c
+}
+
+// SetNillableWaitsOn sets the "waits_on" field if the given value is not nil.
+func (_c *PendingMessageCreate) SetNillableWaitsOn(v *string) *PendingMessageCreate {
+	if v != nil {
+		_c.SetWaitsOn(*v)
+	}
+	return _c
+}
+
 // SetTxID sets the "tx" edge to the ChainTx entity by ID.
 func (_c *PendingMessageCreate) SetTxID(id string) *PendingMessageCreate {
 	_c.mutation.SetTxID(id)
@@ -467,6 +481,10 @@ func (_c *PendingMessageCreate) createSpec() (*PendingMessage, *sqlgraph.CreateS
 	if value, ok := _c.mutation.ClaimedUntil(); ok {
 		_spec.SetField(pendingmessage.FieldClaimedUntil, field.TypeTime, value)
 		_node.ClaimedUntil = &value
+	}
+	if value, ok := _c.mutation.WaitsOn(); ok {
+		_spec.SetField(pendingmessage.FieldWaitsOn, field.TypeString, value)
+		_node.WaitsOn = &value
 	}
 	if nodes := _c.mutation.TxIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -846,6 +864,24 @@ func (u *PendingMessageUpsert) UpdateClaimedUntil() *PendingMessageUpsert {
 // ClearClaimedUntil clears the value of the "claimed_until" field.
 func (u *PendingMessageUpsert) ClearClaimedUntil() *PendingMessageUpsert {
 	u.SetNull(pendingmessage.FieldClaimedUntil)
+	return u
+}
+
+// SetWaitsOn sets the "waits_on" field.
+func (u *PendingMessageUpsert) SetWaitsOn(v string) *PendingMessageUpsert {
+	u.Set(pendingmessage.FieldWaitsOn, v)
+	return u
+}
+
+// UpdateWaitsOn sets the "waits_on" field to the value that was provided on create.
+func (u *PendingMessageUpsert) UpdateWaitsOn() *PendingMessageUpsert {
+	u.SetExcluded(pendingmessage.FieldWaitsOn)
+	return u
+}
+
+// ClearWaitsOn clears the value of the "waits_on" field.
+func (u *PendingMessageUpsert) ClearWaitsOn() *PendingMessageUpsert {
+	u.SetNull(pendingmessage.FieldWaitsOn)
 	return u
 }
 
@@ -1250,6 +1286,27 @@ func (u *PendingMessageUpsertOne) UpdateClaimedUntil() *PendingMessageUpsertOne 
 func (u *PendingMessageUpsertOne) ClearClaimedUntil() *PendingMessageUpsertOne {
 	return u.Update(func(s *PendingMessageUpsert) {
 		s.ClearClaimedUntil()
+	})
+}
+
+// SetWaitsOn sets the "waits_on" field.
+func (u *PendingMessageUpsertOne) SetWaitsOn(v string) *PendingMessageUpsertOne {
+	return u.Update(func(s *PendingMessageUpsert) {
+		s.SetWaitsOn(v)
+	})
+}
+
+// UpdateWaitsOn sets the "waits_on" field to the value that was provided on create.
+func (u *PendingMessageUpsertOne) UpdateWaitsOn() *PendingMessageUpsertOne {
+	return u.Update(func(s *PendingMessageUpsert) {
+		s.UpdateWaitsOn()
+	})
+}
+
+// ClearWaitsOn clears the value of the "waits_on" field.
+func (u *PendingMessageUpsertOne) ClearWaitsOn() *PendingMessageUpsertOne {
+	return u.Update(func(s *PendingMessageUpsert) {
+		s.ClearWaitsOn()
 	})
 }
 
@@ -1818,6 +1875,27 @@ func (u *PendingMessageUpsertBulk) UpdateClaimedUntil() *PendingMessageUpsertBul
 func (u *PendingMessageUpsertBulk) ClearClaimedUntil() *PendingMessageUpsertBulk {
 	return u.Update(func(s *PendingMessageUpsert) {
 		s.ClearClaimedUntil()
+	})
+}
+
+// SetWaitsOn sets the "waits_on" field.
+func (u *PendingMessageUpsertBulk) SetWaitsOn(v string) *PendingMessageUpsertBulk {
+	return u.Update(func(s *PendingMessageUpsert) {
+		s.SetWaitsOn(v)
+	})
+}
+
+// UpdateWaitsOn sets the "waits_on" field to the value that was provided on create.
+func (u *PendingMessageUpsertBulk) UpdateWaitsOn() *PendingMessageUpsertBulk {
+	return u.Update(func(s *PendingMessageUpsert) {
+		s.UpdateWaitsOn()
+	})
+}
+
+// ClearWaitsOn clears the value of the "waits_on" field.
+func (u *PendingMessageUpsertBulk) ClearWaitsOn() *PendingMessageUpsertBulk {
+	return u.Update(func(s *PendingMessageUpsert) {
+		s.ClearWaitsOn()
 	})
 }
 

@@ -386,6 +386,26 @@ func (_u *PendingMessageUpdate) ClearClaimedUntil() *PendingMessageUpdate {
 	return _u
 }
 
+// SetWaitsOn sets the "waits_on" field.
+func (_u *PendingMessageUpdate) SetWaitsOn(v string) *PendingMessageUpdate {
+	_u.mutation.SetWaitsOn(v)
+	return _u
+}
+
+// SetNillableWaitsOn sets the "waits_on" field if the given value is not nil.
+func (_u *PendingMessageUpdate) SetNillableWaitsOn(v *string) *PendingMessageUpdate {
+	if v != nil {
+		_u.SetWaitsOn(*v)
+	}
+	return _u
+}
+
+// ClearWaitsOn clears the value of the "waits_on" field.
+func (_u *PendingMessageUpdate) ClearWaitsOn() *PendingMessageUpdate {
+	_u.mutation.ClearWaitsOn()
+	return _u
+}
+
 // SetTxID sets the "tx" edge to the ChainTx entity by ID.
 func (_u *PendingMessageUpdate) SetTxID(id string) *PendingMessageUpdate {
 	_u.mutation.SetTxID(id)
@@ -567,6 +587,12 @@ func (_u *PendingMessageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.ClaimedUntilCleared() {
 		_spec.ClearField(pendingmessage.FieldClaimedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.WaitsOn(); ok {
+		_spec.SetField(pendingmessage.FieldWaitsOn, field.TypeString, value)
+	}
+	if _u.mutation.WaitsOnCleared() {
+		_spec.ClearField(pendingmessage.FieldWaitsOn, field.TypeString)
 	}
 	if _u.mutation.TxCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -973,6 +999,26 @@ func (_u *PendingMessageUpdateOne) ClearClaimedUntil() *PendingMessageUpdateOne 
 	return _u
 }
 
+// SetWaitsOn sets the "waits_on" field.
+func (_u *PendingMessageUpdateOne) SetWaitsOn(v string) *PendingMessageUpdateOne {
+	_u.mutation.SetWaitsOn(v)
+	return _u
+}
+
+// SetNillableWaitsOn sets the "waits_on" field if the given value is not nil.
+func (_u *PendingMessageUpdateOne) SetNillableWaitsOn(v *string) *PendingMessageUpdateOne {
+	if v != nil {
+		_u.SetWaitsOn(*v)
+	}
+	return _u
+}
+
+// ClearWaitsOn clears the value of the "waits_on" field.
+func (_u *PendingMessageUpdateOne) ClearWaitsOn() *PendingMessageUpdateOne {
+	_u.mutation.ClearWaitsOn()
+	return _u
+}
+
 // SetTxID sets the "tx" edge to the ChainTx entity by ID.
 func (_u *PendingMessageUpdateOne) SetTxID(id string) *PendingMessageUpdateOne {
 	_u.mutation.SetTxID(id)
@@ -1184,6 +1230,12 @@ func (_u *PendingMessageUpdateOne) sqlSave(ctx context.Context) (_node *PendingM
 	}
 	if _u.mutation.ClaimedUntilCleared() {
 		_spec.ClearField(pendingmessage.FieldClaimedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.WaitsOn(); ok {
+		_spec.SetField(pendingmessage.FieldWaitsOn, field.TypeString, value)
+	}
+	if _u.mutation.WaitsOnCleared() {
+		_spec.ClearField(pendingmessage.FieldWaitsOn, field.TypeString)
 	}
 	if _u.mutation.TxCleared() {
 		edge := &sqlgraph.EdgeSpec{

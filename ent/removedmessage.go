@@ -38,8 +38,12 @@ type RemovedMessage struct {
 	// Size holds the value of the "size" field.
 	Size int64 `json:"size,omitempty"`
 	// RemovedAt holds the value of the "removed_at" field.
-	RemovedAt    *time.Time `json:"removed_at,omitempty"`
-	selectValues sql.SelectValues
+	RemovedAt *time.Time `json:"removed_at,omitempty"`
+	// Why the message is removed: the hold balance or the credits no longer cover it.
+	Reason *removedmessage.Reason `json:"reason,omitempty"`
+	// When the message entered its grace period (status removing).
+	RemovingSince *time.Time `json:"removing_since,omitempty"`
+	selectValues  sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -49,9 +53,9 @@ func (*RemovedMessage) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case removedmessage.FieldSize:
 			values[i] = new(sql.NullInt64)
-		case removedmessage.FieldID, removedmessage.FieldType, removedmessage.FieldChain, removedmessage.FieldSender, removedmessage.FieldSignature, removedmessage.FieldItemType, removedmessage.FieldChannel, removedmessage.FieldOwner, removedmessage.FieldPaymentType:
+		case removedmessage.FieldID, removedmessage.FieldType, removedmessage.FieldChain, removedmessage.FieldSender, removedmessage.FieldSignature, removedmessage.FieldItemType, removedmessage.FieldChannel, removedmessage.FieldOwner, removedmessage.FieldPaymentType, removedmessage.FieldReason:
 			values[i] = new(sql.NullString)
-		case removedmessage.FieldTime, removedmessage.FieldRemovedAt:
+		case removedmessage.FieldTime, removedmessage.FieldRemovedAt, removedmessage.FieldRemovingSince:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -144,6 +148,20 @@ func (_m *RemovedMessage) assignValues(columns []string, values []any) error {
 				_m.RemovedAt = new(time.Time)
 				*_m.RemovedAt = value.Time
 			}
+		case removedmessage.FieldReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field reason", values[i])
+			} else if value.Valid {
+				_m.Reason = new(removedmessage.Reason)
+				*_m.Reason = removedmessage.Reason(value.String)
+			}
+		case removedmessage.FieldRemovingSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field removing_since", values[i])
+			} else if value.Valid {
+				_m.RemovingSince = new(time.Time)
+				*_m.RemovingSince = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -218,6 +236,16 @@ func (_m *RemovedMessage) String() string {
 	builder.WriteString(", ")
 	if v := _m.RemovedAt; v != nil {
 		builder.WriteString("removed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Reason; v != nil {
+		builder.WriteString("reason=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.RemovingSince; v != nil {
+		builder.WriteString("removing_since=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -129,6 +129,34 @@ func (_c *RemovedMessageCreate) SetNillableRemovedAt(v *time.Time) *RemovedMessa
 	return _c
 }
 
+// SetReason sets the "reason" field.
+func (_c *RemovedMessageCreate) SetReason(v removedmessage.Reason) *RemovedMessageCreate {
+	_c.mutation.SetReason(v)
+	return _c
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (_c *RemovedMessageCreate) SetNillableReason(v *removedmessage.Reason) *RemovedMessageCreate {
+	if v != nil {
+		_c.SetReason(*v)
+	}
+	return _c
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (_c *RemovedMessageCreate) SetRemovingSince(v time.Time) *RemovedMessageCreate {
+	_c.mutation.SetRemovingSince(v)
+	return _c
+}
+
+// SetNillableRemovingSince sets the "removing_since" field if the given value is not nil.
+func (_c *RemovedMessageCreate) SetNillableRemovingSince(v *time.Time) *RemovedMessageCreate {
+	if v != nil {
+		_c.SetRemovingSince(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RemovedMessageCreate) SetID(v string) *RemovedMessageCreate {
 	_c.mutation.SetID(v)
@@ -198,6 +226,11 @@ func (_c *RemovedMessageCreate) check() error {
 	}
 	if _, ok := _c.mutation.Size(); !ok {
 		return &ValidationError{Name: "size", err: errors.New(`ent: missing required field "RemovedMessage.size"`)}
+	}
+	if v, ok := _c.mutation.Reason(); ok {
+		if err := removedmessage.ReasonValidator(v); err != nil {
+			return &ValidationError{Name: "reason", err: fmt.Errorf(`ent: validator failed for field "RemovedMessage.reason": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := removedmessage.IDValidator(v); err != nil {
@@ -283,6 +316,14 @@ func (_c *RemovedMessageCreate) createSpec() (*RemovedMessage, *sqlgraph.CreateS
 	if value, ok := _c.mutation.RemovedAt(); ok {
 		_spec.SetField(removedmessage.FieldRemovedAt, field.TypeTime, value)
 		_node.RemovedAt = &value
+	}
+	if value, ok := _c.mutation.Reason(); ok {
+		_spec.SetField(removedmessage.FieldReason, field.TypeEnum, value)
+		_node.Reason = &value
+	}
+	if value, ok := _c.mutation.RemovingSince(); ok {
+		_spec.SetField(removedmessage.FieldRemovingSince, field.TypeTime, value)
+		_node.RemovingSince = &value
 	}
 	return _node, _spec
 }
@@ -495,6 +536,42 @@ func (u *RemovedMessageUpsert) UpdateRemovedAt() *RemovedMessageUpsert {
 // ClearRemovedAt clears the value of the "removed_at" field.
 func (u *RemovedMessageUpsert) ClearRemovedAt() *RemovedMessageUpsert {
 	u.SetNull(removedmessage.FieldRemovedAt)
+	return u
+}
+
+// SetReason sets the "reason" field.
+func (u *RemovedMessageUpsert) SetReason(v removedmessage.Reason) *RemovedMessageUpsert {
+	u.Set(removedmessage.FieldReason, v)
+	return u
+}
+
+// UpdateReason sets the "reason" field to the value that was provided on create.
+func (u *RemovedMessageUpsert) UpdateReason() *RemovedMessageUpsert {
+	u.SetExcluded(removedmessage.FieldReason)
+	return u
+}
+
+// ClearReason clears the value of the "reason" field.
+func (u *RemovedMessageUpsert) ClearReason() *RemovedMessageUpsert {
+	u.SetNull(removedmessage.FieldReason)
+	return u
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (u *RemovedMessageUpsert) SetRemovingSince(v time.Time) *RemovedMessageUpsert {
+	u.Set(removedmessage.FieldRemovingSince, v)
+	return u
+}
+
+// UpdateRemovingSince sets the "removing_since" field to the value that was provided on create.
+func (u *RemovedMessageUpsert) UpdateRemovingSince() *RemovedMessageUpsert {
+	u.SetExcluded(removedmessage.FieldRemovingSince)
+	return u
+}
+
+// ClearRemovingSince clears the value of the "removing_since" field.
+func (u *RemovedMessageUpsert) ClearRemovingSince() *RemovedMessageUpsert {
+	u.SetNull(removedmessage.FieldRemovingSince)
 	return u
 }
 
@@ -732,6 +809,48 @@ func (u *RemovedMessageUpsertOne) UpdateRemovedAt() *RemovedMessageUpsertOne {
 func (u *RemovedMessageUpsertOne) ClearRemovedAt() *RemovedMessageUpsertOne {
 	return u.Update(func(s *RemovedMessageUpsert) {
 		s.ClearRemovedAt()
+	})
+}
+
+// SetReason sets the "reason" field.
+func (u *RemovedMessageUpsertOne) SetReason(v removedmessage.Reason) *RemovedMessageUpsertOne {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.SetReason(v)
+	})
+}
+
+// UpdateReason sets the "reason" field to the value that was provided on create.
+func (u *RemovedMessageUpsertOne) UpdateReason() *RemovedMessageUpsertOne {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.UpdateReason()
+	})
+}
+
+// ClearReason clears the value of the "reason" field.
+func (u *RemovedMessageUpsertOne) ClearReason() *RemovedMessageUpsertOne {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.ClearReason()
+	})
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (u *RemovedMessageUpsertOne) SetRemovingSince(v time.Time) *RemovedMessageUpsertOne {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.SetRemovingSince(v)
+	})
+}
+
+// UpdateRemovingSince sets the "removing_since" field to the value that was provided on create.
+func (u *RemovedMessageUpsertOne) UpdateRemovingSince() *RemovedMessageUpsertOne {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.UpdateRemovingSince()
+	})
+}
+
+// ClearRemovingSince clears the value of the "removing_since" field.
+func (u *RemovedMessageUpsertOne) ClearRemovingSince() *RemovedMessageUpsertOne {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.ClearRemovingSince()
 	})
 }
 
@@ -1136,6 +1255,48 @@ func (u *RemovedMessageUpsertBulk) UpdateRemovedAt() *RemovedMessageUpsertBulk {
 func (u *RemovedMessageUpsertBulk) ClearRemovedAt() *RemovedMessageUpsertBulk {
 	return u.Update(func(s *RemovedMessageUpsert) {
 		s.ClearRemovedAt()
+	})
+}
+
+// SetReason sets the "reason" field.
+func (u *RemovedMessageUpsertBulk) SetReason(v removedmessage.Reason) *RemovedMessageUpsertBulk {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.SetReason(v)
+	})
+}
+
+// UpdateReason sets the "reason" field to the value that was provided on create.
+func (u *RemovedMessageUpsertBulk) UpdateReason() *RemovedMessageUpsertBulk {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.UpdateReason()
+	})
+}
+
+// ClearReason clears the value of the "reason" field.
+func (u *RemovedMessageUpsertBulk) ClearReason() *RemovedMessageUpsertBulk {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.ClearReason()
+	})
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (u *RemovedMessageUpsertBulk) SetRemovingSince(v time.Time) *RemovedMessageUpsertBulk {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.SetRemovingSince(v)
+	})
+}
+
+// UpdateRemovingSince sets the "removing_since" field to the value that was provided on create.
+func (u *RemovedMessageUpsertBulk) UpdateRemovingSince() *RemovedMessageUpsertBulk {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.UpdateRemovingSince()
+	})
+}
+
+// ClearRemovingSince clears the value of the "removing_since" field.
+func (u *RemovedMessageUpsertBulk) ClearRemovingSince() *RemovedMessageUpsertBulk {
+	return u.Update(func(s *RemovedMessageUpsert) {
+		s.ClearRemovingSince()
 	})
 }
 

@@ -214,6 +214,46 @@ func (_u *RemovedMessageUpdate) ClearRemovedAt() *RemovedMessageUpdate {
 	return _u
 }
 
+// SetReason sets the "reason" field.
+func (_u *RemovedMessageUpdate) SetReason(v removedmessage.Reason) *RemovedMessageUpdate {
+	_u.mutation.SetReason(v)
+	return _u
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (_u *RemovedMessageUpdate) SetNillableReason(v *removedmessage.Reason) *RemovedMessageUpdate {
+	if v != nil {
+		_u.SetReason(*v)
+	}
+	return _u
+}
+
+// ClearReason clears the value of the "reason" field.
+func (_u *RemovedMessageUpdate) ClearReason() *RemovedMessageUpdate {
+	_u.mutation.ClearReason()
+	return _u
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (_u *RemovedMessageUpdate) SetRemovingSince(v time.Time) *RemovedMessageUpdate {
+	_u.mutation.SetRemovingSince(v)
+	return _u
+}
+
+// SetNillableRemovingSince sets the "removing_since" field if the given value is not nil.
+func (_u *RemovedMessageUpdate) SetNillableRemovingSince(v *time.Time) *RemovedMessageUpdate {
+	if v != nil {
+		_u.SetRemovingSince(*v)
+	}
+	return _u
+}
+
+// ClearRemovingSince clears the value of the "removing_since" field.
+func (_u *RemovedMessageUpdate) ClearRemovingSince() *RemovedMessageUpdate {
+	_u.mutation.ClearRemovingSince()
+	return _u
+}
+
 // Mutation returns the RemovedMessageMutation object of the builder.
 func (_u *RemovedMessageUpdate) Mutation() *RemovedMessageMutation {
 	return _u.mutation
@@ -246,6 +286,16 @@ func (_u *RemovedMessageUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *RemovedMessageUpdate) check() error {
+	if v, ok := _u.mutation.Reason(); ok {
+		if err := removedmessage.ReasonValidator(v); err != nil {
+			return &ValidationError{Name: "reason", err: fmt.Errorf(`ent: validator failed for field "RemovedMessage.reason": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *RemovedMessageUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RemovedMessageUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -253,6 +303,9 @@ func (_u *RemovedMessageUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) 
 }
 
 func (_u *RemovedMessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(removedmessage.Table, removedmessage.Columns, sqlgraph.NewFieldSpec(removedmessage.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -308,6 +361,18 @@ func (_u *RemovedMessageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.RemovedAtCleared() {
 		_spec.ClearField(removedmessage.FieldRemovedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Reason(); ok {
+		_spec.SetField(removedmessage.FieldReason, field.TypeEnum, value)
+	}
+	if _u.mutation.ReasonCleared() {
+		_spec.ClearField(removedmessage.FieldReason, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.RemovingSince(); ok {
+		_spec.SetField(removedmessage.FieldRemovingSince, field.TypeTime, value)
+	}
+	if _u.mutation.RemovingSinceCleared() {
+		_spec.ClearField(removedmessage.FieldRemovingSince, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -516,6 +581,46 @@ func (_u *RemovedMessageUpdateOne) ClearRemovedAt() *RemovedMessageUpdateOne {
 	return _u
 }
 
+// SetReason sets the "reason" field.
+func (_u *RemovedMessageUpdateOne) SetReason(v removedmessage.Reason) *RemovedMessageUpdateOne {
+	_u.mutation.SetReason(v)
+	return _u
+}
+
+// SetNillableReason sets the "reason" field if the given value is not nil.
+func (_u *RemovedMessageUpdateOne) SetNillableReason(v *removedmessage.Reason) *RemovedMessageUpdateOne {
+	if v != nil {
+		_u.SetReason(*v)
+	}
+	return _u
+}
+
+// ClearReason clears the value of the "reason" field.
+func (_u *RemovedMessageUpdateOne) ClearReason() *RemovedMessageUpdateOne {
+	_u.mutation.ClearReason()
+	return _u
+}
+
+// SetRemovingSince sets the "removing_since" field.
+func (_u *RemovedMessageUpdateOne) SetRemovingSince(v time.Time) *RemovedMessageUpdateOne {
+	_u.mutation.SetRemovingSince(v)
+	return _u
+}
+
+// SetNillableRemovingSince sets the "removing_since" field if the given value is not nil.
+func (_u *RemovedMessageUpdateOne) SetNillableRemovingSince(v *time.Time) *RemovedMessageUpdateOne {
+	if v != nil {
+		_u.SetRemovingSince(*v)
+	}
+	return _u
+}
+
+// ClearRemovingSince clears the value of the "removing_since" field.
+func (_u *RemovedMessageUpdateOne) ClearRemovingSince() *RemovedMessageUpdateOne {
+	_u.mutation.ClearRemovingSince()
+	return _u
+}
+
 // Mutation returns the RemovedMessageMutation object of the builder.
 func (_u *RemovedMessageUpdateOne) Mutation() *RemovedMessageMutation {
 	return _u.mutation
@@ -561,6 +666,16 @@ func (_u *RemovedMessageUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *RemovedMessageUpdateOne) check() error {
+	if v, ok := _u.mutation.Reason(); ok {
+		if err := removedmessage.ReasonValidator(v); err != nil {
+			return &ValidationError{Name: "reason", err: fmt.Errorf(`ent: validator failed for field "RemovedMessage.reason": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *RemovedMessageUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RemovedMessageUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -568,6 +683,9 @@ func (_u *RemovedMessageUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder
 }
 
 func (_u *RemovedMessageUpdateOne) sqlSave(ctx context.Context) (_node *RemovedMessage, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(removedmessage.Table, removedmessage.Columns, sqlgraph.NewFieldSpec(removedmessage.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -640,6 +758,18 @@ func (_u *RemovedMessageUpdateOne) sqlSave(ctx context.Context) (_node *RemovedM
 	}
 	if _u.mutation.RemovedAtCleared() {
 		_spec.ClearField(removedmessage.FieldRemovedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Reason(); ok {
+		_spec.SetField(removedmessage.FieldReason, field.TypeEnum, value)
+	}
+	if _u.mutation.ReasonCleared() {
+		_spec.ClearField(removedmessage.FieldReason, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.RemovingSince(); ok {
+		_spec.SetField(removedmessage.FieldRemovingSince, field.TypeTime, value)
+	}
+	if _u.mutation.RemovingSinceCleared() {
+		_spec.ClearField(removedmessage.FieldRemovingSince, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &RemovedMessage{config: _u.config}

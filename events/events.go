@@ -35,6 +35,9 @@ const (
 	Removing Kind = "removing"
 	// Removed: a paid message's resources were removed.
 	Removed Kind = "removed"
+	// Recovered: a paid message in its grace period is paid for again
+	// (removing back to processed).
+	Recovered Kind = "recovered"
 	// Pending: a message entered the queue (or re-entered it).
 	Pending Kind = "pending"
 )
@@ -65,7 +68,9 @@ type Event struct {
 	// ErrorCode is set for Rejected events.
 	ErrorCode *int `json:"error_code,omitempty"`
 	// Related is another message involved: the FORGET that forgot this one,
-	// the amend that amended it, the transaction that confirmed it.
+	// the amend that amended it, the transaction that confirmed it; for
+	// Removing events, the removal reason (balance_insufficient or
+	// credit_insufficient).
 	Related string `json:"related,omitempty"`
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/post"
 	"github.com/alephql/alephql/graph/cache"
+	"github.com/alephql/alephql/read"
 )
 
 // WithCache caches hot rows in c: processed messages by hash, aggregates
@@ -205,7 +206,7 @@ func (r *Resolver) message(ctx context.Context, hash string) (*ent.Message, erro
 	if err != nil || m != nil {
 		return m, err
 	}
-	return findMessage(ctx, r.client, hash)
+	return read.FindMessage(ctx, r.client, hash)
 }
 
 // aggregate returns an aggregate by owner and key, through the cache.

@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/ent"
 )
 
@@ -22,10 +23,19 @@ const (
 	CodeQueryTooDeep = "QUERY_TOO_DEEP"
 	// CodeQueryTooComplex: the query's complexity is over the limit (gqlgen's code).
 	CodeQueryTooComplex = "COMPLEXITY_LIMIT_EXCEEDED"
+	// CodeBadRequest: the HTTP request is not a GraphQL request: its body
+	// is not a JSON object, or its method is not GET or POST.
+	CodeBadRequest = "BAD_REQUEST"
+	// CodeUnsupportedMediaType: a POST body is not application/json.
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	// CodeRequestTooLarge: the request body is over the size limit.
 	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
 	// CodeTimeout: the request ran out of time.
 	CodeTimeout = "TIMEOUT"
+	// CodeServiceUnavailable: the database cannot be reached (down or
+	// restarting); the request may be retried. Answered with HTTP 503 and
+	// Retry-After over POST.
+	CodeServiceUnavailable = "SERVICE_UNAVAILABLE"
 	// CodeInternal: the server failed; details are in its logs only.
 	CodeInternal = "INTERNAL_SERVER_ERROR"
 )
@@ -61,6 +71,10 @@ func (h *handlerState) presentError(ctx context.Context, err error) *gqlerror.Er
 		setCode(out, CodeTimeout)
 	case ent.IsValidationError(err):
 		setCode(out, CodeBadUserInput)
+	case database.IsUnavailable(err):
+		h.log.WarnContext(ctx, "graphql: database unavailable", "path", out.Path.String(), "err", err)
+		out.Message = "the database is unavailable: retry later"
+		setCode(out, CodeServiceUnavailable)
 	default:
 		h.log.ErrorContext(ctx, "graphql resolver failed", "path", out.Path.String(), "err", err)
 		out.Message = "internal error"

@@ -18,14 +18,30 @@ import (
 // responses in between; while one response refreshes it, the others use
 // the previous value rather than wait (a live event goes to thousands of
 // subscribers at once, and none of them should wait for that query).
+//
+// With a hub (NewHandler connects it), lastEventSeq and lastEventAt are
+// never older than the last event the hub dispatched: a live event's own
+// sequence number is always at most its response's lastEventSeq.
 type Freshness struct {
 	client   *ent.Client
 	interval time.Duration
+	// live returns the last event the hub dispatched; nil without a hub.
+	live func() (int64, time.Time)
 
 	mu         sync.Mutex
 	readAt     time.Time
-	value      json.RawMessage // marshalled once per read, not per response
+	figures    freshnessFigures
+	read0      bool            // figures were read once
+	value      json.RawMessage // marshalled once per change, not per response
+	valueSeq   int64           // lastEventSeq in value
 	refreshing bool
+}
+
+// freshnessFigures are the values of extensions.freshness.
+type freshnessFigures struct {
+	LastEventSeq    int64   `json:"lastEventSeq"`
+	LastEventAt     *string `json:"lastEventAt"`
+	PendingMessages int     `json:"pendingMessages"`
 }
 
 // NewFreshness returns a Freshness extension refreshed at most every
@@ -35,6 +51,13 @@ func NewFreshness(client *ent.Client, interval time.Duration) *Freshness {
 		interval = time.Second
 	}
 	return &Freshness{client: client, interval: interval}
+}
+
+// followHub makes lastEventSeq follow h's dispatched events.
+func (f *Freshness) followHub(h *Hub) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.live = h.LastEvent
 }
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -62,45 +85,61 @@ func (f *Freshness) InterceptResponse(ctx context.Context, next graphql.Response
 
 func (f *Freshness) get(ctx context.Context) (json.RawMessage, error) {
 	f.mu.Lock()
-	if f.value != nil && (f.refreshing || time.Since(f.readAt) < f.interval) {
-		v := f.value
+	if !f.read0 || (!f.refreshing && time.Since(f.readAt) >= f.interval) {
+		// Read the figures (several responses may read the first ones).
+		f.refreshing = true
 		f.mu.Unlock()
-		return v, nil
+		figs, err := f.read(ctx)
+		f.mu.Lock()
+		f.refreshing = false
+		switch {
+		case err == nil:
+			f.figures, f.readAt, f.read0, f.value = figs, time.Now(), true, nil
+		case !f.read0:
+			f.mu.Unlock()
+			return nil, err
+		}
 	}
-	f.refreshing = true
-	f.mu.Unlock()
-	m, err := f.read(ctx)
-	var v json.RawMessage
-	if err == nil {
-		v, err = json.Marshal(m)
-	}
-	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.refreshing = false
+	figs := f.figures
+	if f.live != nil {
+		if seq, at := f.live(); seq > figs.LastEventSeq {
+			figs.LastEventSeq = seq
+			if !at.IsZero() {
+				s := at.UTC().Format(time.RFC3339Nano)
+				figs.LastEventAt = &s
+			}
+		}
+	}
+	if f.value != nil && f.valueSeq == figs.LastEventSeq {
+		return f.value, nil
+	}
+	v, err := json.Marshal(figs)
 	if err != nil {
 		return nil, err
 	}
-	f.value, f.readAt = v, time.Now()
+	f.value, f.valueSeq = v, figs.LastEventSeq
 	return v, nil
 }
 
 // read queries the freshness figures.
-func (f *Freshness) read(ctx context.Context) (map[string]any, error) {
+func (f *Freshness) read(ctx context.Context) (freshnessFigures, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	v := map[string]any{"lastEventSeq": 0, "lastEventAt": nil}
+	var v freshnessFigures
 	last, err := f.client.MessageEvent.Query().Order(ent.Desc(messageevent.FieldID)).First(ctx)
 	switch {
 	case err == nil:
-		v["lastEventSeq"], v["lastEventAt"] = last.ID, last.CreatedAt.UTC().Format(time.RFC3339Nano)
+		at := last.CreatedAt.UTC().Format(time.RFC3339Nano)
+		v.LastEventSeq, v.LastEventAt = int64(last.ID), &at
 	case !ent.IsNotFound(err):
-		return nil, err
+		return v, err
 	}
 	pending, err := f.client.PendingMessage.Query().Count(ctx)
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	v["pendingMessages"] = pending
+	v.PendingMessages = pending
 	return v, nil
 }
 

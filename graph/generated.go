@@ -286,6 +286,14 @@ type ComplexityRoot struct {
 		Seq     func(childComplexity int) int
 	}
 
+	MessageRecovered struct {
+		At      func(childComplexity int) int
+		Cursor  func(childComplexity int) int
+		Hash    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Seq     func(childComplexity int) int
+	}
+
 	MessageRejected struct {
 		At        func(childComplexity int) int
 		Cursor    func(childComplexity int) int
@@ -308,6 +316,7 @@ type ComplexityRoot struct {
 		Cursor  func(childComplexity int) int
 		Hash    func(childComplexity int) int
 		Message func(childComplexity int) int
+		Reason  func(childComplexity int) int
 		Seq     func(childComplexity int) int
 	}
 
@@ -316,7 +325,9 @@ type ComplexityRoot struct {
 		Hash          func(childComplexity int) int
 		ReceptionTime func(childComplexity int) int
 		Rejection     func(childComplexity int) int
+		RemovalReason func(childComplexity int) int
 		RemovedAt     func(childComplexity int) int
+		RemovingSince func(childComplexity int) int
 		Status        func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 	}
@@ -1525,6 +1536,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessageProcessed.Seq(childComplexity), true
 
+	case "MessageRecovered.at":
+		if e.ComplexityRoot.MessageRecovered.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageRecovered.At(childComplexity), true
+	case "MessageRecovered.cursor":
+		if e.ComplexityRoot.MessageRecovered.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageRecovered.Cursor(childComplexity), true
+	case "MessageRecovered.hash":
+		if e.ComplexityRoot.MessageRecovered.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageRecovered.Hash(childComplexity), true
+	case "MessageRecovered.message":
+		if e.ComplexityRoot.MessageRecovered.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageRecovered.Message(childComplexity), true
+	case "MessageRecovered.seq":
+		if e.ComplexityRoot.MessageRecovered.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageRecovered.Seq(childComplexity), true
+
 	case "MessageRejected.at":
 		if e.ComplexityRoot.MessageRejected.At == nil {
 			break
@@ -1617,6 +1659,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MessageRemoving.Message(childComplexity), true
+	case "MessageRemoving.reason":
+		if e.ComplexityRoot.MessageRemoving.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageRemoving.Reason(childComplexity), true
 	case "MessageRemoving.seq":
 		if e.ComplexityRoot.MessageRemoving.Seq == nil {
 			break
@@ -1648,12 +1696,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MessageStatusInfo.Rejection(childComplexity), true
+	case "MessageStatusInfo.removalReason":
+		if e.ComplexityRoot.MessageStatusInfo.RemovalReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageStatusInfo.RemovalReason(childComplexity), true
 	case "MessageStatusInfo.removedAt":
 		if e.ComplexityRoot.MessageStatusInfo.RemovedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.MessageStatusInfo.RemovedAt(childComplexity), true
+	case "MessageStatusInfo.removingSince":
+		if e.ComplexityRoot.MessageStatusInfo.RemovingSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageStatusInfo.RemovingSince(childComplexity), true
 	case "MessageStatusInfo.status":
 		if e.ComplexityRoot.MessageStatusInfo.Status == nil {
 			break
@@ -2813,6 +2873,10 @@ func (ec *executionContext) childFields_MessageStatusInfo(ctx context.Context, f
 		return ec.fieldContext_MessageStatusInfo_forgotten(ctx, field)
 	case "removedAt":
 		return ec.fieldContext_MessageStatusInfo_removedAt(ctx, field)
+	case "removalReason":
+		return ec.fieldContext_MessageStatusInfo_removalReason(ctx, field)
+	case "removingSince":
+		return ec.fieldContext_MessageStatusInfo_removingSince(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MessageStatusInfo", field.Name)
 }
@@ -7558,6 +7622,130 @@ func (ec *executionContext) fieldContext_MessageProcessed_message(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _MessageRecovered_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageRecovered) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageRecovered_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNCursor2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageRecovered_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageRecovered", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _MessageRecovered_seq(ctx context.Context, field graphql.CollectedField, obj *model.MessageRecovered) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageRecovered_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageRecovered_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageRecovered", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MessageRecovered_at(ctx context.Context, field graphql.CollectedField, obj *model.MessageRecovered) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageRecovered_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageRecovered_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageRecovered", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MessageRecovered_hash(ctx context.Context, field graphql.CollectedField, obj *model.MessageRecovered) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageRecovered_hash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageRecovered_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageRecovered", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MessageRecovered_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageRecovered) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageRecovered_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalOMessage2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MessageRecovered_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MessageRecovered",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MessageRejected_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageRejected) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7953,6 +8141,29 @@ func (ec *executionContext) fieldContext_MessageRemoving_message(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _MessageRemoving_reason(ctx context.Context, field graphql.CollectedField, obj *model.MessageRemoving) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageRemoving_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemovalReason) graphql.Marshaler {
+			return ec.marshalORemovalReason2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐRemovalReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MessageRemoving_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageRemoving", field, false, false, errors.New("field of type RemovalReason does not have child fields"))
+}
+
 func (ec *executionContext) _MessageStatusInfo_hash(ctx context.Context, field graphql.CollectedField, obj *model.MessageStatusInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8129,6 +8340,52 @@ func (ec *executionContext) _MessageStatusInfo_removedAt(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_MessageStatusInfo_removedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageStatusInfo", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MessageStatusInfo_removalReason(ctx context.Context, field graphql.CollectedField, obj *model.MessageStatusInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageStatusInfo_removalReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovalReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemovalReason) graphql.Marshaler {
+			return ec.marshalORemovalReason2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐRemovalReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MessageStatusInfo_removalReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageStatusInfo", field, false, false, errors.New("field of type RemovalReason does not have child fields"))
+}
+
+func (ec *executionContext) _MessageStatusInfo_removingSince(ctx context.Context, field graphql.CollectedField, obj *model.MessageStatusInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageStatusInfo_removingSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovingSince, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MessageStatusInfo_removingSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MessageStatusInfo", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
@@ -12193,6 +12450,13 @@ func (ec *executionContext) _MessageEvent(ctx context.Context, sel ast.Selection
 			return graphql.Null
 		}
 		return ec._MessageRejected(ctx, sel, obj)
+	case model.MessageRecovered:
+		return ec._MessageRecovered(ctx, sel, &obj)
+	case *model.MessageRecovered:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._MessageRecovered(ctx, sel, obj)
 	case model.MessageProcessed:
 		return ec._MessageProcessed(ctx, sel, &obj)
 	case *model.MessageProcessed:
@@ -15461,6 +15725,64 @@ func (ec *executionContext) _MessageProcessed(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var messageRecoveredImplementors = []string{"MessageRecovered", "MessageEvent"}
+
+func (ec *executionContext) _MessageRecovered(ctx context.Context, sel ast.SelectionSet, obj *model.MessageRecovered) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, messageRecoveredImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MessageRecovered")
+		case "cursor":
+			out.Values[i] = ec._MessageRecovered_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "seq":
+			out.Values[i] = ec._MessageRecovered_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._MessageRecovered_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hash":
+			out.Values[i] = ec._MessageRecovered_hash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._MessageRecovered_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var messageRejectedImplementors = []string{"MessageRejected", "MessageEvent"}
 
 func (ec *executionContext) _MessageRejected(ctx context.Context, sel ast.SelectionSet, obj *model.MessageRejected) graphql.Marshaler {
@@ -15619,6 +15941,11 @@ func (ec *executionContext) _MessageRemoving(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "reason":
+			out.Values[i] = ec._MessageRemoving_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15684,6 +16011,16 @@ func (ec *executionContext) _MessageStatusInfo(ctx context.Context, sel ast.Sele
 			}
 		case "removedAt":
 			out.Values[i] = ec._MessageStatusInfo_removedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "removalReason":
+			out.Values[i] = ec._MessageStatusInfo_removalReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "removingSince":
+			out.Values[i] = ec._MessageStatusInfo_removingSince(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -19206,6 +19543,22 @@ func (ec *executionContext) marshalORejection2ᚖgithubᚗcomᚋalephqlᚋalephq
 		return graphql.Null
 	}
 	return ec._Rejection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORemovalReason2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐRemovalReason(ctx context.Context, v any) (*model.RemovalReason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RemovalReason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORemovalReason2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐRemovalReason(ctx context.Context, sel ast.SelectionSet, v *model.RemovalReason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

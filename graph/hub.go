@@ -19,6 +19,7 @@ import (
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // HubConfig configures a Hub.
@@ -450,7 +451,7 @@ func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, er
 		}
 	}
 	if len(elsewhere) > 0 {
-		others, err := findMessagesElsewhere(ctx, h.client, elsewhere)
+		others, err := read.FindMessagesElsewhere(ctx, h.client, elsewhere)
 		if err != nil {
 			return nil, fmt.Errorf("load outbox messages: %w", err)
 		}
@@ -902,7 +903,14 @@ func typedEvent(e events.Event, m *ent.Message) model.MessageEvent {
 	case events.Amended:
 		return &model.MessageAmended{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m, AmendHash: related}
 	case events.Removing:
-		return &model.MessageRemoving{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m}
+		var reason *model.RemovalReason
+		if e.Related != "" {
+			r := enumOf[model.RemovalReason](e.Related)
+			reason = &r
+		}
+		return &model.MessageRemoving{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m, Reason: reason}
+	case events.Recovered:
+		return &model.MessageRecovered{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m}
 	case events.Removed:
 		return &model.MessageRemoved{Cursor: cur, Seq: seq, At: at, Hash: e.ItemHash, Message: m}
 	case events.Pending:

@@ -3,59 +3,42 @@ package graph
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/ent/aggregate"
 	"github.com/alephql/alephql/ent/aggregateelement"
 	"github.com/alephql/alephql/ent/countkey"
 	"github.com/alephql/alephql/ent/file"
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/filetag"
 	"github.com/alephql/alephql/ent/message"
-	"github.com/alephql/alephql/ent/post"
 	"github.com/alephql/alephql/ent/predicate"
 	"github.com/alephql/alephql/ent/vm"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
-// keyCursor is the keyset position of a row in a list ordered by two
-// columns (the second one unique within the first).
+// keyCursor is the JSON form of a read.KeyCursor in GraphQL cursors.
 type keyCursor struct {
 	A any    `json:"a"`
 	B string `json:"b"`
 }
 
+// readPage maps a page request onto the read layer's paging.
+func readPage(p pageRequest, desc bool, c *keyCursor) read.Page {
+	rp := read.Page{N: p.n, Desc: desc, Backward: p.backward}
+	if c != nil {
+		rp.After = &read.KeyCursor{A: c.A, B: c.B}
+	}
+	return rp
+}
+
 // keyset returns the predicate selecting rows beyond cursor in the scan
-// order, and the ordering of the scan, over columns (a, b).
+// order, and the ordering of the scan (with its limit), over columns (a, b).
 func keyset(p pageRequest, desc bool, a, b string, cursor *keyCursor) (where, order func(*sql.Selector)) {
-	scanDesc := desc != p.backward
-	where = func(s *sql.Selector) {
-		if cursor == nil {
-			return
-		}
-		va := cursor.A
-		if t, ok := va.(time.Time); ok {
-			va = t.UTC()
-		}
-		cols := []string{s.C(a), s.C(b)}
-		if scanDesc {
-			s.Where(sql.CompositeLT(cols, va, cursor.B))
-		} else {
-			s.Where(sql.CompositeGT(cols, va, cursor.B))
-		}
-	}
-	order = func(s *sql.Selector) {
-		dir := sql.Asc
-		if scanDesc {
-			dir = sql.Desc
-		}
-		s.OrderBy(dir(s.C(a)), dir(s.C(b)))
-	}
-	return where, order
+	return readPage(p, desc, cursor).Keyset(a, b)
 }
 
 // decodeKeyCursor decodes p's cursor; time-ordered lists get A as a time.
@@ -87,13 +70,7 @@ type json0 string
 // page trims the n+1 rows of a scan to the page, restores the list order,
 // and makes the edges and page info.
 func page[T, E any](p pageRequest, rows []T, cursor func(T) keyCursor, edge func(T, string) E) ([]E, *model.PageInfo) {
-	more := len(rows) > p.n
-	if more {
-		rows = rows[:p.n]
-	}
-	if p.backward {
-		slices.Reverse(rows)
-	}
+	rows, more := read.Trim(read.Page{N: p.n, Backward: p.backward}, rows)
 	edges := make([]E, len(rows))
 	var start, end *string
 	for i, row := range rows {
@@ -107,44 +84,12 @@ func page[T, E any](p pageRequest, rows []T, cursor func(T) keyCursor, edge func
 	return edges, p.pageInfo(more, start, end)
 }
 
-// boundedCount runs count within CountTimeout; past it, answers the
-// table's estimated size (an upper bound) as inexact.
+// boundedCount counts within CountTimeout, else estimates
+// (read.Reader.BoundedCount).
 func (r *Resolver) boundedCount(table string, count func(ctx context.Context) (int, error)) *model.Counter {
 	return model.NewCounter(func(ctx context.Context) (int64, bool, error) {
-		cctx, cancel := context.WithTimeout(ctx, r.opts.CountTimeout)
-		defer cancel()
-		n, err := count(cctx)
-		if err == nil {
-			return int64(n), true, nil
-		}
-		if ctx.Err() != nil || (!errors.Is(err, context.DeadlineExceeded) && cctx.Err() == nil) {
-			return 0, false, err
-		}
-		est, err := r.tableEstimate(ctx, table)
-		return est, false, err
+		return r.reader.BoundedCount(ctx, table, count)
 	})
-}
-
-// tableEstimate is a cheap estimate of a table's row count: the planner's
-// statistics on PostgreSQL, the largest rowid on SQLite.
-func (r *Resolver) tableEstimate(ctx context.Context, table string) (int64, error) {
-	q := `SELECT COALESCE(MAX(rowid), 0) FROM "` + table + `"`
-	var args []any
-	if r.isPostgres(ctx) {
-		q, args = `SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE relname = $1`, []any{table}
-	}
-	rows, err := r.client.QueryContext(ctx, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n int64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
-		}
-	}
-	return n, rows.Err()
 }
 
 // posts answers Query.posts: originals (never amends), by creation time.
@@ -153,52 +98,45 @@ func (r *Resolver) posts(ctx context.Context, f *model.PostFilter, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	preds := []func(*sql.Selector){post.AmendsIsNil()}
+	var rf read.PostFilter
 	if f != nil {
 		for name, vs := range map[string][]string{"hashes": f.Hashes, "owners": f.Owners, "types": f.Types, "refs": f.Refs, "channels": f.Channels} {
 			if err := r.checkList(name, len(vs)); err != nil {
 				return nil, err
 			}
 		}
-		if len(f.Hashes) > 0 {
-			preds = append(preds, post.IDIn(f.Hashes...))
-		}
-		if len(f.Owners) > 0 {
-			preds = append(preds, post.OwnerIn(f.Owners...))
-		}
-		if len(f.Types) > 0 {
-			preds = append(preds, post.TypeIn(f.Types...))
-		}
-		if len(f.Refs) > 0 {
-			preds = append(preds, post.RefIn(f.Refs...))
-		}
-		if len(f.Channels) > 0 {
-			preds = append(preds, post.ChannelIn(f.Channels...))
-		}
-		if f.CreatedFrom != nil {
-			preds = append(preds, post.CreationDatetimeGTE(f.CreatedFrom.UTC()))
-		}
-		if f.CreatedTo != nil {
-			preds = append(preds, post.CreationDatetimeLT(f.CreatedTo.UTC()))
-		}
+		rf = read.PostFilter{Hashes: f.Hashes, Owners: f.Owners, Types: f.Types, Refs: f.Refs, Channels: f.Channels,
+			CreatedFrom: f.CreatedFrom, CreatedTo: f.CreatedTo}
 	}
 	c, err := decodeKeyCursor(p, true)
 	if err != nil {
 		return nil, err
 	}
-	where, order := keyset(p, true, post.FieldCreationDatetime, post.FieldID, c)
-	base := func() *ent.PostQuery { return r.client.Post.Query().Where(selectorPreds[predicate.Post](preds)...) }
-	q := base().Where(where).Order(order).Limit(p.n + 1)
-	if cols := postColumns(ctx); cols != nil {
-		q.Select(cols...)
-	}
-	rows, err := q.All(ctx)
+	rows, more, err := r.reader.Posts(ctx, rf, readPage(p, true, c), postColumns(ctx))
 	if err != nil {
 		return nil, err
 	}
-	edges, pi := page(p, rows, func(x *ent.Post) keyCursor { return keyCursor{A: x.CreationDatetime.UTC(), B: x.ID} },
+	edges, pi := pageOf(p, rows, more, func(x *ent.Post) keyCursor { return keyCursor{A: x.CreationDatetime.UTC(), B: x.ID} },
 		func(x *ent.Post, c string) *model.PostEdge { return &model.PostEdge{Node: x, Cursor: c} })
-	return &model.PostConnection{Edges: edges, PageInfo: pi, Counter: r.boundedCount(post.Table, base().Count)}, nil
+	return &model.PostConnection{Edges: edges, PageInfo: pi, Counter: model.NewCounter(func(ctx context.Context) (int64, bool, error) {
+		return r.reader.CountPosts(ctx, rf)
+	})}, nil
+}
+
+// pageOf makes the edges and page info of rows already trimmed to the
+// page and in list order.
+func pageOf[T, E any](p pageRequest, rows []T, more bool, cursor func(T) keyCursor, edge func(T, string) E) ([]E, *model.PageInfo) {
+	edges := make([]E, len(rows))
+	var start, end *string
+	for i, row := range rows {
+		c := encodeCursor(cursor(row))
+		edges[i] = edge(row, c)
+		if i == 0 {
+			start = &c
+		}
+		end = &c
+	}
+	return edges, p.pageInfo(more, start, end)
 }
 
 // selectorPreds converts selector functions to an ent predicate type.
@@ -229,37 +167,26 @@ func (r *Resolver) aggregates(ctx context.Context, f *model.AggregateFilter, fir
 	if err != nil {
 		return nil, err
 	}
-	var preds []func(*sql.Selector)
+	var rf read.AggregateFilter
 	if f != nil {
 		if err := errors.Join(r.checkList("owners", len(f.Owners)), r.checkList("keys", len(f.Keys))); err != nil {
 			return nil, err
 		}
-		if len(f.Owners) > 0 {
-			preds = append(preds, aggregate.OwnerIn(f.Owners...))
-		}
-		if len(f.Keys) > 0 {
-			preds = append(preds, aggregate.KeyIn(f.Keys...))
-		}
+		rf = read.AggregateFilter{Owners: f.Owners, Keys: f.Keys}
 	}
 	c, err := decodeKeyCursor(p, false)
 	if err != nil {
 		return nil, err
 	}
-	where, order := keyset(p, false, aggregate.FieldOwner, aggregate.FieldKey, c)
-	base := func() *ent.AggregateQuery {
-		return r.client.Aggregate.Query().Where(selectorPreds[predicate.Aggregate](preds)...)
-	}
-	q := base().Where(where).Order(order).Limit(p.n + 1)
-	if cols := aggregateColumns(ctx); cols != nil {
-		q.Select(cols...)
-	}
-	rows, err := q.All(ctx)
+	rows, more, err := r.reader.Aggregates(ctx, rf, read.ByOwnerKey, readPage(p, false, c), aggregateColumns(ctx))
 	if err != nil {
 		return nil, err
 	}
-	edges, pi := page(p, rows, func(x *ent.Aggregate) keyCursor { return keyCursor{A: x.Owner, B: x.Key} },
+	edges, pi := pageOf(p, rows, more, func(x *ent.Aggregate) keyCursor { return keyCursor{A: x.Owner, B: x.Key} },
 		func(x *ent.Aggregate, c string) *model.AggregateEdge { return &model.AggregateEdge{Node: x, Cursor: c} })
-	return &model.AggregateConnection{Edges: edges, PageInfo: pi, Counter: r.boundedCount(aggregate.Table, base().Count)}, nil
+	return &model.AggregateConnection{Edges: edges, PageInfo: pi, Counter: model.NewCounter(func(ctx context.Context) (int64, bool, error) {
+		return r.reader.CountAggregates(ctx, rf)
+	})}, nil
 }
 
 // aggregateElements answers Aggregate.elements, newest first.
@@ -406,20 +333,8 @@ func (r *Resolver) channels(ctx context.Context, first *int, after *string) (*mo
 	return &model.ChannelConnection{Edges: edges, PageInfo: pi, Counter: r.boundedCount(message.Table, count)}, nil
 }
 
-// isPostgres reports whether the database is PostgreSQL (pg_class exists).
-func (r *Resolver) isPostgres(ctx context.Context) bool {
-	r.dialectOnce.Do(func() {
-		rows, err := r.client.QueryContext(ctx, "SELECT 1 FROM pg_class LIMIT 1")
-		if err == nil {
-			r.postgres = true
-			_ = rows.Close()
-		}
-	})
-	return r.postgres
-}
-
 // channelCount is Channel.messageCount, from the channel counter.
 func (r *Resolver) channelCount(ctx context.Context, name string) (int, error) {
-	n, err := r.counter(ctx, countkey.Key(map[string]string{"channel": name}))
+	n, err := r.reader.Counter(ctx, countkey.Key(map[string]string{"channel": name}))
 	return int(n), err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // loaderSchema gives every operation its own loaders: cached for queries
@@ -61,7 +62,7 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 	if r.opts.Hub == nil {
 		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
 	}
-	if _, err := r.messagePredicates(f); err != nil {
+	if _, err := r.messageFilter(f); err != nil {
 		return nil, err
 	}
 	var seq *int64
@@ -199,7 +200,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 	if !sync {
 		return res, nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.opts.SubmitTimeout)
+	wctx, cancel := context.WithTimeout(ctx, submitWait(ctx, r.opts.SubmitTimeout))
 	defer cancel()
 	poll := time.NewTicker(250 * time.Millisecond) // also covers nodes without a hub
 	defer poll.Stop()
@@ -215,7 +216,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 		if st != nil && st.Status != model.MessageStatusPending {
 			res.Status, res.Rejection = st.Status, st.Rejection
 			if st.Status != model.MessageStatusRejected {
-				if res.Message, err = findMessage(ctx, r.client, hash); err != nil {
+				if res.Message, err = read.FindMessage(ctx, r.client, hash); err != nil {
 					return nil, err
 				}
 			}
@@ -232,4 +233,17 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 			s.drain()
 		}
 	}
+}
+
+// submitWait is how long submitMessage(sync: true) may wait: at most
+// limit, and ending a tenth of the time left (at least 100 ms) before
+// ctx's deadline, which leaves the request time to answer PENDING.
+func submitWait(ctx context.Context, limit time.Duration) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return limit
+	}
+	left := time.Until(dl)
+	left -= max(left/10, 100*time.Millisecond)
+	return min(limit, max(left, 0))
 }

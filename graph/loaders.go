@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"sort"
 	"sync"
 	"time"
 
@@ -13,17 +12,13 @@ import (
 	"github.com/alephql/alephql/ent/aggregateelement"
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/filetag"
-	"github.com/alephql/alephql/ent/forgottenmessage"
 	"github.com/alephql/alephql/ent/message"
-	"github.com/alephql/alephql/ent/messageconfirmation"
-	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/post"
-	"github.com/alephql/alephql/ent/rejectedmessage"
-	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/ent/vm"
 	"github.com/alephql/alephql/ent/vmversion"
 	"github.com/alephql/alephql/ent/vmvolume"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // loaders batch every lookup that is not the list itself: one SQL
@@ -188,20 +183,15 @@ func (r *Resolver) loadMessages(ctx context.Context, keys []string) (map[string]
 }
 
 func (r *Resolver) loadConfirmations(ctx context.Context, keys []string) (map[string][]*model.Confirmation, error) {
-	rows, err := r.client.MessageConfirmation.Query().Where(messageconfirmation.ItemHashIn(keys...)).WithTx().All(ctx)
+	rows, err := read.Confirmations(ctx, r.client, keys)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]*model.Confirmation{}
-	for _, mc := range rows {
-		tx := mc.Edges.Tx
-		if tx == nil {
-			continue
+	out := make(map[string][]*model.Confirmation, len(rows))
+	for h, cs := range rows {
+		for _, c := range cs {
+			out[h] = append(out[h], &model.Confirmation{Chain: c.Chain, TxHash: c.TxHash, Height: int(c.Height), Time: c.Time})
 		}
-		out[mc.ItemHash] = append(out[mc.ItemHash], &model.Confirmation{Chain: tx.Chain, TxHash: tx.ID, Height: int(tx.Height), Time: tx.Datetime})
-	}
-	for _, cs := range out {
-		sort.Slice(cs, func(i, j int) bool { return cs[i].Time.Before(cs[j].Time) })
 	}
 	return out, nil
 }
@@ -252,60 +242,37 @@ func (r *Resolver) loadCosts(ctx context.Context, keys []string) (map[string][]*
 	return groupBy(rows, func(a *ent.AccountCost) string { return a.ItemHash }), err
 }
 
-// loadStatuses reads message_status rows with, for the rejected, forgotten
-// and removed ones, their records: at most four statements per batch.
+// loadStatuses reads message_status rows with, for the rejected, forgotten,
+// removing and removed ones, their records (read.Statuses).
 func (r *Resolver) loadStatuses(ctx context.Context, keys []string) (map[string]*model.MessageStatusInfo, error) {
-	c := r.client
-	rows, err := c.MessageStatus.Query().Where(messagestatus.IDIn(keys...)).All(ctx)
+	rows, err := read.Statuses(ctx, r.client, keys)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]*model.MessageStatusInfo, len(rows))
-	var rejected, forgotten, removed []string
-	for _, s := range rows {
-		out[s.ID] = &model.MessageStatusInfo{
-			Hash: s.ID, Status: enumOf[model.MessageStatus](string(s.Status)),
+	for h, s := range rows {
+		info := &model.MessageStatusInfo{
+			Hash: s.Hash, Status: enumOf[model.MessageStatus](string(s.Status)),
 			ReceptionTime: s.ReceptionTime, UpdatedAt: s.UpdatedAt,
 		}
-		switch s.Status {
-		case messagestatus.StatusRejected:
-			rejected = append(rejected, s.ID)
-		case messagestatus.StatusForgotten:
-			forgotten = append(forgotten, s.ID)
-		case messagestatus.StatusRemoved:
-			removed = append(removed, s.ID)
+		if s.Rejected != nil {
+			info.Rejection = r.rejection(s.Rejected)
 		}
-	}
-	if len(rejected) > 0 {
-		rs, err := c.RejectedMessage.Query().Where(rejectedmessage.IDIn(rejected...)).All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, rj := range rs {
-			out[rj.ID].Rejection = r.rejection(rj)
-		}
-	}
-	if len(forgotten) > 0 {
-		fs, err := c.ForgottenMessage.Query().Where(forgottenmessage.IDIn(forgotten...)).All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range fs {
+		if f := s.Forgotten; f != nil {
 			by := f.ForgottenBy
 			if by == nil {
 				by = []string{}
 			}
-			out[f.ID].Forgotten = &model.ForgetRecord{ForgottenBy: by, ForgottenAt: f.ForgottenAt}
+			info.Forgotten = &model.ForgetRecord{ForgottenBy: by, ForgottenAt: f.ForgottenAt}
 		}
-	}
-	if len(removed) > 0 {
-		rs, err := c.RemovedMessage.Query().Where(removedmessage.IDIn(removed...)).All(ctx)
-		if err != nil {
-			return nil, err
+		if rm := s.Removed; rm != nil {
+			info.RemovedAt, info.RemovingSince = rm.RemovedAt, rm.RemovingSince
+			if rm.Reason != nil {
+				reason := enumOf[model.RemovalReason](string(*rm.Reason))
+				info.RemovalReason = &reason
+			}
 		}
-		for _, rm := range rs {
-			out[rm.ID].RemovedAt = rm.RemovedAt
-		}
+		out[h] = info
 	}
 	return out, nil
 }

@@ -3,20 +3,12 @@ package graph
 import (
 	"context"
 	"encoding/base64"
-	"errors"
-	"slices"
 	"time"
 
-	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 
-	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/ent/countkey"
-	"github.com/alephql/alephql/ent/message"
-	"github.com/alephql/alephql/ent/messagecounter"
-	"github.com/alephql/alephql/ent/messagetag"
-	"github.com/alephql/alephql/ent/predicate"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // messageCursor is the keyset position of a message in a list: its first
@@ -118,10 +110,11 @@ func (r *Resolver) checkList(name string, n int) error {
 	return nil
 }
 
-// messagePredicates turns a filter into ent predicates.
-func (r *Resolver) messagePredicates(f *model.MessageFilter) ([]predicate.Message, error) {
+// messageFilter validates a filter against the limits and maps it onto
+// the read layer's.
+func (r *Resolver) messageFilter(f *model.MessageFilter) (read.MessageFilter, error) {
 	if f == nil {
-		return nil, nil
+		return read.MessageFilter{}, nil
 	}
 	lists := map[string]int{
 		"hashes": len(f.Hashes), "senders": len(f.Senders), "owners": len(f.Owners), "channels": len(f.Channels),
@@ -131,51 +124,26 @@ func (r *Resolver) messagePredicates(f *model.MessageFilter) ([]predicate.Messag
 	}
 	for name, n := range lists {
 		if err := r.checkList(name, n); err != nil {
-			return nil, err
+			return read.MessageFilter{}, err
 		}
 	}
-	var ps []predicate.Message
-	add := func(ok bool, p predicate.Message) {
-		if ok {
-			ps = append(ps, p)
-		}
-	}
-	add(len(f.Hashes) > 0, message.IDIn(f.Hashes...))
-	add(len(f.Senders) > 0, message.SenderIn(f.Senders...))
-	add(len(f.Owners) > 0, message.OwnerIn(f.Owners...))
-	add(len(f.Channels) > 0, message.ChannelIn(f.Channels...))
-	add(len(f.Chains) > 0, message.ChainIn(f.Chains...))
-	add(len(f.Refs) > 0, message.ContentRefIn(f.Refs...))
-	add(len(f.ContentTypes) > 0, message.ContentTypeIn(f.ContentTypes...))
-	add(len(f.ContentKeys) > 0, message.ContentKeyIn(f.ContentKeys...))
-	add(len(f.ContentHashes) > 0, message.ContentItemHashIn(f.ContentHashes...))
-	if len(f.Types) > 0 {
-		ps = append(ps, message.TypeIn(mapSlice(f.Types, storedMessageType)...))
-	}
-	if len(f.Statuses) > 0 {
-		ps = append(ps, message.StatusIn(mapSlice(f.Statuses, func(s model.MessageStatus) message.Status {
-			return message.Status(storedEnum(s))
-		})...))
-	}
-	if len(f.PaymentTypes) > 0 {
-		ps = append(ps, message.PaymentTypeIn(mapSlice(f.PaymentTypes, storedEnum[model.PaymentType])...))
-	}
-	if len(f.Tags) > 0 {
-		ps = append(ps, message.HasTagRowsWith(messagetag.TagIn(f.Tags...)))
-	}
-	if f.TimeFrom != nil {
-		ps = append(ps, message.TimeGTE(f.TimeFrom.UTC()))
-	}
-	if f.TimeTo != nil {
-		ps = append(ps, message.TimeLT(f.TimeTo.UTC()))
+	out := read.MessageFilter{
+		Hashes: f.Hashes, Senders: f.Senders, Owners: f.Owners, Channels: f.Channels, Chains: f.Chains,
+		Refs: f.Refs, ContentTypes: f.ContentTypes, ContentKeys: f.ContentKeys, ContentHashes: f.ContentHashes,
+		Tags: f.Tags, TimeFrom: f.TimeFrom, TimeTo: f.TimeTo,
+		Types:        mapSlice(f.Types, storedMessageType),
+		Statuses:     mapSlice(f.Statuses, storedEnum[model.MessageStatus]),
+		PaymentTypes: mapSlice(f.PaymentTypes, storedEnum[model.PaymentType]),
 	}
 	if f.ConfirmationHeightFrom != nil {
-		ps = append(ps, message.FirstConfirmedHeightGTE(int64(*f.ConfirmationHeightFrom)))
+		h := int64(*f.ConfirmationHeightFrom)
+		out.HeightFrom = &h
 	}
 	if f.ConfirmationHeightTo != nil {
-		ps = append(ps, message.FirstConfirmedHeightLT(int64(*f.ConfirmationHeightTo)))
+		h := int64(*f.ConfirmationHeightTo)
+		out.HeightTo = &h
 	}
-	return ps, nil
+	return out, nil
 }
 
 func mapSlice[A, B any](in []A, f func(A) B) []B {
@@ -187,71 +155,50 @@ func mapSlice[A, B any](in []A, f func(A) B) []B {
 }
 
 // messages answers Query.messages: a keyset page over an index ending in
-// (time, item_hash), never OFFSET.
+// (time, item_hash), never OFFSET (read.Reader.Messages).
 func (r *Resolver) messages(ctx context.Context, f *model.MessageFilter, o *model.MessageOrder, first *int, after *string, last *int, before *string) (*model.MessageConnection, error) {
 	p, err := r.pageArgs(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	preds, err := r.messagePredicates(f)
+	if removed, err := onlyRemoved(f); err != nil || removed {
+		if err != nil {
+			return nil, err
+		}
+		return r.removedMessages(ctx, f, o, p)
+	}
+	rf, err := r.messageFilter(f)
 	if err != nil {
 		return nil, err
 	}
-	byConfirmation := o != nil && o.Field == model.MessageOrderFieldConfirmationTime
-	desc := o == nil || o.Direction == model.OrderDirectionDesc
-	scanDesc := desc != p.backward
-	var cursor *messageCursor
+	order := read.MessageOrder{
+		ByConfirmation: o != nil && o.Field == model.MessageOrderFieldConfirmationTime,
+		Desc:           o == nil || o.Direction == model.OrderDirectionDesc,
+	}
+	q := read.MessageQuery{Filter: rf, Order: order, N: p.n, Backward: p.backward}
 	if p.cursor != nil {
-		cursor = &messageCursor{}
-		if err := decodeCursor(*p.cursor, cursor); err != nil {
+		var c messageCursor
+		if err := decodeCursor(*p.cursor, &c); err != nil {
 			return nil, err
 		}
+		q.After = &read.MessageCursor{C: c.C, T: c.T, H: c.H}
 	}
 	counter := model.NewCounter(func(ctx context.Context) (int64, bool, error) {
-		return r.countMessages(ctx, f, preds)
+		return r.reader.CountMessages(ctx, rf)
 	})
 	if !selectsPage(ctx) {
 		// Only totalCount/countIsExact asked: the page is never read.
 		return &model.MessageConnection{Edges: []*model.MessageEdge{}, PageInfo: p.pageInfo(false, nil, nil), Counter: counter}, nil
 	}
-
-	rows, err := r.queryMessages(ctx, messageColumns(ctx, byConfirmation), func(s *sql.Selector) {
-		for _, p := range preds {
-			p(s)
-		}
-		if cursor != nil {
-			messageKeyset(*cursor, byConfirmation, scanDesc)(s)
-		}
-		dir := sql.Asc
-		if scanDesc {
-			dir = sql.Desc
-		}
-		if byConfirmation {
-			// NULL (unconfirmed) sorts as the latest on both back-ends.
-			s.OrderExpr(sql.Expr("CASE WHEN " + s.C(message.FieldFirstConfirmedAt) + " IS NULL THEN 1 ELSE 0 END" + dirSuffix(scanDesc)))
-			s.OrderBy(dir(s.C(message.FieldFirstConfirmedAt)))
-		}
-		s.OrderBy(dir(s.C(message.FieldTime)), dir(s.C(message.FieldID)))
-		s.Limit(p.n + 1)
-	})
+	q.Columns = messageColumns(ctx, order.ByConfirmation)
+	rows, more, err := r.reader.Messages(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	more := len(rows) > p.n
-	if more {
-		rows = rows[:p.n]
-	}
-	if p.backward {
-		slices.Reverse(rows)
-	}
 	conn := &model.MessageConnection{Edges: make([]*model.MessageEdge, len(rows))}
 	for i, m := range rows {
-		c := messageCursor{T: m.Time.UTC(), H: m.ID}
-		if byConfirmation && m.FirstConfirmedAt != nil {
-			t := m.FirstConfirmedAt.UTC()
-			c.C = &t
-		}
-		conn.Edges[i] = &model.MessageEdge{Node: m, Cursor: c.encode()}
+		c := order.CursorOf(m)
+		conn.Edges[i] = &model.MessageEdge{Node: m, Cursor: messageCursor{C: c.C, T: c.T, H: c.H}.encode()}
 	}
 	var start, end *string
 	if len(rows) > 0 {
@@ -275,137 +222,4 @@ func selectsPage(ctx context.Context) bool {
 		}
 	}
 	return false
-}
-
-func dirSuffix(desc bool) string {
-	if desc {
-		return " DESC"
-	}
-	return " ASC"
-}
-
-// messageKeyset selects the messages strictly beyond c in the scan order.
-// For CONFIRMATION_TIME, unconfirmed messages (NULL) count as the latest.
-func messageKeyset(c messageCursor, byConfirmation, desc bool) predicate.Message {
-	return func(s *sql.Selector) {
-		cols := []string{s.C(message.FieldTime), s.C(message.FieldID)}
-		beyond := sql.CompositeGT(cols, c.T.UTC(), c.H)
-		if desc {
-			beyond = sql.CompositeLT(cols, c.T.UTC(), c.H)
-		}
-		if !byConfirmation {
-			s.Where(beyond)
-			return
-		}
-		conf := s.C(message.FieldFirstConfirmedAt)
-		switch {
-		case c.C == nil && !desc:
-			s.Where(sql.And(sql.IsNull(conf), beyond))
-		case c.C == nil && desc:
-			s.Where(sql.Or(sql.NotNull(conf), sql.And(sql.IsNull(conf), beyond)))
-		case !desc:
-			s.Where(sql.Or(sql.IsNull(conf), sql.GT(conf, c.C.UTC()), sql.And(sql.EQ(conf, c.C.UTC()), beyond)))
-		default:
-			s.Where(sql.And(sql.NotNull(conf), sql.Or(sql.LT(conf, c.C.UTC()), sql.And(sql.EQ(conf, c.C.UTC()), beyond))))
-		}
-	}
-}
-
-// counterDims returns the counter dimensions of a filter, and false if the
-// filter uses a criterion counters do not cover or several values of one.
-func counterDims(f *model.MessageFilter) (map[string]string, bool) {
-	dims := map[string]string{}
-	if f == nil {
-		return dims, true
-	}
-	if len(f.Hashes)+len(f.Tags)+len(f.Refs)+len(f.ContentTypes)+len(f.ContentKeys)+len(f.ContentHashes)+len(f.PaymentTypes) > 0 ||
-		f.TimeFrom != nil || f.TimeTo != nil || f.ConfirmationHeightFrom != nil || f.ConfirmationHeightTo != nil {
-		return nil, false
-	}
-	one := func(dim string, vs []string) bool {
-		switch len(vs) {
-		case 0:
-			return true
-		case 1:
-			dims[dim] = vs[0]
-			return true
-		}
-		return false
-	}
-	ok := one("sender", f.Senders) && one("owner", f.Owners) && one("channel", f.Channels) && one("chain", f.Chains) &&
-		one("type", mapSlice(f.Types, storedMessageType)) &&
-		one("status", mapSlice(f.Statuses, storedEnum[model.MessageStatus]))
-	return dims, ok && countkey.Countable(dims)
-}
-
-// countMessages answers totalCount: O(1) from message_counters when the
-// filter has a counter, else COUNT(*) bounded by CountTimeout, else an
-// estimate (the smallest counter of the filter's counted criteria, an
-// upper bound).
-func (r *Resolver) countMessages(ctx context.Context, f *model.MessageFilter, preds []predicate.Message) (int64, bool, error) {
-	if dims, ok := counterDims(f); ok {
-		n, err := r.counter(ctx, countkey.Key(dims))
-		return n, true, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, r.opts.CountTimeout)
-	defer cancel()
-	n, err := r.client.Message.Query().Where(preds...).Count(cctx)
-	if err == nil {
-		return int64(n), true, nil
-	}
-	if ctx.Err() != nil || (!errors.Is(err, context.DeadlineExceeded) && cctx.Err() == nil) {
-		return 0, false, err
-	}
-	est, err := r.estimateMessages(ctx, f)
-	return est, false, err
-}
-
-// estimateMessages bounds a count from above with the counters of the
-// filter's single criteria.
-func (r *Resolver) estimateMessages(ctx context.Context, f *model.MessageFilter) (int64, error) {
-	best, err := r.counter(ctx, countkey.All)
-	if err != nil || f == nil {
-		return best, err
-	}
-	sum := func(dim string, vs []string) error {
-		if len(vs) == 0 {
-			return nil
-		}
-		keys := make([]string, len(vs))
-		for i, v := range vs {
-			keys[i] = countkey.Key(map[string]string{dim: v})
-		}
-		rows, err := r.client.MessageCounter.Query().Where(messagecounter.IDIn(keys...)).All(ctx)
-		if err != nil {
-			return err
-		}
-		var total int64
-		for _, c := range rows {
-			total += c.Count
-		}
-		best = min(best, total)
-		return nil
-	}
-	for dim, vs := range map[string][]string{
-		"sender": f.Senders, "owner": f.Owners, "channel": f.Channels, "chain": f.Chains,
-		"type":   mapSlice(f.Types, storedMessageType),
-		"status": mapSlice(f.Statuses, storedEnum[model.MessageStatus]),
-	} {
-		if err := sum(dim, vs); err != nil {
-			return 0, err
-		}
-	}
-	return best, nil
-}
-
-// counter reads one message counter; a missing counter is zero.
-func (r *Resolver) counter(ctx context.Context, key string) (int64, error) {
-	c, err := r.client.MessageCounter.Get(ctx, key)
-	if ent.IsNotFound(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return c.Count, nil
 }

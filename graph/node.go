@@ -7,6 +7,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregate"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // node resolves a global id of any Node type; unknown objects are nil.
@@ -20,7 +21,7 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	// interface marshaling must see a nil Node for missing objects.
 	switch typ {
 	case typeMessage:
-		return nonNil(findMessage(ctx, r.client, key))
+		return nonNil(read.FindMessage(ctx, r.client, key))
 	case typePost:
 		return nonNil(l.post().Load(ctx, key)())
 	case typeAggregateElement:

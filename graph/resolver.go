@@ -8,8 +8,6 @@ package graph
 import (
 	"errors"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -17,6 +15,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // Limits are the API's bounds on what one request may ask.
@@ -67,7 +66,10 @@ type Options struct {
 	// count is an estimate (countIsExact false). Default 2 s.
 	CountTimeout time.Duration
 	// SubmitTimeout bounds how long submitMessage(sync: true) waits for the
-	// processing result. Default 30 s.
+	// processing result before it answers PENDING. Default 5 s; the wait
+	// also ends before the request's own deadline, so that a message still
+	// pending (an amend waiting for its original) gets its PENDING result
+	// rather than the request's TIMEOUT error.
 	SubmitTimeout time.Duration
 	// Submitter takes submitted messages in; nil: submitMessage answers
 	// UNAVAILABLE.
@@ -123,10 +125,8 @@ type Resolver struct {
 	opts   Options
 	log    *slog.Logger
 
-	dialectOnce sync.Once
-	postgres    bool
-	// sqlDialect is the ent dialect name (see queryMessages), once known.
-	sqlDialect atomic.Value
+	// reader answers lists, counts and lookups (package read).
+	reader *read.Reader
 
 	// outboxEnds shares the cache checks' reads of the outbox end (set
 	// with a hub).
@@ -138,14 +138,18 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 	if err := limits.Validate(); err != nil {
 		return nil, err
 	}
-	o := Options{CountTimeout: 2 * time.Second, SubmitTimeout: 30 * time.Second, LoaderWait: 2 * time.Millisecond}
+	o := Options{CountTimeout: 2 * time.Second, SubmitTimeout: 5 * time.Second, LoaderWait: 2 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
 	if o.CountTimeout <= 0 || o.SubmitTimeout <= 0 || o.LoaderWait <= 0 {
 		return nil, errors.New("count, submit and loader timeouts must be positive")
 	}
-	r := &Resolver{client: client, limits: limits, opts: o, log: log.With("component", "graphql")}
+	reader, err := read.New(read.Config{CountTimeout: o.CountTimeout}, client)
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolver{client: client, reader: reader, limits: limits, opts: o, log: log.With("component", "graphql")}
 	if o.Hub != nil {
 		r.outboxEnds = newEndReader(o.Hub.outboxEnd)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -42,6 +43,9 @@ type HandlerConfig struct {
 	// OnSlowClient, if set, is called each time a websocket client is cut
 	// off as too slow (for metrics).
 	OnSlowClient func()
+	// PersistedQueries, if set, is the only operations served (see
+	// LoadPersistedQueries); automatic persisted queries register none.
+	PersistedQueries map[string]string
 	// Freshness, if set, adds extensions.freshness to every response.
 	Freshness *Freshness
 	// NoAnswerCache turns off the cache of whole feed answers (see
@@ -152,10 +156,17 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 	srv.AddTransport(postTransport{}) // gqlgen's POST, answers written without a second JSON pass
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if cfg.PersistedQueries != nil {
+		srv.Use(persistedOnly{queries: cfg.PersistedQueries})
+	} else {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	}
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
 	srv.Use(DepthLimit{Max: cfg.Limits.MaxDepth})
 	if cfg.Freshness != nil {
+		if ls, ok := schema.(loaderSchema); ok && ls.r.opts.Hub != nil {
+			cfg.Freshness.followHub(ls.r.opts.Hub)
+		}
 		srv.Use(cfg.Freshness)
 	}
 	if ls, ok := schema.(loaderSchema); ok && !cfg.NoAnswerCache && ls.r.opts.Cache != nil && ls.r.opts.Hub != nil {
@@ -189,6 +200,9 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+		if refuseTransport(w, r) {
+			return
+		}
 		if r.Header.Get("Upgrade") != "" {
 			st.serveDetached(srv, w, r)
 			return
@@ -209,4 +223,28 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
 	})
+}
+
+// refuseTransport answers, with a code, the requests no transport takes:
+// a POST whose body is not application/json (415) and methods other than
+// GET, POST and OPTIONS (405). It reports whether it answered.
+func refuseTransport(w http.ResponseWriter, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodOptions:
+		return false
+	case http.MethodPost:
+		if r.Header.Get("Upgrade") != "" {
+			return false
+		}
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err == nil && mt == "application/json" {
+			return false
+		}
+		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+			"a POST body must be application/json (a JSON object with query, variables and operationName)")
+		return true
+	}
+	w.Header().Set("Allow", "GET, POST, OPTIONS")
+	writeError(w, http.StatusMethodNotAllowed, CodeBadRequest, "method "+r.Method+" is not allowed: use GET or POST")
+	return true
 }

@@ -28,6 +28,8 @@ func (f SubmitterFunc) Submit(ctx context.Context, raw json.RawMessage) (string,
 type InvalidMessageError struct {
 	// Code is the protocol error code (rejected_messages.error_code).
 	Code int
+	// Name is the code's protocol name, e.g. INVALID_SIGNATURE.
+	Name string
 	// Reason says what is wrong.
 	Reason string
 }
@@ -50,6 +52,9 @@ func submitError(err error) error {
 	if errors.As(err, &inv) {
 		e := userError(CodeInvalidMessage, "%s", inv.Reason)
 		e.Extensions["errorCode"] = inv.Code
+		if inv.Name != "" {
+			e.Extensions["errorName"] = inv.Name
+		}
 		return e
 	}
 	return err

@@ -22,12 +22,10 @@ import (
 // gqlgen's.
 type postTransport struct{ transport.POST }
 
-// Do implements graphql.Transport.
+// Do implements graphql.Transport. A body that is not one JSON object
+// (empty, truncated, not JSON, an array) is answered 400 with code
+// BAD_REQUEST.
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	if strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json") {
-		t.POST.Do(w, r, exec)
-		return
-	}
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -43,6 +41,10 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&params); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the request body is not a JSON object: "+err.Error())
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "application/graphql-response+json") {
 		asPOST()
 		return
 	}
@@ -56,7 +58,26 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	w.Header().Set("Content-Type", "application/json")
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	_, _ = w.Write(appendResponse(nil, responses(ctx)))
+	resp := responses(ctx)
+	if unavailable(resp) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write(appendResponse(nil, resp))
+}
+
+// unavailable reports whether resp failed because the database is
+// unavailable: the answer is then a 503, which clients and proxies retry.
+func unavailable(resp *graphql.Response) bool {
+	if resp == nil {
+		return false
+	}
+	for _, e := range resp.Errors {
+		if e.Extensions["code"] == CodeServiceUnavailable {
+			return true
+		}
+	}
+	return false
 }
 
 // appendResponse appends resp as encoding/json writes a graphql.Response,

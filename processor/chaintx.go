@@ -320,11 +320,12 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 		if err != nil {
 			return res, fmt.Errorf("processor: submit tx messages: %w", err)
 		}
-		var pendingCopies []string
+		var pendingCopies, queued []string
 		for _, r := range out {
 			switch r.Outcome {
 			case Queued:
 				res.Queued++
+				queued = append(queued, r.ItemHash)
 			case Duplicate:
 				res.Duplicate++
 				if r.Status == string(messagestatus.StatusPending) {
@@ -335,6 +336,19 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 			case Rejected:
 				res.Rejected++
 			}
+		}
+		if len(queued) > 0 {
+			// A copy already pending without this transaction (from a
+			// client, or another transaction) keeps its row: intake's
+			// insert of this copy did nothing.
+			var others []string
+			err := p.client.PendingMessage.Query().Where(pendingmessage.ItemHashIn(queued...),
+				pendingmessage.Or(pendingmessage.TxHashIsNil(), pendingmessage.TxHashNEQ(h))).
+				Select(pendingmessage.FieldItemHash).Scan(ctx, &others)
+			if err != nil {
+				return res, fmt.Errorf("processor: pending copies: %w", err)
+			}
+			pendingCopies = append(pendingCopies, others...)
 		}
 		if len(pendingCopies) > 0 {
 			// A message already pending (from a client, or another

@@ -181,6 +181,9 @@ func (p *Processor) retryDirect(ctx context.Context, tx *ent.Tx, b *batch, r *en
 		return fmt.Errorf("insert status: %w", err)
 	}
 	pc.SetRetries(1).SetNextAttempt(b.now.Add(p.backoff(0))).SetLastErrorCode(int(code)).SetLastError(cause.Error())
+	if k := errcode.AwaitsOf(cause); k != "" {
+		pc.SetWaitsOn(k)
+	}
 	if code == errcode.ContentUnavailable {
 		pc.SetFetched(false)
 	}

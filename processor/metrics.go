@@ -21,7 +21,7 @@ import (
 //
 //   - alephql_processor_events_total{kind, type}: state changes by event
 //     kind (processed, rejected, forgotten, confirmed, amended, removing,
-//     removed, pending) and message type ("unknown" when the event names
+//     recovered, removed, pending) and message type ("unknown" when the event names
 //     none, as rejections do);
 //   - alephql_processor_rejections_total{code}: rejections by protocol
 //     error code;

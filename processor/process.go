@@ -577,6 +577,11 @@ func (p *Processor) retry(ctx context.Context, tx *ent.Tx, r *ent.PendingMessage
 	u := tx.PendingMessage.UpdateOneID(r.ID).
 		SetRetries(r.Retries + 1).SetNextAttempt(now.Add(p.backoff(r.Retries))).
 		SetLastErrorCode(int(code)).SetLastError(err.Error()).ClearClaimedBy().ClearClaimedUntil()
+	if k := errcode.AwaitsOf(err); k != "" {
+		u.SetWaitsOn(k)
+	} else {
+		u.ClearWaitsOn()
+	}
 	if code == errcode.ContentUnavailable {
 		u.SetFetched(false)
 	}
@@ -677,6 +682,9 @@ func (p *Processor) finish(ctx context.Context, tx *ent.Tx, b *batch) error {
 		}
 	}
 	if err := b.counters.write(ctx, tx); err != nil {
+		return err
+	}
+	if err := p.wakeDependents(ctx, tx, b); err != nil {
 		return err
 	}
 	return p.writeEvents(ctx, tx, b.events)

@@ -37,5 +37,7 @@ rule 'graph/...'     chains ipfs indexer processor server cmd
 rule 'events/...'    chains ipfs indexer processor ent graph database server cmd
 rule 'server/...'    chains ipfs indexer processor ent graph database cmd
 rule 'rest/storage/...' chains ipfs indexer processor graph server cmd
+rule 'read/...'      chains ipfs indexer processor graph rest server cmd
+rule 'rest/...'      chains ipfs indexer processor graph server cmd
 [ $fail -eq 0 ] && echo "import rules hold"
 exit $fail

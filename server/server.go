@@ -22,8 +22,19 @@ type Config struct {
 	Listen string
 	// ShutdownTimeout bounds the graceful shutdown. Default 15 s.
 	ShutdownTimeout time.Duration
-	// ReadHeaderTimeout bounds reading request headers. Default 10 s.
+	// ReadHeaderTimeout bounds reading request headers, against clients
+	// that send them slowly to hold connections (slowloris). Default 10 s.
 	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long. Default
+	// 120 s. (There is no read or write timeout on whole requests: server-
+	// sent events and websockets last as long as their subscriptions;
+	// bodies are bounded in size by the handlers, and GraphQL operations
+	// in time by the GraphQL request timeout.)
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers. Default 64 KiB.
+	MaxHeaderBytes int
+	// Limits are the per-client abuse limits (none by default).
+	Limits Limits
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -40,7 +51,13 @@ func (c *Config) Validate() error {
 	if c.ReadHeaderTimeout <= 0 {
 		c.ReadHeaderTimeout = 10 * time.Second
 	}
-	return nil
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	return c.Limits.Validate()
 }
 
 // Check is one readiness condition, e.g. "the database answers and is
@@ -98,7 +115,16 @@ func New(cfg Config, routes Routes, checks []Check, registry *prometheus.Registr
 	mux.Handle("GET /healthz", http.HandlerFunc(healthz))
 	mux.Handle("GET /readyz", readyz(checks, log))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
-	s.handler = logRequests(log, mux)
+	lm := newLimitMetrics(registry)
+	var h http.Handler = mux
+	if cfg.Limits.MaxWebsockets > 0 || cfg.Limits.MaxWebsocketsPerIP > 0 {
+		wl := &wsLimiter{perIP: cfg.Limits.MaxWebsocketsPerIP, total: cfg.Limits.MaxWebsockets, m: lm, byIP: map[string]int{}}
+		h = limitWebsockets(wl, log.Info, h)
+	}
+	if cfg.Limits.RatePerSecond > 0 {
+		h = rateLimit(newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst, time.Now), lm, h)
+	}
+	s.handler = logRequests(log, h)
 	return s, nil
 }
 
@@ -123,9 +149,13 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	s.mu.Lock()
 	s.addr = ln.Addr()
 	s.mu.Unlock()
+	ln = trackingListener{ln}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ConnContext:       connContext,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}

@@ -46,7 +46,7 @@ func main() {
 // exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serve := newServeCommand(stdout, stderr)
-	cmds := []*ffcli.Command{serve, newMigrateCommand(stderr), newImportCommand(stdout, stderr), newDemoCommand(stdout, stderr), newVersionCommand(stdout)}
+	cmds := []*ffcli.Command{serve, newMigrateCommand(stderr), newImportCommand(stdout, stderr), newJobsCommand(stdout, stderr), newDemoCommand(stdout, stderr), newVersionCommand(stdout)}
 	root := &ffcli.Command{
 		Name:       "alephql",
 		ShortUsage: "alephql [serve|migrate|import|demo|version] [flags]",

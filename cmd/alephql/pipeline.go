@@ -18,6 +18,8 @@ import (
 	"github.com/alephql/alephql/processor/demo"
 	"github.com/alephql/alephql/processor/errcode"
 	"github.com/alephql/alephql/processor/handler"
+	"github.com/alephql/alephql/processor/message"
+	"github.com/alephql/alephql/rest"
 )
 
 // pipelineFlags are the settings of the message processor.
@@ -96,16 +98,56 @@ func loadSample(ctx context.Context, p *processor.Processor, db *database.DB, co
 // graphSubmitter is the API's intake: graph.Submitter over the processor.
 type graphSubmitter struct{ p *processor.Processor }
 
-// Submit implements graph.Submitter. A malformed message is recorded as
-// rejected and reported as a *graph.InvalidMessageError; a duplicate is
-// not an error.
+// Submit implements graph.Submitter. A message invalid by itself is
+// reported as a *graph.InvalidMessageError: a malformed one (recorded as
+// rejected when it has an item hash), and one whose signature does not
+// verify, checked here before it is queued so that the API answers every
+// such message the same way; a duplicate is not an error.
 func (s graphSubmitter) Submit(ctx context.Context, raw json.RawMessage) (string, error) {
+	if m, err := message.Decode(raw); err == nil {
+		if err := m.Verify(); err != nil {
+			return "", invalidMessage(err)
+		}
+	}
+	r, err := s.p.Submit(ctx, raw, processor.OriginAPI, nil)
+	if err == nil {
+		return r.ItemHash, nil
+	}
+	return "", invalidMessage(err)
+}
+
+// invalidMessage maps an Invalid-kind processing error to a
+// *graph.InvalidMessageError, and returns any other error as is.
+func invalidMessage(err error) error {
+	if c, ok := errcode.CodeOf(err); ok && c.Kind() == errcode.Invalid {
+		return &graph.InvalidMessageError{Code: int(c), Name: c.String(), Reason: err.Error()}
+	}
+	return err
+}
+
+// errorNames names the protocol's error codes for the API.
+func errorNames() map[int]string {
+	all := errcode.All()
+	out := make(map[int]string, len(all))
+	for _, in := range all {
+		out[int(in.Code)] = in.Name
+	}
+	return out
+}
+
+// restSubmitter is the REST API's intake: rest.Submitter over the
+// processor, as graphSubmitter.
+type restSubmitter struct{ p *processor.Processor }
+
+// Submit implements rest.Submitter: a message refused at intake wraps
+// rest.ErrInvalidMessage.
+func (s restSubmitter) Submit(ctx context.Context, raw json.RawMessage) (string, error) {
 	r, err := s.p.Submit(ctx, raw, processor.OriginAPI, nil)
 	if err == nil {
 		return r.ItemHash, nil
 	}
 	if c, ok := errcode.CodeOf(err); ok && c.Kind() == errcode.Invalid {
-		return "", &graph.InvalidMessageError{Code: int(c), Reason: err.Error()}
+		return "", fmt.Errorf("%w: %w", rest.ErrInvalidMessage, err)
 	}
 	return "", err
 }
@@ -152,4 +194,5 @@ func (a storageAdapter) Unpin(ctx context.Context, hash string) error {
 var (
 	_ handler.Storage = storageAdapter{}
 	_ graph.Submitter = graphSubmitter{}
+	_ rest.Submitter  = restSubmitter{}
 )

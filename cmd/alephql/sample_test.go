@@ -43,17 +43,21 @@ func TestSampleDataLoadsEveryKind(t *testing.T) {
 	// hold STORE), so all of them end processed once the queue is empty.
 	// Three more STOREs hold the VMs' volumes; every 20th message is a
 	// PROGRAM or an INSTANCE, in turn.
+	// The VMs wait for their volumes' STOREs: wait for them too (the
+	// freshness extension's pending count may be up to a second old, from
+	// before the sample was queued).
+	var programs, instances int
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		n, pending, err := count("STORE")
 		require.NoError(c, err)
 		assert.Equal(c, size/20+3, n, "processed STOREs")
 		assert.Zero(c, pending, "pending messages")
+		programs, _, err = count("PROGRAM")
+		require.NoError(c, err)
+		instances, _, err = count("INSTANCE")
+		require.NoError(c, err)
+		assert.Equal(c, size/20, programs+instances, "processed VMs")
 	}, 120*time.Second, 250*time.Millisecond)
-	programs, _, err := count("PROGRAM")
-	require.NoError(t, err)
-	instances, _, err := count("INSTANCE")
-	require.NoError(t, err)
-	require.Equal(t, size/20, programs+instances, "processed VMs")
 	require.Equal(t, size/40, programs)
 
 	// Their volumes of every kind are recorded, and they cost what they

@@ -23,6 +23,8 @@ import (
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/read"
+	"github.com/alephql/alephql/rest"
 	"github.com/alephql/alephql/server"
 )
 
@@ -35,12 +37,16 @@ type serveFlags struct {
 	maxDepth        int
 	maxComplexity   int
 	requestTimeout  time.Duration
+	submitWait      time.Duration
+	limits          server.Limits
+	persistedOnly   string
 	maxBodyBytes    int64
 	benchBaseline   bool
 	answerCache     bool
 	debugListen     string
 	storage         storageFlags
 	pipeline        pipelineFlags
+	billing         billingFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -50,6 +56,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.storage.register(fs)
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
+	f.billing.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -57,6 +64,12 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&f.maxDepth, "graphql-max-depth", 12, "deepest selection nesting a query may have (env ALEPHQL_GRAPHQL_MAX_DEPTH)")
 	fs.IntVar(&f.maxComplexity, "graphql-max-complexity", 5000, "largest query complexity accepted (env ALEPHQL_GRAPHQL_MAX_COMPLEXITY)")
 	fs.DurationVar(&f.requestTimeout, "graphql-request-timeout", 30*time.Second, "time limit of one query or mutation (env ALEPHQL_GRAPHQL_REQUEST_TIMEOUT)")
+	fs.DurationVar(&f.submitWait, "graphql-submit-wait", 5*time.Second, "longest wait of submitMessage(sync: true) for the processing result before it answers PENDING; also ends before the request timeout (env ALEPHQL_GRAPHQL_SUBMIT_WAIT)")
+	fs.Float64Var(&f.limits.RatePerSecond, "rate-limit", 0, "requests per second allowed to one client IP on every route but the probes and /metrics, answered 429 with Retry-After beyond; 0: no limit (env ALEPHQL_RATE_LIMIT)")
+	fs.IntVar(&f.limits.RateBurst, "rate-burst", 0, "requests a client may send at once above --rate-limit; 0: twice the rate (env ALEPHQL_RATE_BURST)")
+	fs.IntVar(&f.limits.MaxWebsocketsPerIP, "ws-max-per-ip", 0, "open websockets allowed to one client IP, closed with 1013 beyond; 0: no limit (env ALEPHQL_WS_MAX_PER_IP)")
+	fs.IntVar(&f.limits.MaxWebsockets, "ws-max", 50000, "open websockets allowed in total, closed with 1013 beyond; 0: no limit (env ALEPHQL_WS_MAX)")
+	fs.StringVar(&f.persistedOnly, "graphql-persisted-only", "", "public deployments: serve only the operations of this file (a JSON object of sha256 hash to query, as automatic persisted queries send them); any other query is refused with PERSISTED_QUERY_NOT_ALLOWED; empty: any query (env ALEPHQL_GRAPHQL_PERSISTED_ONLY)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
@@ -97,9 +110,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := limits.Validate(); err != nil {
 		return usageError{fmt.Errorf("--graphql-*: %w", err)}
 	}
-	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout}
+	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout, Limits: f.limits}
 	if err := srvCfg.Validate(); err != nil {
-		return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
+		return usageError{fmt.Errorf("--listen, --rate-*, --ws-max*: %w", err)}
 	}
 
 	db, err := database.Open(ctx, dbCfg, log)
@@ -169,20 +182,44 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 	store.acceptSigned(proc, db.Client)
+	jobs, err := newBilling(f.billing, db, proc, registry, log)
+	if err != nil {
+		return err
+	}
+	if err := store.finalizeWith(f.storage, db.Client, jobs, log); err != nil {
+		return err
+	}
 	cacheMetrics, err := cache.NewMetrics(registry)
 	if err != nil {
 		return err
 	}
 	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}),
-		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics))
+		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait))
 	if err != nil {
 		return err
 	}
+	var persisted map[string]string
+	if f.persistedOnly != "" {
+		if persisted, err = graph.LoadPersistedQueries(f.persistedOnly); err != nil {
+			return usageError{fmt.Errorf("--graphql-persisted-only (ALEPHQL_GRAPHQL_PERSISTED_ONLY): %w", err)}
+		}
+	}
 	gql := graph.NewHandler(graph.HandlerConfig{
-		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout,
+		Limits: limits, MaxBodyBytes: f.maxBodyBytes, RequestTimeout: f.requestTimeout, PersistedQueries: persisted,
 		Freshness: graph.NewFreshness(db.Client, time.Second), NoAnswerCache: !f.answerCache,
 	}, schema, log)
-	extra := store.Routes
+	reader, err := read.New(read.Config{}, db.Client)
+	if err != nil {
+		return err
+	}
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, restSubmitter{proc}, bus, log)
+	if err != nil {
+		return err
+	}
+	extra := api.Routes()
+	for p, h := range store.Routes {
+		extra[p] = rest.CORS(h)
+	}
 	if f.benchBaseline {
 		var closePool func()
 		if extra, closePool, err = withBenchBaseline(ctx, extra, dbCfg.URL, f.dbMaxConns, log); err != nil {
@@ -216,6 +253,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return proc.Run(gctx) })
+	if f.billing.enabled {
+		g.Go(func() error { return runBilling(gctx, db, jobs) })
+	}
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })
 	}

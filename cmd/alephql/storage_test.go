@@ -23,6 +23,7 @@ import (
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ipfs"
+	"github.com/alephql/alephql/ipfs/ipfstest"
 )
 
 func storageServer(t *testing.T, db *database.DB, api string, maxUpload int64) (*storageNode, *httptest.Server) {
@@ -196,5 +197,21 @@ func TestStorageRoutesWithoutKubo(t *testing.T) {
 		doJSON(t, post(t, srv.URL+"/api/v0/ipfs/add_json", "application/json", strings.NewReader(`{}`)), 403)
 		out := doJSON(t, post(t, srv.URL+"/api/v0/storage/add_json", "application/json", strings.NewReader(`{}`)), 200)
 		require.Equal(t, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", out["hash"]) // sha256("{}")
+	})
+}
+
+func TestIPFSUploadsAnswer503WhileKuboIsDown(t *testing.T) {
+	// kubo stopped: uploads to IPFS answer 503 (retry later), not 500;
+	// once kubo is back they succeed again.
+	k := ipfstest.NewDaemon(t)
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		_, srv := storageServer(t, db, k.API, 1<<20)
+		k.Stop()
+		mp, ct := multipartBody(t, "a.bin", []byte("abc"), "")
+		doJSON(t, post(t, srv.URL+"/api/v0/ipfs/add_file", ct, mp), http.StatusServiceUnavailable)
+		doJSON(t, post(t, srv.URL+"/api/v0/ipfs/add_json", "application/json", strings.NewReader(`{}`)), http.StatusServiceUnavailable)
+		k.Start()
+		mp, ct = multipartBody(t, "a.bin", []byte("abc"), "")
+		doJSON(t, post(t, srv.URL+"/api/v0/ipfs/add_file", ct, mp), http.StatusOK)
 	})
 }

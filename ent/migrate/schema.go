@@ -786,6 +786,7 @@ var (
 		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "claimed_by", Type: field.TypeString, Nullable: true},
 		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
+		{Name: "waits_on", Type: field.TypeString, Nullable: true},
 		{Name: "tx_hash", Type: field.TypeString, Nullable: true},
 	}
 	// PendingMessagesTable holds the schema information for the "pending_messages" table.
@@ -796,7 +797,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "pending_messages_chain_txs_tx",
-				Columns:    []*schema.Column{PendingMessagesColumns[21]},
+				Columns:    []*schema.Column{PendingMessagesColumns[22]},
 				RefColumns: []*schema.Column{ChainTxsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -821,6 +822,11 @@ var (
 				Name:    "pendingmessage_time",
 				Unique:  false,
 				Columns: []*schema.Column{PendingMessagesColumns[9]},
+			},
+			{
+				Name:    "pendingmessage_waits_on",
+				Unique:  false,
+				Columns: []*schema.Column{PendingMessagesColumns[21]},
 			},
 		},
 	}
@@ -954,6 +960,8 @@ var (
 		{Name: "payment_type", Type: field.TypeString, Nullable: true},
 		{Name: "size", Type: field.TypeInt64, Default: 0},
 		{Name: "removed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "reason", Type: field.TypeEnum, Nullable: true, Enums: []string{"balance_insufficient", "credit_insufficient"}},
+		{Name: "removing_since", Type: field.TypeTime, Nullable: true},
 	}
 	// RemovedMessagesTable holds the schema information for the "removed_messages" table.
 	RemovedMessagesTable = &schema.Table{

@@ -58,6 +58,8 @@ const (
 	FieldClaimedBy = "claimed_by"
 	// FieldClaimedUntil holds the string denoting the claimed_until field in the database.
 	FieldClaimedUntil = "claimed_until"
+	// FieldWaitsOn holds the string denoting the waits_on field in the database.
+	FieldWaitsOn = "waits_on"
 	// EdgeTx holds the string denoting the tx edge name in mutations.
 	EdgeTx = "tx"
 	// ChainTxFieldID holds the string denoting the ID field of the ChainTx.
@@ -97,6 +99,7 @@ var Columns = []string{
 	FieldLastError,
 	FieldClaimedBy,
 	FieldClaimedUntil,
+	FieldWaitsOn,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -255,6 +258,11 @@ func ByClaimedBy(opts ...sql.OrderTermOption) OrderOption {
 // ByClaimedUntil orders the results by the claimed_until field.
 func ByClaimedUntil(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldClaimedUntil, opts...).ToFunc()
+}
+
+// ByWaitsOn orders the results by the waits_on field.
+func ByWaitsOn(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWaitsOn, opts...).ToFunc()
 }
 
 // ByTxField orders the results by tx field.

@@ -150,6 +150,11 @@ func ClaimedUntil(v time.Time) predicate.PendingMessage {
 	return predicate.PendingMessage(sql.FieldEQ(FieldClaimedUntil, v))
 }
 
+// WaitsOn applies equality check predicate on the "waits_on" field. It's identical to WaitsOnEQ.
+func WaitsOn(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldEQ(FieldWaitsOn, v))
+}
+
 // ItemHashEQ applies the EQ predicate on the "item_hash" field.
 func ItemHashEQ(v string) predicate.PendingMessage {
 	return predicate.PendingMessage(sql.FieldEQ(FieldItemHash, v))
@@ -1223,6 +1228,81 @@ func ClaimedUntilIsNil() predicate.PendingMessage {
 // ClaimedUntilNotNil applies the NotNil predicate on the "claimed_until" field.
 func ClaimedUntilNotNil() predicate.PendingMessage {
 	return predicate.PendingMessage(sql.FieldNotNull(FieldClaimedUntil))
+}
+
+// WaitsOnEQ applies the EQ predicate on the "waits_on" field.
+func WaitsOnEQ(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldEQ(FieldWaitsOn, v))
+}
+
+// WaitsOnNEQ applies the NEQ predicate on the "waits_on" field.
+func WaitsOnNEQ(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldNEQ(FieldWaitsOn, v))
+}
+
+// WaitsOnIn applies the In predicate on the "waits_on" field.
+func WaitsOnIn(vs ...string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldIn(FieldWaitsOn, vs...))
+}
+
+// WaitsOnNotIn applies the NotIn predicate on the "waits_on" field.
+func WaitsOnNotIn(vs ...string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldNotIn(FieldWaitsOn, vs...))
+}
+
+// WaitsOnGT applies the GT predicate on the "waits_on" field.
+func WaitsOnGT(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldGT(FieldWaitsOn, v))
+}
+
+// WaitsOnGTE applies the GTE predicate on the "waits_on" field.
+func WaitsOnGTE(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldGTE(FieldWaitsOn, v))
+}
+
+// WaitsOnLT applies the LT predicate on the "waits_on" field.
+func WaitsOnLT(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldLT(FieldWaitsOn, v))
+}
+
+// WaitsOnLTE applies the LTE predicate on the "waits_on" field.
+func WaitsOnLTE(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldLTE(FieldWaitsOn, v))
+}
+
+// WaitsOnContains applies the Contains predicate on the "waits_on" field.
+func WaitsOnContains(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldContains(FieldWaitsOn, v))
+}
+
+// WaitsOnHasPrefix applies the HasPrefix predicate on the "waits_on" field.
+func WaitsOnHasPrefix(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldHasPrefix(FieldWaitsOn, v))
+}
+
+// WaitsOnHasSuffix applies the HasSuffix predicate on the "waits_on" field.
+func WaitsOnHasSuffix(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldHasSuffix(FieldWaitsOn, v))
+}
+
+// WaitsOnIsNil applies the IsNil predicate on the "waits_on" field.
+func WaitsOnIsNil() predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldIsNull(FieldWaitsOn))
+}
+
+// WaitsOnNotNil applies the NotNil predicate on the "waits_on" field.
+func WaitsOnNotNil() predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldNotNull(FieldWaitsOn))
+}
+
+// WaitsOnEqualFold applies the EqualFold predicate on the "waits_on" field.
+func WaitsOnEqualFold(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldEqualFold(FieldWaitsOn, v))
+}
+
+// WaitsOnContainsFold applies the ContainsFold predicate on the "waits_on" field.
+func WaitsOnContainsFold(v string) predicate.PendingMessage {
+	return predicate.PendingMessage(sql.FieldContainsFold(FieldWaitsOn, v))
 }
 
 // HasTx applies the HasEdge predicate on the "tx" edge.

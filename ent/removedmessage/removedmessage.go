@@ -3,6 +3,10 @@
 package removedmessage
 
 import (
+	"fmt"
+	"io"
+	"strconv"
+
 	"entgo.io/ent/dialect/sql"
 )
 
@@ -33,6 +37,10 @@ const (
 	FieldSize = "size"
 	// FieldRemovedAt holds the string denoting the removed_at field in the database.
 	FieldRemovedAt = "removed_at"
+	// FieldReason holds the string denoting the reason field in the database.
+	FieldReason = "reason"
+	// FieldRemovingSince holds the string denoting the removing_since field in the database.
+	FieldRemovingSince = "removing_since"
 	// Table holds the table name of the removedmessage in the database.
 	Table = "removed_messages"
 )
@@ -51,6 +59,8 @@ var Columns = []string{
 	FieldPaymentType,
 	FieldSize,
 	FieldRemovedAt,
+	FieldReason,
+	FieldRemovingSince,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -69,6 +79,29 @@ var (
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
+
+// Reason defines the type for the "reason" enum field.
+type Reason string
+
+// Reason values.
+const (
+	ReasonBalanceInsufficient Reason = "balance_insufficient"
+	ReasonCreditInsufficient  Reason = "credit_insufficient"
+)
+
+func (r Reason) String() string {
+	return string(r)
+}
+
+// ReasonValidator is a validator for the "reason" field enum values. It is called by the builders before save.
+func ReasonValidator(r Reason) error {
+	switch r {
+	case ReasonBalanceInsufficient, ReasonCreditInsufficient:
+		return nil
+	default:
+		return fmt.Errorf("removedmessage: invalid enum value for reason field: %q", r)
+	}
+}
 
 // OrderOption defines the ordering options for the RemovedMessage queries.
 type OrderOption func(*sql.Selector)
@@ -131,4 +164,32 @@ func BySize(opts ...sql.OrderTermOption) OrderOption {
 // ByRemovedAt orders the results by the removed_at field.
 func ByRemovedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRemovedAt, opts...).ToFunc()
+}
+
+// ByReason orders the results by the reason field.
+func ByReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReason, opts...).ToFunc()
+}
+
+// ByRemovingSince orders the results by the removing_since field.
+func ByRemovingSince(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRemovingSince, opts...).ToFunc()
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Reason) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Reason) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Reason(str)
+	if err := ReasonValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Reason", str)
+	}
+	return nil
 }

@@ -119,6 +119,11 @@ func RemovedAt(v time.Time) predicate.RemovedMessage {
 	return predicate.RemovedMessage(sql.FieldEQ(FieldRemovedAt, v))
 }
 
+// RemovingSince applies equality check predicate on the "removing_since" field. It's identical to RemovingSinceEQ.
+func RemovingSince(v time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldEQ(FieldRemovingSince, v))
+}
+
 // TypeEQ applies the EQ predicate on the "type" field.
 func TypeEQ(v string) predicate.RemovedMessage {
 	return predicate.RemovedMessage(sql.FieldEQ(FieldType, v))
@@ -797,6 +802,86 @@ func RemovedAtIsNil() predicate.RemovedMessage {
 // RemovedAtNotNil applies the NotNil predicate on the "removed_at" field.
 func RemovedAtNotNil() predicate.RemovedMessage {
 	return predicate.RemovedMessage(sql.FieldNotNull(FieldRemovedAt))
+}
+
+// ReasonEQ applies the EQ predicate on the "reason" field.
+func ReasonEQ(v Reason) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldEQ(FieldReason, v))
+}
+
+// ReasonNEQ applies the NEQ predicate on the "reason" field.
+func ReasonNEQ(v Reason) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldNEQ(FieldReason, v))
+}
+
+// ReasonIn applies the In predicate on the "reason" field.
+func ReasonIn(vs ...Reason) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldIn(FieldReason, vs...))
+}
+
+// ReasonNotIn applies the NotIn predicate on the "reason" field.
+func ReasonNotIn(vs ...Reason) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldNotIn(FieldReason, vs...))
+}
+
+// ReasonIsNil applies the IsNil predicate on the "reason" field.
+func ReasonIsNil() predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldIsNull(FieldReason))
+}
+
+// ReasonNotNil applies the NotNil predicate on the "reason" field.
+func ReasonNotNil() predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldNotNull(FieldReason))
+}
+
+// RemovingSinceEQ applies the EQ predicate on the "removing_since" field.
+func RemovingSinceEQ(v time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldEQ(FieldRemovingSince, v))
+}
+
+// RemovingSinceNEQ applies the NEQ predicate on the "removing_since" field.
+func RemovingSinceNEQ(v time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldNEQ(FieldRemovingSince, v))
+}
+
+// RemovingSinceIn applies the In predicate on the "removing_since" field.
+func RemovingSinceIn(vs ...time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldIn(FieldRemovingSince, vs...))
+}
+
+// RemovingSinceNotIn applies the NotIn predicate on the "removing_since" field.
+func RemovingSinceNotIn(vs ...time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldNotIn(FieldRemovingSince, vs...))
+}
+
+// RemovingSinceGT applies the GT predicate on the "removing_since" field.
+func RemovingSinceGT(v time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldGT(FieldRemovingSince, v))
+}
+
+// RemovingSinceGTE applies the GTE predicate on the "removing_since" field.
+func RemovingSinceGTE(v time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldGTE(FieldRemovingSince, v))
+}
+
+// RemovingSinceLT applies the LT predicate on the "removing_since" field.
+func RemovingSinceLT(v time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldLT(FieldRemovingSince, v))
+}
+
+// RemovingSinceLTE applies the LTE predicate on the "removing_since" field.
+func RemovingSinceLTE(v time.Time) predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldLTE(FieldRemovingSince, v))
+}
+
+// RemovingSinceIsNil applies the IsNil predicate on the "removing_since" field.
+func RemovingSinceIsNil() predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldIsNull(FieldRemovingSince))
+}
+
+// RemovingSinceNotNil applies the NotNil predicate on the "removing_since" field.
+func RemovingSinceNotNil() predicate.RemovedMessage {
+	return predicate.RemovedMessage(sql.FieldNotNull(FieldRemovingSince))
 }
 
 // And groups predicates with the AND operator between them.

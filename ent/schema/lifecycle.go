@@ -72,6 +72,7 @@ func (PendingMessage) Fields() []ent.Field {
 		field.Text("last_error").Optional().Nillable().Comment("Human-readable reason of the last retryable failure."),
 		field.String("claimed_by").Optional().Nillable().Comment("Processor holding the row, while its lease lasts."),
 		field.Time("claimed_until").Optional().Nillable(),
+		field.String("waits_on").Optional().Nillable().Comment("What a message retried for a missing dependency waits for (an item hash, or an aggregate as address/key): processing it retries the message at once."),
 	}
 }
 
@@ -90,6 +91,7 @@ func (PendingMessage) Indexes() []ent.Index {
 		index.Fields("fetched", "next_attempt"),
 		index.Fields("item_hash"),
 		index.Fields("time"),
+		index.Fields("waits_on"),
 	}
 }
 
@@ -185,15 +187,22 @@ func (ForgottenMessage) Indexes() []ent.Index {
 func (ForgottenMessage) Annotations() []schema.Annotation { return skipGQL() }
 
 // RemovedMessage is the skeleton of a paid message whose resources were
-// removed for lack of balance or credit. removed_at is empty while the
-// message is in its grace period (status removing).
+// removed for lack of balance or credit. The billing jobs write it when the
+// message enters its grace period (status removing, removed_at empty) and
+// delete it if the account pays again; the garbage collector sets
+// removed_at when it finalizes the removal.
 type RemovedMessage struct {
 	ent.Schema
 }
 
 // Fields of the RemovedMessage.
 func (RemovedMessage) Fields() []ent.Field {
-	return append(snapshotFields(), field.Time("removed_at").Optional().Nillable())
+	return append(snapshotFields(),
+		field.Time("removed_at").Optional().Nillable(),
+		field.Enum("reason").Values("balance_insufficient", "credit_insufficient").Optional().Nillable().
+			Comment("Why the message is removed: the hold balance or the credits no longer cover it."),
+		field.Time("removing_since").Optional().Nillable().Comment("When the message entered its grace period (status removing)."),
+	)
 }
 
 // Indexes of the RemovedMessage.
@@ -236,7 +245,7 @@ func (MessageEvent) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int64("id").Comment("Sequence number, increasing in commit order."),
 		field.String("item_hash").MaxLen(hashMaxLen).Immutable(),
-		field.String("kind").Immutable().Comment("processed, rejected, forgotten, confirmed, amended, removing, removed or pending (see package events)."),
+		field.String("kind").Immutable().Comment("processed, rejected, forgotten, confirmed, amended, removing, recovered, removed or pending (see package events)."),
 		field.Time("created_at").Immutable(),
 		field.String("related").Optional().Nillable().Immutable().
 			Comment("Other message involved: the FORGET, the amend, the confirming transaction."),

@@ -150,7 +150,10 @@ type MessageFilter struct {
 	Types []MessageType `json:"types,omitempty"`
 	// Chains of the signatures (ETH, SOL, ...).
 	Chains []string `json:"chains,omitempty"`
-	// Statuses; the list holds PROCESSED and REMOVING messages.
+	// Statuses; the list holds PROCESSED and REMOVING messages. REMOVED, which
+	// cannot be combined with other statuses, lists removed messages from their
+	// snapshots (ordered by TIME, filtered by
+	// hashes, senders, owners, channels, types, chains, payment types and times).
 	Statuses []MessageStatus `json:"statuses,omitempty"`
 	// Tags (a message matches if it has any of them).
 	Tags []string `json:"tags,omitempty"`
@@ -232,6 +235,22 @@ type MessageProcessed struct {
 
 func (MessageProcessed) IsMessageEvent() {}
 
+// A paid message in its grace period is paid for again: it is PROCESSED once more.
+type MessageRecovered struct {
+	// Resume cursor.
+	Cursor string `json:"cursor"`
+	// Outbox sequence number.
+	Seq int `json:"seq"`
+	// Commit time.
+	At time.Time `json:"at"`
+	// Item hash.
+	Hash string `json:"hash"`
+	// The message.
+	Message *ent.Message `json:"message,omitempty"`
+}
+
+func (MessageRecovered) IsMessageEvent() {}
+
 // A message was refused.
 type MessageRejected struct {
 	// Resume cursor.
@@ -278,6 +297,8 @@ type MessageRemoving struct {
 	Hash string `json:"hash"`
 	// The message.
 	Message *ent.Message `json:"message,omitempty"`
+	// What its owner no longer pays.
+	Reason *RemovalReason `json:"reason,omitempty"`
 }
 
 func (MessageRemoving) IsMessageEvent() {}
@@ -299,6 +320,10 @@ type MessageStatusInfo struct {
 	Forgotten *ForgetRecord `json:"forgotten,omitempty"`
 	// When the message's resources were removed; set for REMOVED.
 	RemovedAt *time.Time `json:"removedAt,omitempty"`
+	// Why the message is being or was removed; set for REMOVING and REMOVED.
+	RemovalReason *RemovalReason `json:"removalReason,omitempty"`
+	// When the message entered its grace period; set for REMOVING and REMOVED.
+	RemovingSince *time.Time `json:"removingSince,omitempty"`
 }
 
 // Write entry points.
@@ -903,6 +928,64 @@ func (e *PinType) UnmarshalJSON(b []byte) error {
 }
 
 func (e PinType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why a paid message is removed.
+type RemovalReason string
+
+const (
+	// The owner's token balance no longer covers what it holds.
+	RemovalReasonBalanceInsufficient RemovalReason = "BALANCE_INSUFFICIENT"
+	// The owner's credits no longer cover a day of what it runs.
+	RemovalReasonCreditInsufficient RemovalReason = "CREDIT_INSUFFICIENT"
+)
+
+var AllRemovalReason = []RemovalReason{
+	RemovalReasonBalanceInsufficient,
+	RemovalReasonCreditInsufficient,
+}
+
+func (e RemovalReason) IsValid() bool {
+	switch e {
+	case RemovalReasonBalanceInsufficient, RemovalReasonCreditInsufficient:
+		return true
+	}
+	return false
+}
+
+func (e RemovalReason) String() string {
+	return string(e)
+}
+
+func (e *RemovalReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RemovalReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RemovalReason", str)
+	}
+	return nil
+}
+
+func (e RemovalReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RemovalReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RemovalReason) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -247,3 +247,6 @@ func Add(a, b *Decimal) (*Decimal, error) { return add(a, b) }
 
 // Mul returns a·b in the reference context (28 digits, half even).
 func Mul(a, b *Decimal) (*Decimal, error) { return mul(a, b) }
+
+// Sub returns a−b in the reference context (28 digits, half even).
+func Sub(a, b *Decimal) (*Decimal, error) { return add(a, neg(b)) }

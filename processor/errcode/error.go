@@ -24,6 +24,12 @@ type Error struct {
 	Details any
 	// Err is the underlying cause, if any.
 	Err error
+	// Awaits is, for a MissingDependency code, what the message waits
+	// for: an item hash, or an aggregate as AggregateKey names it. The
+	// pipeline retries the message as soon as it processes that
+	// dependency; empty when unknown (the message then waits for its
+	// back-off).
+	Awaits string
 }
 
 // Error formats the code, the field and the reason.
@@ -67,6 +73,28 @@ func New(code Code, detail string) *Error {
 // Newf returns an error with a code and a formatted reason.
 func Newf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Awaiting sets e.Awaits and returns e.
+func (e *Error) Awaiting(key string) *Error {
+	e.Awaits = key
+	return e
+}
+
+// AggregateKey is the Awaits key of the aggregate key of address: a
+// FORGET of an aggregate that is not known yet waits for it.
+func AggregateKey(address, key string) string {
+	return "aggregate:" + address + "/" + key
+}
+
+// AwaitsOf returns what err says its message waits for: the Awaits of the
+// first *Error in err's chain, for a MissingDependency code.
+func AwaitsOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Kind() == MissingDependency {
+		return e.Awaits
+	}
+	return ""
 }
 
 // Field returns an error about one field (a JSON path) with a reason.

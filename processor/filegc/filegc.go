@@ -2,7 +2,9 @@
 // no pin keeps any more, as pyaleph's services/storage/garbage_collector.py
 // does. Each round first deletes grace-period pins whose time is up, then,
 // for every files row without any pin, deletes the row and then the bytes
-// (the local store copy, and kubo's pin for CIDs).
+// (the local store copy, and kubo's pin for CIDs). With a Finalizer (the
+// billing jobs), each round ends by finalizing removals (removing ->
+// removed) whose pins are gone.
 //
 // The row goes first, and only while it still has no pin, so a pin added
 // concurrently keeps both row and bytes; if deleting the bytes then fails
@@ -25,6 +27,20 @@ import (
 type Deleter interface {
 	Delete(ctx context.Context, hash string) error
 }
+
+// Finalizer finalizes removals once their files are collected; the
+// billing jobs (*billing.Jobs) implement it.
+type Finalizer interface {
+	FinalizeRemoved(ctx context.Context, now time.Time) (int, error)
+}
+
+// Option adds an optional collaborator to the Collector.
+type Option func(*Collector)
+
+// WithFinalizer makes each round end by finalizing removing messages that
+// no pin holds any more (removing -> removed, spec 5.5), as the reference
+// node's collector does.
+func WithFinalizer(f Finalizer) Option { return func(c *Collector) { c.finalizer = f } }
 
 // Defaults of Config.
 const (
@@ -55,10 +71,12 @@ type Collector struct {
 	content Deleter
 	log     *slog.Logger
 	now     func() time.Time
+	// finalizer, if set, runs at the end of each round.
+	finalizer Finalizer
 }
 
 // New returns a Collector.
-func New(cfg Config, client *ent.Client, content Deleter, log *slog.Logger) (*Collector, error) {
+func New(cfg Config, client *ent.Client, content Deleter, log *slog.Logger, opts ...Option) (*Collector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -68,7 +86,11 @@ func New(cfg Config, client *ent.Client, content Deleter, log *slog.Logger) (*Co
 	if cfg.Batch == 0 {
 		cfg.Batch = DefaultBatch
 	}
-	return &Collector{cfg: cfg, client: client, content: content, log: log.With("component", "filegc"), now: time.Now}, nil
+	c := &Collector{cfg: cfg, client: client, content: content, log: log.With("component", "filegc"), now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // Run collects every Config.Period until ctx ends. A failed round is logged
@@ -93,6 +115,7 @@ type Stats struct {
 	ExpiredPins  int // grace-period pins deleted
 	DeletedFiles int // files rows deleted
 	Orphaned     int // files whose bytes could not be deleted
+	Removed      int // removing messages finalized as removed
 }
 
 // Collect runs one round as of now.
@@ -132,8 +155,15 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) (Stats, error) {
 		}
 		after = hashes[len(hashes)-1]
 	}
-	if st.ExpiredPins > 0 || st.DeletedFiles > 0 {
-		c.log.Info("garbage collected", "expired_pins", st.ExpiredPins, "files", st.DeletedFiles, "orphaned", st.Orphaned)
+	if c.finalizer != nil {
+		n, err := c.finalizer.FinalizeRemoved(ctx, now)
+		st.Removed = n
+		if err != nil {
+			return st, fmt.Errorf("finalize removals: %w", err)
+		}
+	}
+	if st.ExpiredPins > 0 || st.DeletedFiles > 0 || st.Removed > 0 {
+		c.log.Info("garbage collected", "expired_pins", st.ExpiredPins, "files", st.DeletedFiles, "orphaned", st.Orphaned, "removed", st.Removed)
 	}
 	return st, nil
 }

@@ -68,7 +68,8 @@ func (h *Forget) targets(ctx context.Context, tx *ent.Tx, c *message.ForgetConte
 			return nil, errcode.Wrap(errcode.InternalError, err, "read aggregate elements")
 		}
 		if len(ids) == 0 {
-			return nil, errcode.Newf(errcode.ForgetTargetNotFound, "aggregate %s of %s is not known", key, c.Address)
+			return nil, errcode.Newf(errcode.ForgetTargetNotFound, "aggregate %s of %s is not known", key, c.Address).
+				Awaiting(errcode.AggregateKey(c.Address, key))
 		}
 		out = append(out, ids...)
 	}
@@ -111,11 +112,11 @@ func (h *Forget) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.M
 	for _, t := range targets {
 		st, ok := statuses[t]
 		if !ok {
-			return errcode.Newf(errcode.ForgetTargetNotFound, "message %s is not known", t)
+			return errcode.Newf(errcode.ForgetTargetNotFound, "message %s is not known", t).Awaiting(t)
 		}
 		switch st {
 		case messagestatus.StatusPending:
-			return errcode.Newf(errcode.ForgetTargetNotFound, "message %s is not processed yet", t)
+			return errcode.Newf(errcode.ForgetTargetNotFound, "message %s is not processed yet", t).Awaiting(t)
 		case messagestatus.StatusProcessed, messagestatus.StatusRemoving:
 			if usedByVM[t] {
 				return errcode.Newf(errcode.ForgetNotAllowed, "message %s is used as a VM volume", t)

@@ -53,7 +53,7 @@ func (h *Post) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.Mes
 	}
 	orig, err := tx.Post.Get(ctx, c.Ref)
 	if ent.IsNotFound(err) {
-		return errcode.Newf(errcode.PostAmendTargetNotFound, "amended post %s is not known", c.Ref)
+		return errcode.Newf(errcode.PostAmendTargetNotFound, "amended post %s is not known", c.Ref).Awaiting(c.Ref)
 	}
 	if err != nil {
 		return errcode.Wrap(errcode.InternalError, err, "read amended post")

@@ -104,7 +104,7 @@ func (h *Store) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.Me
 		return err
 	}
 	if pin == nil {
-		return errcode.Newf(errcode.StoreRefNotFound, "referenced STORE %s is not known", c.Ref)
+		return errcode.Newf(errcode.StoreRefNotFound, "referenced STORE %s is not known", c.Ref).Awaiting(c.Ref)
 	}
 	if pin.Ref != nil {
 		return errcode.Newf(errcode.StoreUpdateUpdate, "referenced STORE %s is itself an update of %s", c.Ref, *pin.Ref)

@@ -134,7 +134,7 @@ func (h *VM) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.Messa
 		missing = slices.Compact(missing)
 		e := errcode.Newf(errcode.VMVolumeNotFound, "volumes not found: %v", missing)
 		e.Details = map[string]any{"errors": missing}
-		return e
+		return e.Awaiting(missing[0])
 	}
 	if err := h.checkParentSizes(ctx, tx, p); err != nil {
 		return err
@@ -144,7 +144,7 @@ func (h *VM) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.Messa
 	}
 	target, err := tx.VM.Query().Where(vm.ID(p.base.Replaces), vm.TypeEQ(vm.TypeProgram)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return errcode.Newf(errcode.VMRefNotFound, "replaced program %s is not known", p.base.Replaces)
+		return errcode.Newf(errcode.VMRefNotFound, "replaced program %s is not known", p.base.Replaces).Awaiting(p.base.Replaces)
 	}
 	if err != nil {
 		return errcode.Wrap(errcode.InternalError, err, "read replaced VM")

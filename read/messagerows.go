@@ -1,4 +1,4 @@
-package graph
+package read
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // copy per row, a tenth of a feed page's CPU) only for the JSON scalar to
 // compact it again. The database stores content as JSON (jsonb on
 // PostgreSQL, checked on write), so the bytes are the document.
-func (r *Resolver) queryMessages(ctx context.Context, cols []string, build func(*sql.Selector)) ([]*ent.Message, error) {
+func (r *Reader) queryMessages(ctx context.Context, cols []string, build func(*sql.Selector)) ([]*ent.Message, error) {
 	if cols == nil {
 		cols = message.Columns
 	}

@@ -1,4 +1,4 @@
-package graph
+package read
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"github.com/alephql/alephql/ent/removedmessage"
 )
 
-// findMessage returns a message by hash from wherever it is: the messages
+// FindMessage returns a message by hash from wherever it is: the messages
 // table (processed, removing), the rejected message's wire fields, the
 // forgotten or removed snapshot (no content), or the pending queue. Nil if
 // the node never heard of it.
-func findMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message, error) {
+func FindMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message, error) {
 	m, err := c.Message.Get(ctx, hash)
 	if !ent.IsNotFound(err) {
 		return m, err
@@ -27,7 +27,7 @@ func findMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message,
 		return nil, err
 	}
 	if rm, err := c.RemovedMessage.Get(ctx, hash); err == nil {
-		return removedMessage(rm), nil
+		return RemovedMessage(rm), nil
 	} else if !ent.IsNotFound(err) {
 		return nil, err
 	}
@@ -46,11 +46,11 @@ func findMessage(ctx context.Context, c *ent.Client, hash string) (*ent.Message,
 	return pendingMessage(p), nil
 }
 
-// findMessagesElsewhere is findMessage for messages known not to be in the
+// FindMessagesElsewhere is FindMessage for messages known not to be in the
 // messages table, in one query per other place rather than per hash: the
 // hub's outbox reads meet many pending (not yet processed) messages. Hashes
 // the node never heard of are absent from the result.
-func findMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) (map[string]*ent.Message, error) {
+func FindMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) (map[string]*ent.Message, error) {
 	out := make(map[string]*ent.Message, len(hashes))
 	missing := func() []string {
 		var m []string
@@ -74,7 +74,7 @@ func findMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) 
 			return nil, err
 		}
 		for _, rm := range rms {
-			out[rm.ID] = removedMessage(rm)
+			out[rm.ID] = RemovedMessage(rm)
 		}
 	}
 	if rest := missing(); len(rest) > 0 {
@@ -92,7 +92,7 @@ func findMessagesElsewhere(ctx context.Context, c *ent.Client, hashes []string) 
 			return nil, err
 		}
 		for _, p := range ps {
-			if out[p.ItemHash] == nil { // the first pending copy, as findMessage
+			if out[p.ItemHash] == nil { // the first pending copy, as FindMessage
 				out[p.ItemHash] = pendingMessage(p)
 			}
 		}
@@ -105,7 +105,9 @@ func forgottenMessage(f *ent.ForgottenMessage) *ent.Message {
 		Time: f.Time, Channel: f.Channel, Owner: f.Owner, PaymentType: f.PaymentType, Size: f.Size}
 }
 
-func removedMessage(rm *ent.RemovedMessage) *ent.Message {
+// RemovedMessage is the message skeleton of a removal snapshot: the columns
+// a removed message keeps.
+func RemovedMessage(rm *ent.RemovedMessage) *ent.Message {
 	return &ent.Message{ID: rm.ID, Type: rm.Type, Chain: rm.Chain, Sender: rm.Sender, Signature: rm.Signature, ItemType: rm.ItemType,
 		Time: rm.Time, Channel: rm.Channel, Owner: rm.Owner, PaymentType: rm.PaymentType, Size: rm.Size}
 }

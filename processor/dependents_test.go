@@ -1,0 +1,98 @@
+package processor_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/alephql/alephql/database"
+	"github.com/alephql/alephql/database/dbtest"
+	"github.com/alephql/alephql/ent/messagestatus"
+	"github.com/alephql/alephql/ent/pendingmessage"
+	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/processor/errcode"
+)
+
+func TestDependentsRetriedAtOnce(t *testing.T) {
+	// A message retried for a missing dependency records what it waits
+	// for; processing that dependency makes it due at once: the test
+	// clock never moves, so no back-off ever expires.
+	cases := []struct {
+		name string
+		// build returns the dependency, the dependent, and the key the
+		// dependent waits on.
+		build func(t *testing.T) (dep, dependent []byte, depHash, dependentHash, key string)
+	}{
+		{"amend before its post", func(t *testing.T) ([]byte, []byte, string, string, string) {
+			alice, m := account(t), must(t)
+			orig, oh := m(alice.Post(base+5, "TEST", "note", map[string]any{"v": 0}, ""))
+			amend, ah := m(alice.Amend(base+10, "TEST", oh, map[string]any{"v": 1}))
+			return orig, amend, oh, ah, oh
+		}},
+		{"forget before its target", func(t *testing.T) ([]byte, []byte, string, string, string) {
+			alice, m := account(t), must(t)
+			orig, oh := m(alice.Post(base+5, "TEST", "note", map[string]any{"v": 0}, ""))
+			fg, fh := m(alice.Forget(base+10, "TEST", oh))
+			return orig, fg, oh, fh, oh
+		}},
+		{"forget before its aggregate", func(t *testing.T) ([]byte, []byte, string, string, string) {
+			alice, m := account(t), must(t)
+			// FORGET names aggregates by a hash-shaped key.
+			const key = "a3a86b2ae7f8ee8e7a3f8e3c33e3a5f1e1a2b3c4d5e6f708192a3b4c5d6e7f80"
+			agg, gh := m(alice.Aggregate(base+5, "TEST", key, map[string]any{"name": "a"}))
+			fg, fh := m(alice.Sign(demoMsg("FORGET", "TEST", base+10, map[string]any{"hashes": []string{}, "aggregates": []string{key}})))
+			return agg, fg, gh, fh, errcode.AggregateKey(alice.Address(), key)
+		}},
+	}
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnv(t, db, processor.Config{MaxRetries: 5})
+				dep, dependent, dh, h, key := tc.build(t)
+				e.submit(dependent)
+				e.drain()
+				require.Equal(t, messagestatus.StatusPending, e.status(h))
+				row, err := db.Client.PendingMessage.Query().Where(pendingmessage.ItemHash(h)).Only(t.Context())
+				require.NoError(t, err)
+				require.NotNil(t, row.WaitsOn, "a missing dependency is recorded")
+				require.Equal(t, key, *row.WaitsOn)
+				// Push the retry far out, as a late retry's back-off would.
+				require.NoError(t, db.Client.PendingMessage.UpdateOneID(row.ID).
+					SetNextAttempt(e.clk.Now().Add(5*time.Minute)).Exec(t.Context()))
+
+				e.submit(dep)
+				e.drain()
+				require.NotEqual(t, messagestatus.StatusPending, e.status(dh))
+				require.Equal(t, messagestatus.StatusProcessed, e.status(h), "the dependent is retried once its dependency is processed")
+				n, err := db.Client.PendingMessage.Query().Count(t.Context())
+				require.NoError(t, err)
+				require.Zero(t, n)
+			})
+		}
+	})
+}
+
+func TestDependentOfUnrelatedMessageKeepsWaiting(t *testing.T) {
+	// Processing other messages does not wake a message waiting on
+	// something else.
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{MaxRetries: 5})
+		alice, m := account(t), must(t)
+		_, oh := m(alice.Post(base+5, "TEST", "note", map[string]any{"v": 0}, ""))
+		amend, ah := m(alice.Amend(base+10, "TEST", oh, map[string]any{"v": 1}))
+		other, _ := m(alice.Post(base+6, "TEST", "note", map[string]any{"v": 2}, ""))
+		e.submit(amend)
+		e.drain()
+		row, err := db.Client.PendingMessage.Query().Where(pendingmessage.ItemHash(ah)).Only(t.Context())
+		require.NoError(t, err)
+		later := e.clk.Now().Add(5 * time.Minute)
+		require.NoError(t, db.Client.PendingMessage.UpdateOneID(row.ID).SetNextAttempt(later).Exec(t.Context()))
+		e.submit(other)
+		e.drain()
+		row, err = db.Client.PendingMessage.Get(t.Context(), row.ID)
+		require.NoError(t, err)
+		require.WithinDuration(t, later, row.NextAttempt, time.Millisecond, "still waiting for its back-off")
+		require.Equal(t, oh, *row.WaitsOn)
+	})
+}

@@ -1,0 +1,141 @@
+package read
+
+import (
+	"context"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/forgottenmessage"
+	"github.com/alephql/alephql/ent/message"
+	"github.com/alephql/alephql/ent/messageevent"
+	"github.com/alephql/alephql/ent/pendingmessage"
+	"github.com/alephql/alephql/ent/removedmessage"
+)
+
+// MessagesByHash reads rows of the messages table by hash.
+func (r *Reader) MessagesByHash(ctx context.Context, hashes []string) (map[string]*ent.Message, error) {
+	out := make(map[string]*ent.Message, len(hashes))
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	rows, err := r.client.Message.Query().Where(message.IDIn(hashes...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range rows {
+		out[m.ID] = m
+	}
+	return out, nil
+}
+
+// PendingCopies reads the queued copies of a message, oldest first.
+func (r *Reader) PendingCopies(ctx context.Context, hash string) ([]*ent.PendingMessage, error) {
+	return r.client.PendingMessage.Query().Where(pendingmessage.ItemHash(hash)).Order(ent.Asc(pendingmessage.FieldID)).All(ctx)
+}
+
+// SnapshotFilter selects forgotten or removed message snapshots. The time
+// bounds apply to forgotten_at (removed_at).
+type SnapshotFilter struct {
+	Hashes, Senders, Owners, Channels, Chains, Types, PaymentTypes []string
+	From, To                                                       *time.Time
+}
+
+func (f *SnapshotFilter) apply(s *sql.Selector, at string) {
+	in := func(col string, vs []string) {
+		if len(vs) == 0 {
+			return
+		}
+		args := make([]any, len(vs))
+		for i, v := range vs {
+			args[i] = v
+		}
+		s.Where(sql.In(s.C(col), args...))
+	}
+	in("item_hash", f.Hashes)
+	in("sender", f.Senders)
+	in("owner", f.Owners)
+	in("channel", f.Channels)
+	in("chain", f.Chains)
+	in("type", f.Types)
+	in("payment_type", f.PaymentTypes)
+	if f.From != nil {
+		s.Where(sql.GTE(s.C(at), f.From.UTC()))
+	}
+	if f.To != nil {
+		s.Where(sql.LT(s.C(at), f.To.UTC()))
+	}
+}
+
+// snapshotOrder orders a snapshot list by (at, item_hash) and pages it.
+func snapshotOrder(s *sql.Selector, at string, desc bool, n, offset int) {
+	s.OrderExpr(sql.Expr(s.C(at) + dirSuffix(desc)))
+	s.OrderExpr(sql.Expr(s.C("item_hash") + dirSuffix(desc)))
+	s.Limit(n + 1)
+	if offset > 0 {
+		s.Offset(offset)
+	}
+}
+
+// Forgotten reads a page (offset paging) of forgotten message snapshots
+// by forgotten_at, and whether more follow.
+func (r *Reader) Forgotten(ctx context.Context, f SnapshotFilter, desc bool, n, offset int) ([]*ent.ForgottenMessage, bool, error) {
+	rows, err := r.client.ForgottenMessage.Query().Modify(func(s *sql.Selector) {
+		f.apply(s, forgottenmessage.FieldForgottenAt)
+		snapshotOrder(s, forgottenmessage.FieldForgottenAt, desc, n, offset)
+	}).All(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, more := Trim(Page{N: n}, rows)
+	return rows, more, nil
+}
+
+// CountForgotten counts the forgotten snapshots of a filter.
+func (r *Reader) CountForgotten(ctx context.Context, f SnapshotFilter) (int64, bool, error) {
+	return r.BoundedCount(ctx, forgottenmessage.Table, func(ctx context.Context) (int, error) {
+		return r.client.ForgottenMessage.Query().Where(func(s *sql.Selector) { f.apply(s, forgottenmessage.FieldForgottenAt) }).Count(ctx)
+	})
+}
+
+// Removed reads a page (offset paging) of removed message snapshots by
+// removed_at (messages still in their grace period, removed_at NULL, are
+// left out), and whether more follow.
+func (r *Reader) Removed(ctx context.Context, f SnapshotFilter, desc bool, n, offset int) ([]*ent.RemovedMessage, bool, error) {
+	rows, err := r.client.RemovedMessage.Query().Where(removedmessage.RemovedAtNotNil()).Modify(func(s *sql.Selector) {
+		f.apply(s, removedmessage.FieldRemovedAt)
+		snapshotOrder(s, removedmessage.FieldRemovedAt, desc, n, offset)
+	}).All(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, more := Trim(Page{N: n}, rows)
+	return rows, more, nil
+}
+
+// CountRemoved counts the removed snapshots of a filter.
+func (r *Reader) CountRemoved(ctx context.Context, f SnapshotFilter) (int64, bool, error) {
+	return r.BoundedCount(ctx, removedmessage.Table, func(ctx context.Context) (int, error) {
+		return r.client.RemovedMessage.Query().Where(removedmessage.RemovedAtNotNil(),
+			func(s *sql.Selector) { f.apply(s, removedmessage.FieldRemovedAt) }).Count(ctx)
+	})
+}
+
+// OutboxEnd is the sequence number of the latest outbox event (0 when
+// there is none): a live feed started now resumes after it.
+func (r *Reader) OutboxEnd(ctx context.Context) (int64, error) {
+	e, err := r.client.MessageEvent.Query().Order(ent.Desc(messageevent.FieldID)).Select(messageevent.FieldID).First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return e.ID, nil
+}
+
+// EventsAfter reads at most limit outbox events after seq, oldest first.
+func (r *Reader) EventsAfter(ctx context.Context, seq int64, limit int) ([]*ent.MessageEvent, error) {
+	return r.client.MessageEvent.Query().Where(messageevent.IDGT(seq)).Order(ent.Asc(messageevent.FieldID)).Limit(limit).All(ctx)
+}

@@ -1,0 +1,235 @@
+// Package rest serves the reference node's (pyaleph's) REST API over the
+// read layer (package read): messages, posts, aggregates, message
+// submission. Each route is a func(w, r) error registered in routes(); it
+// parses its parameters with a params value (422 naming the parameter on a
+// bad one), reads through read.Reader, and writes JSON with writeJSON.
+// Errors are *Error values carrying the HTTP status; anything else is a
+// 500 with the detail logged, never shown.
+//
+// To add a route: write a method func (a *API) x(w http.ResponseWriter,
+// r *http.Request) error in a new file and add its pattern to routes().
+// GET routes answer HEAD too; every route gets CORS and the JSON error
+// body; lists page with pageParams (page mode, capped at MaxPageSize) or
+// a keyset cursor.
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/read"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxPageSize     = 200
+	DefaultPageSize        = 20
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultSyncTimeout     = 10 * time.Second
+	DefaultMaxFilterValues = 200
+)
+
+// Config configures the API.
+type Config struct {
+	// MaxPageSize caps the pagination parameter of every list (and
+	// pagination=0, which the reference node reads as "unlimited").
+	// Default DefaultMaxPageSize.
+	MaxPageSize int
+	// MaxFilterValues caps the values of one list parameter (422 above).
+	// Default DefaultMaxFilterValues.
+	MaxFilterValues int
+	// MaxBodyBytes caps request bodies (413 above). Default 1 MiB.
+	MaxBodyBytes int64
+	// SyncTimeout bounds how long POST /api/v0/messages with "sync": true
+	// waits for the message to be processed (then 202). Default 10 s: well
+	// under the server's request timeout.
+	SyncTimeout time.Duration
+}
+
+// Validate fills defaults and reports invalid settings.
+func (c *Config) Validate() error {
+	if c.MaxPageSize == 0 {
+		c.MaxPageSize = DefaultMaxPageSize
+	}
+	if c.MaxFilterValues == 0 {
+		c.MaxFilterValues = DefaultMaxFilterValues
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.SyncTimeout == 0 {
+		c.SyncTimeout = DefaultSyncTimeout
+	}
+	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 {
+		return errors.New("rest: page size, filter values, body size and sync timeout must be positive")
+	}
+	return nil
+}
+
+// Submitter takes a wire message into the processing pipeline (the same
+// intake as GraphQL's submitMessage; implemented in cmd over the
+// processor). A message refused at intake is an error wrapping
+// ErrInvalidMessage.
+type Submitter interface {
+	Submit(ctx context.Context, raw json.RawMessage) (itemHash string, err error)
+}
+
+// SubmitterFunc adapts a function to Submitter.
+type SubmitterFunc func(ctx context.Context, raw json.RawMessage) (string, error)
+
+// Submit calls f.
+func (f SubmitterFunc) Submit(ctx context.Context, raw json.RawMessage) (string, error) {
+	return f(ctx, raw)
+}
+
+// ErrInvalidMessage marks a submission refused by validation (422).
+var ErrInvalidMessage = errors.New("invalid message")
+
+// API is the REST API's handler set.
+type API struct {
+	cfg       Config
+	reader    *read.Reader
+	submitter Submitter         // nil: submissions answer 503
+	events    events.Subscriber // nil: sync submissions poll the status
+	log       *slog.Logger
+}
+
+// New returns the API over reader. submitter and sub may be nil.
+func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscriber, log *slog.Logger) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if reader == nil {
+		return nil, errors.New("rest: nil reader")
+	}
+	return &API{cfg: cfg, reader: reader, submitter: submitter, events: sub, log: log.With("component", "rest")}, nil
+}
+
+// routes lists the handlers by ServeMux pattern. ServeMux wildcards are
+// whole segments: "{n}.json" paths are matched as "{n}" and the handler
+// strips the suffix (pathJSON).
+func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error {
+	return map[string]func(http.ResponseWriter, *http.Request) error{
+		"GET /api/ws0/messages":             a.messagesWS,
+		"GET /api/v0/messages.json":         a.messageList,
+		"GET /api/v0/messages/{hash}":       a.message,
+		"GET /api/v0/messages/{hash}/{sub}": a.messageSub,
+		"POST /api/v0/messages":             a.submit,
+		"POST /api/v0/ipfs/pubsub/pub":      a.pubsub,
+		"POST /api/v0/p2p/pubsub/pub":       a.pubsub,
+		"GET /api/v0/posts.json":            a.postsV0,
+		"GET /api/v0/posts/page/{page}":     a.postsV0,
+		"GET /api/v1/posts.json":            a.postsV1,
+		"GET /api/v1/posts/page/{page}":     a.postsV1,
+		"GET /api/v0/aggregates/{address}":  a.addressAggregates,
+		"GET /api/v0/aggregates":            a.aggregateList,
+		"GET /api/v0/aggregates.json":       a.aggregateList,
+	}
+}
+
+// Routes returns the handlers by ServeMux pattern, for server.Routes.Extra,
+// each with CORS, the body limit and JSON errors; GET patterns answer HEAD
+// too. It includes the CORS preflight for every /api/ path.
+func (a *API) Routes() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for p, h := range a.routes() {
+		out[p] = CORS(a.Handler(h))
+	}
+	out["OPTIONS /api/"] = CORS(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	return out
+}
+
+// Handler adapts a route function: body limit, HEAD answered like GET
+// without a body, errors written as JSON.
+func (a *API) Handler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
+		}
+		if r.Method == http.MethodHead {
+			w = headWriter{w}
+		}
+		if err := h(w, r); err != nil {
+			a.fail(w, r, err)
+		}
+	})
+}
+
+// headWriter drops the body of a HEAD answer.
+type headWriter struct{ http.ResponseWriter }
+
+func (h headWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// CORS allows every origin, method and header, as the reference node
+// does, and exposes every header.
+func CORS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("Access-Control-Allow-Origin", "*")
+		hdr.Set("Access-Control-Expose-Headers", "*")
+		if r.Method == http.MethodOptions {
+			hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS")
+			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+				hdr.Set("Access-Control-Allow-Headers", req)
+			} else {
+				hdr.Set("Access-Control-Allow-Headers", "*")
+			}
+			hdr.Set("Access-Control-Max-Age", "86400")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// messageSub dispatches /api/v0/messages/{hash}/{sub}: status, content,
+// consumed_credits, and /messages/page/{n}.json (one pattern, since
+// ServeMux cannot tell "page" from a hash).
+func (a *API) messageSub(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("hash") == "page" {
+		return a.messageList(w, r)
+	}
+	switch r.PathValue("sub") {
+	case "status":
+		return a.messageStatus(w, r)
+	case "content":
+		return a.messageContent(w, r)
+	case "consumed_credits":
+		return a.consumedCredits(w, r)
+	}
+	return errorf(http.StatusNotFound, "not found")
+}
+
+// pagePath is the page number of a /page/{n}.json path, "" if none.
+func pagePath(r *http.Request) string {
+	if s := r.PathValue("page"); s != "" {
+		return strings.TrimSuffix(s, ".json")
+	}
+	if r.PathValue("hash") == "page" {
+		return strings.TrimSuffix(r.PathValue("sub"), ".json")
+	}
+	return ""
+}
+
+// pathJSON returns a path value without its ".json" suffix.
+func pathJSON(r *http.Request, name string) string {
+	return strings.TrimSuffix(r.PathValue(name), ".json")
+}
+
+// writeJSON writes v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	return nil
+}
