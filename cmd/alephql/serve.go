@@ -47,6 +47,7 @@ type serveFlags struct {
 	storage         storageFlags
 	pipeline        pipelineFlags
 	billing         billingFlags
+	chains          chainFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -57,6 +58,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
 	f.billing.register(fs)
+	f.chains.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -189,6 +191,10 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := store.finalizeWith(f.storage, db.Client, jobs, log); err != nil {
 		return err
 	}
+	runChains, err := newChains(f.chains, db, proc, store.Content, registry, log)
+	if err != nil {
+		return err
+	}
 	cacheMetrics, err := cache.NewMetrics(registry)
 	if err != nil {
 		return err
@@ -255,6 +261,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	g.Go(func() error { return proc.Run(gctx) })
 	if f.billing.enabled {
 		g.Go(func() error { return runBilling(gctx, db, jobs) })
+	}
+	if runChains != nil {
+		g.Go(func() error { return runChains(gctx) })
 	}
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })
