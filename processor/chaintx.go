@@ -316,7 +316,13 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 		for j, raw := range part {
 			ins[j] = Input{Raw: raw, Origin: OriginOnchain, TxHash: &h, NoSignature: msgs.NoSignature}
 		}
-		out, err := p.SubmitBatch(ctx, ins)
+		// The import path: inline POSTs and AGGREGATEs are applied at
+		// intake (direct.go), with their confirmations.
+		items, err := p.prepare(ins, true)
+		if err != nil {
+			return res, fmt.Errorf("processor: submit tx messages: %w", err)
+		}
+		out, err := p.submitItems(ctx, items)
 		if err != nil {
 			return res, fmt.Errorf("processor: submit tx messages: %w", err)
 		}
