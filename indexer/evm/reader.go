@@ -365,6 +365,9 @@ func (r *Reader) decode(l *types.Log, seen map[common.Hash]int) indexer.ChainTx 
 	switch l.Topics[0] {
 	case SyncEventTopic:
 		ev, err := r.abi.UnpackSyncEventEvent(l)
+		if err == nil && (ev.Timestamp == nil || !ev.Timestamp.IsInt64()) {
+			err = errors.New("no timestamp")
+		}
 		if err != nil {
 			return bad("unknown", nil, fmt.Errorf("undecodable SyncEvent: %w", err))
 		}
@@ -383,6 +386,9 @@ func (r *Reader) decode(l *types.Log, seen map[common.Hash]int) indexer.ChainTx 
 		return tx
 	case MessageEventTopic:
 		ev, err := r.abi.UnpackMessageEventEvent(l)
+		if err == nil && (ev.Timestamp == nil || !ev.Timestamp.IsInt64()) {
+			err = errors.New("no timestamp")
+		}
 		if err != nil {
 			return bad("unknown", nil, fmt.Errorf("undecodable MessageEvent: %w", err))
 		}
