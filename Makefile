@@ -6,6 +6,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/alephql
 GRAPHIQL := graph/graphiql
+APIDOCS := rest/apidocs
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
@@ -23,8 +24,13 @@ run: build
 build: assets
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/alephql
 
-#? assets: install GraphiQL from the npm registry and stage it for embedding
-assets: $(GRAPHIQL)/dist/graphiql.min.js
+#? assets: install GraphiQL and Swagger UI from the npm registry and stage them for embedding
+assets: $(GRAPHIQL)/dist/graphiql.min.js $(APIDOCS)/dist/swagger-ui-bundle.js
+
+$(APIDOCS)/dist/swagger-ui-bundle.js: $(APIDOCS)/package.json $(APIDOCS)/package-lock.json
+	cd $(APIDOCS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	cp $(APIDOCS)/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	   $(APIDOCS)/node_modules/swagger-ui-dist/swagger-ui.css $(APIDOCS)/dist/
 
 $(GRAPHIQL)/dist/graphiql.min.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
 	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
@@ -89,5 +95,5 @@ migrate-hash:
 
 #? clean: remove build outputs (not ./data)
 clean:
-	rm -rf bin $(GRAPHIQL)/node_modules
-	find $(GRAPHIQL)/dist -type f ! -name .keep -delete
+	rm -rf bin $(GRAPHIQL)/node_modules $(APIDOCS)/node_modules
+	find $(GRAPHIQL)/dist $(APIDOCS)/dist -type f ! -name .keep -delete

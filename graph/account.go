@@ -2,65 +2,35 @@ package graph
 
 import (
 	"context"
-	"math/big"
 	"time"
 
 	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/ent/accountcost"
-	"github.com/alephql/alephql/ent/balance"
 	"github.com/alephql/alephql/ent/countkey"
-	"github.com/alephql/alephql/ent/creditbalance"
-	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messagecounter"
-	"github.com/alephql/alephql/ent/post"
 	"github.com/alephql/alephql/graph/model"
 )
 
-func (r *Resolver) accountBalances(ctx context.Context, addr string) ([]*ent.Balance, error) {
-	return r.client.Balance.Query().Where(balance.Address(addr)).
-		Order(ent.Asc(balance.FieldChain), ent.Asc(balance.FieldDapp)).Limit(r.limits.MaxPageSize).All(ctx)
-}
+// The account's queries live in the read layer (shared with REST).
 
-// sumDecimals adds exact decimal strings.
-func sumDecimals(vs []string) string {
-	total := new(big.Rat)
-	for _, v := range vs {
-		if x, ok := new(big.Rat).SetString(v); ok {
-			total.Add(total, x)
-		}
-	}
-	if total.IsInt() {
-		return total.Num().String()
-	}
-	return total.FloatString(18)
+func (r *Resolver) accountBalances(ctx context.Context, addr string) ([]*ent.Balance, error) {
+	return r.reader.AccountBalances(ctx, addr, r.limits.MaxPageSize)
 }
 
 func (r *Resolver) accountTotalBalance(ctx context.Context, addr string) (string, error) {
-	vs, err := r.client.Balance.Query().Where(balance.Address(addr), balance.Dapp("")).Select(balance.FieldBalance).Strings(ctx)
-	return sumDecimals(vs), err
+	return r.reader.TotalBalance(ctx, addr)
 }
 
 func (r *Resolver) accountCredits(ctx context.Context, addr string) (int, error) {
-	now := time.Now().UTC()
-	lots, err := r.client.CreditBalance.Query().Where(creditbalance.Address(addr),
-		creditbalance.Or(creditbalance.ExpirationDateIsNil(), creditbalance.ExpirationDateGT(now))).All(ctx)
-	total := 0
-	for _, l := range lots {
-		total += int(l.AmountRemaining)
-	}
-	return total, err
+	n, err := r.reader.Credits(ctx, addr, time.Now())
+	return int(n), err
 }
 
 func (r *Resolver) accountLocked(ctx context.Context, addr string) (string, error) {
-	vs, err := r.client.AccountCost.Query().Where(accountcost.Owner(addr), accountcost.PaymentType("hold")).
-		Select(accountcost.FieldCostHold).Strings(ctx)
-	return sumDecimals(vs), err
+	return r.reader.LockedAmount(ctx, addr)
 }
 
 func (r *Resolver) accountCosts(ctx context.Context, addr string) ([]*ent.AccountCost, error) {
-	return r.client.AccountCost.Query().Where(accountcost.Owner(addr)).
-		Order(ent.Asc(accountcost.FieldItemHash), ent.Asc(accountcost.FieldType), ent.Asc(accountcost.FieldName)).
-		Limit(r.limits.MaxPageSize).All(ctx)
+	return r.reader.AccountCosts(ctx, addr, r.limits.MaxPageSize)
 }
 
 // accountMessageCounts reads the sender×type counters: one statement.
@@ -85,11 +55,9 @@ func (r *Resolver) accountMessageCounts(ctx context.Context, addr string) ([]*mo
 }
 
 func (r *Resolver) accountChannels(ctx context.Context, addr string) ([]string, error) {
-	return r.client.Message.Query().Where(message.Sender(addr), message.ChannelNotNil()).Unique(true).
-		Order(ent.Asc(message.FieldChannel)).Limit(r.limits.MaxPageSize).Select(message.FieldChannel).Strings(ctx)
+	return r.reader.AccountChannels(ctx, addr, r.limits.MaxPageSize)
 }
 
 func (r *Resolver) accountPostTypes(ctx context.Context, addr string) ([]string, error) {
-	return r.client.Post.Query().Where(post.Owner(addr), post.AmendsIsNil()).Unique(true).
-		Order(ent.Asc(post.FieldType)).Limit(r.limits.MaxPageSize).Select(post.FieldType).Strings(ctx)
+	return r.reader.AccountPostTypes(ctx, addr, r.limits.MaxPageSize)
 }

@@ -34,6 +34,7 @@ type Freshness struct {
 	read0      bool            // figures were read once
 	value      json.RawMessage // marshalled once per change, not per response
 	valueSeq   int64           // lastEventSeq in value
+	gen        int             // counts the reads of figures
 	refreshing bool
 }
 
@@ -95,15 +96,17 @@ func (f *Freshness) get(ctx context.Context) (json.RawMessage, error) {
 		switch {
 		case err == nil:
 			f.figures, f.readAt, f.read0, f.value = figs, time.Now(), true, nil
+			f.gen++
 		case !f.read0:
 			f.mu.Unlock()
 			return nil, err
 		}
 	}
-	defer f.mu.Unlock()
-	figs := f.figures
-	if f.live != nil {
-		if seq, at := f.live(); seq > figs.LastEventSeq {
+	figs, live, gen := f.figures, f.live, f.gen
+	f.mu.Unlock()
+	// The hub's lock is never taken under f.mu.
+	if live != nil {
+		if seq, at := live(); seq > figs.LastEventSeq {
 			figs.LastEventSeq = seq
 			if !at.IsZero() {
 				s := at.UTC().Format(time.RFC3339Nano)
@@ -111,14 +114,18 @@ func (f *Freshness) get(ctx context.Context) (json.RawMessage, error) {
 			}
 		}
 	}
-	if f.value != nil && f.valueSeq == figs.LastEventSeq {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.value != nil && f.valueSeq == figs.LastEventSeq && f.gen == gen {
 		return f.value, nil
 	}
 	v, err := json.Marshal(figs)
 	if err != nil {
 		return nil, err
 	}
-	f.value, f.valueSeq = v, figs.LastEventSeq
+	if f.gen == gen { // else newer figures were read meanwhile: do not keep these
+		f.value, f.valueSeq = v, figs.LastEventSeq
+	}
 	return v, nil
 }
 

@@ -419,21 +419,9 @@ func (h *Hub) outboxEnd(ctx context.Context) (int64, error) {
 // `upTo` when positive) with their messages, stopping before a recent gap
 // in the ids: a lower id may belong to a transaction still committing.
 func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, error) {
-	q := h.client.MessageEvent.Query().Where(messageevent.IDGT(after))
-	if upTo > 0 {
-		q.Where(messageevent.IDLTE(upTo))
-	}
-	rows, err := q.Order(ent.Asc(messageevent.FieldID)).Limit(h.cfg.ReplayBatch).All(ctx)
+	rows, err := read.EventsAfter(ctx, h.client, after, upTo, h.cfg.ReplayBatch, h.cfg.GapGrace)
 	if err != nil {
-		return nil, fmt.Errorf("read outbox after %d: %w", after, err)
-	}
-	prev := after
-	for i, row := range rows {
-		if upTo <= 0 && row.ID != prev+1 && time.Since(row.CreatedAt) < h.cfg.GapGrace {
-			rows = rows[:i]
-			break
-		}
-		prev = row.ID
+		return nil, err
 	}
 	hashes := make([]string, len(rows))
 	for i, row := range rows {

@@ -91,6 +91,9 @@ type Options struct {
 	// without the direct execution of common queries (see directSchema):
 	// the same answers, slower. For comparisons and as a way out.
 	GenericExecution bool
+	// Network reports the network sources (see WithNetworkStatus); nil:
+	// networkStatus is empty.
+	Network NetworkStatus
 }
 
 // Option sets an Option field.

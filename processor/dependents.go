@@ -30,8 +30,13 @@ func (p *Processor) wakeDependents(ctx context.Context, tx *ent.Tx, b *batch) er
 	}
 	n := 0
 	if b.pg {
-		res, err := tx.ExecContext(ctx, `UPDATE "`+pendingmessage.Table+`" SET "`+pendingmessage.FieldNextAttempt+`" = $1, "`+
-			pendingmessage.FieldWaitsOn+`" = NULL WHERE "`+pendingmessage.FieldWaitsOn+`" = ANY($2::text[])`, b.now, keys)
+		// SKIP LOCKED: rows locked by the batch prefetched meanwhile
+		// (pipeline.go) or by another processor are being retried already;
+		// waiting for their locks would deadlock with the prefetch, whose
+		// transaction stays open until this one commits.
+		t, id, next, waits := pendingmessage.Table, pendingmessage.FieldID, pendingmessage.FieldNextAttempt, pendingmessage.FieldWaitsOn
+		res, err := tx.ExecContext(ctx, `UPDATE "`+t+`" SET "`+next+`" = $1, "`+waits+`" = NULL WHERE "`+id+`" IN (SELECT "`+id+
+			`" FROM "`+t+`" WHERE "`+waits+`" = ANY($2::text[]) FOR UPDATE SKIP LOCKED)`, b.now, keys)
 		if err != nil {
 			return fmt.Errorf("processor: wake dependents: %w", err)
 		}

@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -94,5 +95,44 @@ func TestDependentOfUnrelatedMessageKeepsWaiting(t *testing.T) {
 		require.NoError(t, err)
 		require.WithinDuration(t, later, row.NextAttempt, time.Millisecond, "still waiting for its back-off")
 		require.Equal(t, oh, *row.WaitsOn)
+	})
+}
+
+func TestDependentWakeSkipsPrefetchedRows(t *testing.T) {
+	// On PostgreSQL the process stage claims the next batch while the
+	// current one writes. When the current batch processes a dependency
+	// whose dependent sits in the prefetched batch, waking it must not
+	// wait for the prefetch's row lock (which is held until the current
+	// batch commits): the queue must keep draining.
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{BatchSize: 8, MaxRetries: 5, Idle: 50 * time.Millisecond})
+		alice, m := account(t), must(t)
+		orig, oh := m(alice.Post(base+5, "TEST", "note", map[string]any{"v": 0}, ""))
+		amend, ah := m(alice.Amend(base+10, "TEST", oh, map[string]any{"v": 1}))
+		e.submit(amend)
+		e.drain()
+		row, err := db.Client.PendingMessage.Query().Where(pendingmessage.ItemHash(ah)).Only(t.Context())
+		require.NoError(t, err)
+		require.NotNil(t, row.WaitsOn)
+		// Due, after the post (whose next attempt is its old time): the
+		// post is applied first while the amend is prefetched.
+		require.NoError(t, db.Client.PendingMessage.UpdateOneID(row.ID).SetNextAttempt(e.clk.Now().Add(-time.Second)).Exec(t.Context()))
+		// The post and others fill the first batch (a slower apply, so the
+		// prefetch has claimed the amend by the time the post's
+		// dependents are woken).
+		e.submit(orig)
+		for i := range 7 {
+			other, _ := m(alice.Post(base+6+float64(i)/10, "TEST", "note", map[string]any{"v": i}, ""))
+			e.submit(other)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- e.p.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		require.Eventually(t, func() bool {
+			s, err := db.Client.MessageStatus.Get(t.Context(), ah)
+			return err == nil && s.Status == messagestatus.StatusProcessed
+		}, 10*time.Second, 10*time.Millisecond, "the amend is processed; the pipeline did not stall")
 	})
 }

@@ -323,28 +323,29 @@ func (r *Reader) AggregatesOf(ctx context.Context, owner string, keys []string) 
 	return q.Order(ent.Asc(aggregate.FieldKey)).All(ctx)
 }
 
-// FirstElements returns, per key of owner's aggregates, the hash of its
-// earliest element (the original_item_hash of the REST API): the first
-// in (content time, item hash) order, the merge order.
+// FirstElements returns, per key of owner's aggregates (of keys, or all),
+// the hash of its earliest element (the original_item_hash of the REST
+// API): the first in (content time, item hash) order, the merge order.
+// One indexed lookup per key.
 func (r *Reader) FirstElements(ctx context.Context, owner string, keys []string) (map[string]string, error) {
-	var rows []struct {
-		Key string `json:"key"`
-		ID  string `json:"item_hash"`
-	}
-	q := r.client.AggregateElement.Query().Where(aggregateelement.Owner(owner))
-	if len(keys) > 0 {
-		q.Where(aggregateelement.KeyIn(keys...))
-	}
-	err := q.Order(ent.Asc(aggregateelement.FieldKey), ent.Asc(aggregateelement.FieldCreationDatetime), ent.Asc(aggregateelement.FieldID)).
-		Select(aggregateelement.FieldKey, aggregateelement.FieldID).Scan(ctx, &rows)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, e := range rows {
-		if _, ok := out[e.Key]; !ok {
-			out[e.Key] = e.ID
+	if len(keys) == 0 {
+		var err error
+		keys, err = r.client.Aggregate.Query().Where(aggregate.Owner(owner)).Select(aggregate.FieldKey).Strings(ctx)
+		if err != nil {
+			return nil, err
 		}
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		id, err := r.client.AggregateElement.Query().Where(aggregateelement.Owner(owner), aggregateelement.Key(k)).
+			Order(ent.Asc(aggregateelement.FieldCreationDatetime), ent.Asc(aggregateelement.FieldID)).FirstID(ctx)
+		if ent.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[k] = id
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package read
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -135,7 +136,52 @@ func (r *Reader) OutboxEnd(ctx context.Context) (int64, error) {
 	return e.ID, nil
 }
 
-// EventsAfter reads at most limit outbox events after seq, oldest first.
-func (r *Reader) EventsAfter(ctx context.Context, seq int64, limit int) ([]*ent.MessageEvent, error) {
-	return r.client.MessageEvent.Query().Where(messageevent.IDGT(seq)).Order(ent.Asc(messageevent.FieldID)).Limit(limit).All(ctx)
+// SettledOutboxEnd is the id of the latest outbox event older than
+// gapGrace (0 if none): a feed that starts reading after it with
+// EventsAfter misses no event, even one whose transaction is still
+// committing (its id is above, and EventsAfter waits for its hole). The
+// events between it and OutboxEnd are read again; the feed skips those it
+// already sent.
+func (r *Reader) SettledOutboxEnd(ctx context.Context, gapGrace time.Duration) (int64, error) {
+	e, err := r.client.MessageEvent.Query().Where(messageevent.CreatedAtLTE(time.Now().Add(-gapGrace))).
+		Order(ent.Desc(messageevent.FieldID)).Select(messageevent.FieldID).First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return e.ID, nil
+}
+
+// DefaultGapGrace is how long a hole in the outbox ids is waited for.
+const DefaultGapGrace = 5 * time.Second
+
+// EventsAfter reads at most limit outbox events after seq (and at most
+// upTo when positive), oldest first. Without upTo it stops before a hole
+// in the ids younger than gapGrace: a lower id may belong to a
+// transaction still committing, and a reader that went past it would
+// never see that event.
+func (r *Reader) EventsAfter(ctx context.Context, seq, upTo int64, limit int, gapGrace time.Duration) ([]*ent.MessageEvent, error) {
+	return EventsAfter(ctx, r.client, seq, upTo, limit, gapGrace)
+}
+
+// EventsAfter is Reader.EventsAfter over a client.
+func EventsAfter(ctx context.Context, c *ent.Client, seq, upTo int64, limit int, gapGrace time.Duration) ([]*ent.MessageEvent, error) {
+	q := c.MessageEvent.Query().Where(messageevent.IDGT(seq))
+	if upTo > 0 {
+		q.Where(messageevent.IDLTE(upTo))
+	}
+	rows, err := q.Order(ent.Asc(messageevent.FieldID)).Limit(limit).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox after %d: %w", seq, err)
+	}
+	prev := seq
+	for i, row := range rows {
+		if upTo <= 0 && row.ID != prev+1 && time.Since(row.CreatedAt) < gapGrace {
+			return rows[:i], nil
+		}
+		prev = row.ID
+	}
+	return rows, nil
 }

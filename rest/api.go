@@ -17,13 +17,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/read"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // Defaults of Config.
@@ -33,6 +36,7 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultSyncTimeout     = 10 * time.Second
 	DefaultMaxFilterValues = 200
+	DefaultMaxFeeds        = 10000
 )
 
 // Config configures the API.
@@ -50,6 +54,13 @@ type Config struct {
 	// waits for the message to be processed (then 202). Default 10 s: well
 	// under the server's request timeout.
 	SyncTimeout time.Duration
+	// Node describes the node for info, version, storage limits and
+	// admin routes (see node.go).
+	Node NodeInfo
+	// MaxFeeds caps open /api/ws0/messages websockets; one more is closed
+	// with 1013 "Too many connections", as the reference node does.
+	// Default DefaultMaxFeeds.
+	MaxFeeds int
 }
 
 // Validate fills defaults and reports invalid settings.
@@ -66,7 +77,11 @@ func (c *Config) Validate() error {
 	if c.SyncTimeout == 0 {
 		c.SyncTimeout = DefaultSyncTimeout
 	}
-	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 {
+	c.Node.defaults()
+	if c.MaxFeeds == 0 {
+		c.MaxFeeds = DefaultMaxFeeds
+	}
+	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 || c.MaxFeeds < 1 {
 		return errors.New("rest: page size, filter values, body size and sync timeout must be positive")
 	}
 	return nil
@@ -97,19 +112,41 @@ type API struct {
 	reader    *read.Reader
 	submitter Submitter         // nil: submissions answer 503
 	events    events.Subscriber // nil: sync submissions poll the status
-	log       *slog.Logger
+	pricer    Pricer            // nil: estimates and recalculation answer 503
+	adminKey  *secp256k1.PublicKey
+	docState
+	metrics *Metrics // nil: none
+	log     *slog.Logger
+	feeds   atomic.Int64
 }
 
 // New returns the API over reader. submitter and sub may be nil.
-func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscriber, log *slog.Logger) (*API, error) {
+func New(cfg Config, reader *read.Reader, submitter Submitter, sub events.Subscriber, log *slog.Logger, opts ...Option) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if reader == nil {
 		return nil, errors.New("rest: nil reader")
 	}
-	return &API{cfg: cfg, reader: reader, submitter: submitter, events: sub, log: log.With("component", "rest")}, nil
+	key, err := parseAdminKey(cfg.Node.AdminPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("rest: admin public key: %w", err)
+	}
+	a := &API{cfg: cfg, reader: reader, submitter: submitter, events: sub, adminKey: key, log: log.With("component", "rest")}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
 }
+
+// Option adds an optional dependency to the API.
+type Option func(*API)
+
+// WithPricer lets the API estimate prices and recalculate costs.
+func WithPricer(p Pricer) Option { return func(a *API) { a.pricer = p } }
+
+// WithMetrics makes the API count into m.
+func WithMetrics(m *Metrics) Option { return func(a *API) { a.metrics = m } }
 
 // routes lists the handlers by ServeMux pattern. ServeMux wildcards are
 // whole segments: "{n}.json" paths are matched as "{n}" and the handler
@@ -130,6 +167,42 @@ func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error
 		"GET /api/v0/aggregates/{address}":  a.addressAggregates,
 		"GET /api/v0/aggregates":            a.aggregateList,
 		"GET /api/v0/aggregates.json":       a.aggregateList,
+
+		"GET /api/v0/addresses/{address}/balance":                a.accountBalance,
+		"GET /api/v0/addresses/{address}/files":                  a.accountFiles,
+		"GET /api/v0/addresses/{address}/post_types":             a.accountPostTypes,
+		"GET /api/v0/addresses/{address}/channels":               a.accountChannels,
+		"GET /api/v0/addresses/{address}/credit_history":         a.creditHistory,
+		"GET /api/v0/addresses/{address}/credit_history/summary": a.creditSummary,
+		"GET /api/v0/addresses/stats.json":                       a.statsV0,
+		"GET /api/v1/addresses/stats.json":                       a.statsV1,
+		"GET /api/v0/balances":                                   a.balances,
+		"GET /api/v0/credit_balances":                            a.creditBalances,
+		"GET /api/v0/authorizations/granted/{address}":           a.authorizations(false),
+		"GET /api/v0/authorizations/received/{address}":          a.authorizations(true),
+		"GET /api/v0/channels/list.json":                         a.channelList,
+		"GET /api/v0/programs/on/message":                        a.programsOnMessage,
+		"GET /api/v0/storage/by-message-hash/{hash}":             a.fileByMessage,
+		"GET /api/v0/storage/by-ref/{ref}":                       a.fileByRef,
+		"GET /api/v0/storage/by-ref/{address}/{ref}":             a.fileByRef,
+		"GET /api/v0/storage/metadata/{hash}":                    a.fileMetadata,
+		"GET /api/v0/storage/count/{hash}":                       a.filePinCount,
+		"GET /api/v0/storage/limits.json":                        a.storageLimits,
+		"GET /api/v0/info/public.json":                           a.publicInfo,
+		"GET /api/v0/version":                                    a.version,
+		"GET /version":                                           a.version,
+		"GET /api/v0/core/{id}/metrics":                          a.nodeMetrics("ccn"),
+		"GET /api/v0/compute/{id}/metrics":                       a.nodeMetrics("crn"),
+		"GET /metrics.json":                                      a.metricsJSON,
+		"GET /api/openapi.json":                                  a.openAPI,
+		"GET /api/docs":                                          a.docs,
+		"GET /api/docs/{asset}":                                  a.docs,
+		"GET /api/v0/costs":                                      a.costs,
+		"GET /api/v0/price/{hash}":                               a.messagePrice,
+		"POST /api/v0/price/estimate":                            a.estimate(false),
+		"POST /api/v0/price/estimate/instance":                   a.estimate(true),
+		"POST /api/v0/price/recalculate":                         a.recalculate,
+		"POST /api/v0/price/{hash}/recalculate":                  a.recalculate,
 	}
 }
 

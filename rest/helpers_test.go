@@ -37,6 +37,12 @@ type node struct {
 // newNode starts the processor and the API over db.
 func newNode(t *testing.T, db *database.DB, cfg rest.Config) *node {
 	t.Helper()
+	return newNodeWith(t, db, cfg)
+}
+
+// newNodeWith is newNode with API options.
+func newNodeWith(t *testing.T, db *database.DB, cfg rest.Config, opts ...rest.Option) *node {
+	t.Helper()
 	log := dbtest.Logger()
 	bus := events.NewLocal(0)
 	proc, err := processor.New(processor.Config{}, processor.Deps{
@@ -59,7 +65,7 @@ func newNode(t *testing.T, db *database.DB, cfg rest.Config) *node {
 		}
 		return r.ItemHash, nil
 	})
-	api, err := rest.New(cfg, reader, sub, bus, log)
+	api, err := rest.New(cfg, reader, sub, bus, log, opts...)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	for p, h := range api.Routes() {

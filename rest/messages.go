@@ -226,7 +226,10 @@ func (a *API) parseMessageList(r *http.Request) (messageListQuery, error) {
 		q.terminal = t
 	}
 	f.Statuses = sts
-	byTx := sortBy == "tx-time" || f.HeightFrom != nil || f.HeightTo != nil
+	// Block filters order by confirmation as tx-time does, in page mode:
+	// cursors ({"h","t"}) carry no confirmation time, so cursor pages
+	// order by time.
+	byTx := sortBy == "tx-time" || (q.paging.cursor == nil && (f.HeightFrom != nil || f.HeightTo != nil))
 	if q.paging.cursor != nil && sortBy == "tx-time" {
 		return q, badParam("cursor", "cursor pagination does not work with sortBy=tx-time")
 	}

@@ -129,6 +129,9 @@ func TestMessagesFilters(t *testing.T) {
 			{"start_date", fmt.Sprintf("start_date=%f", mid), fromMid},
 			{"hashes", "hashes=" + all[3] + "," + all[5], []string{all[3], all[5]}},
 			{"chains", "chains=ETH", all},
+			{"tx-time", "sortBy=tx-time", all}, // none confirmed: unconfirmed first, then by time
+			{"startBlock passes unconfirmed", "startBlock=5", all},
+			{"endBlock", "end_block=5", []string{}},
 			{"tags", "tags=demo", processedHashes(t, db.Client, func(q *ent.MessageQuery) { q.Where(message.HasTagRowsWith(messagetag.Tag("demo"))) })},
 			{"addresses and types", "addresses=" + alice + "&msgTypes=POST,AGGREGATE", processedHashes(t, db.Client, func(q *ent.MessageQuery) {
 				q.Where(message.Sender(alice), message.TypeIn("POST", "AGGREGATE"))
@@ -142,7 +145,7 @@ func TestMessagesFilters(t *testing.T) {
 				if len(want) > 200 {
 					want = want[:200]
 				}
-				require.Equal(t, want, hashes(p.Messages))
+				require.Equal(t, want, hashes(p.Messages), q)
 				require.Equal(t, len(tc.want), p.Total)
 			})
 		}
@@ -275,4 +278,41 @@ func keys(m map[string]any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestMessagesConfirmations: confirmed messages list their confirmations
+// as {chain, hash, height}; sortBy=tx-time puts unconfirmed messages
+// first, then by first confirmation; startBlock/endBlock bound the first
+// confirmation's height.
+func TestMessagesConfirmations(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		n := newNode(t, db, rest.Config{})
+		n.seed(40)
+		ctx := t.Context()
+		all := processedHashes(t, db.Client)
+		early, late := all[len(all)-1], all[len(all)-2] // the two oldest messages
+		at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i, h := range []string{late, early} { // the older message confirmed later
+			tx := db.Client.ChainTx.Create().SetID(fmt.Sprintf("0xtx%d", i)).SetChain("ETH").SetHeight(int64(100 + i)).
+				SetDatetime(at.Add(time.Duration(i) * time.Hour)).SetPublisher("0xpub").SetProtocol("aleph").SetProtocolVersion(1).SaveX(ctx)
+			db.Client.MessageConfirmation.Create().SetItemHash(h).SetTxHash(tx.ID).SaveX(ctx)
+			db.Client.Message.UpdateOneID(h).SetFirstConfirmedAt(tx.Datetime).SetFirstConfirmedHeight(tx.Height).ExecX(ctx)
+		}
+		var p messagesPage
+		require.Equal(t, http.StatusOK, n.get("/api/v0/messages.json?pagination=0&sortBy=tx-time", &p))
+		got := hashes(p.Messages)
+		require.Equal(t, []string{early, late}, got[len(got)-2:], "latest confirmation first after the unconfirmed")
+		require.Equal(t, all[:len(all)-2], got[:len(got)-2])
+		last := p.Messages[len(p.Messages)-1]
+		require.Equal(t, true, last["confirmed"])
+		require.Equal(t, []any{map[string]any{"chain": "ETH", "hash": "0xtx0", "height": float64(100)}}, last["confirmations"])
+
+		p = messagesPage{}
+		require.Equal(t, http.StatusOK, n.get("/api/v0/messages.json?startBlock=101&endBlock=200", &p))
+		require.Contains(t, hashes(p.Messages), early)
+		require.NotContains(t, hashes(p.Messages), late)
+		p = messagesPage{}
+		require.Equal(t, http.StatusOK, n.get("/api/v0/messages.json?endBlock=101", &p))
+		require.Equal(t, []string{late}, hashes(p.Messages))
+	})
 }

@@ -62,8 +62,10 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	status, err := a.take(r.Context(), body.Message, body.Sync)
 	if err != nil {
+		a.metrics.submitted("invalid")
 		return err
 	}
+	a.metrics.submitted(status)
 	code := http.StatusAccepted
 	switch status {
 	case "processed":

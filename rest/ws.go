@@ -63,27 +63,48 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 			sub = nil // polling carries the feed
 		}
 	}
-	// The position is read before the history: a message processed in
-	// between is in both, and sent once.
+	// The position is read before the history, a little behind the end
+	// (read.SettledOutboxEnd): a message processed in between, or whose
+	// transaction was still committing, is read live; one already in the
+	// history is sent once.
 	var seq int64
 	if after != nil {
 		seq = *after
-	} else if seq, err = a.reader.OutboxEnd(ctx); err != nil {
+	} else if seq, err = a.reader.SettledOutboxEnd(ctx, read.DefaultGapGrace); err != nil {
 		return err
 	}
+	end := seq
+	if after == nil {
+		if end, err = a.reader.OutboxEnd(ctx); err != nil {
+			return err
+		}
+	}
+	// The slot is taken before the upgrade: a client whose handshake
+	// completed holds it.
+	full := a.feeds.Add(1) > int64(a.cfg.MaxFeeds)
+	defer a.feeds.Add(-1)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // any origin, as the HTTP API
 	if err != nil {
 		return nil // Accept answered the client
 	}
 	defer c.CloseNow()
+	if full {
+		a.metrics.feedCut("full")
+		c.Close(websocket.StatusTryAgainLater, "Too many connections")
+		return nil
+	}
+	a.metrics.feedOpened(1)
+	defer a.metrics.feedOpened(-1)
 	ctx = c.CloseRead(ctx) // client frames are ignored; a close ends ctx
-	err = a.feed(ctx, c, q, history, after == nil, seq, sub)
+	err = a.feed(ctx, c, q, history, after == nil, seq, end, sub)
 	switch {
 	case err == nil, ctx.Err() != nil:
 		c.Close(websocket.StatusNormalClosure, "")
-	case errors.Is(err, events.ErrSlowConsumer), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		a.metrics.feedCut("slow")
 		c.Close(websocket.StatusPolicyViolation, "slow consumer")
 	default:
+		a.metrics.feedCut("error")
 		a.log.WarnContext(ctx, "websocket feed ended", "err", err)
 		c.Close(websocket.StatusInternalError, "internal error")
 	}
@@ -91,8 +112,13 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 }
 
 // feed writes the history, then live messages after seq until ctx ends.
-func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, history int, withHistory bool, seq int64, sub *events.Subscription) error {
+// Events up to end were committed, or committing, when the history was
+// read: their messages are sent unless the history has them or, when the
+// history was full, they sort before its oldest message (the history
+// left them out).
+func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, history int, withHistory bool, seq, end int64, sub *events.Subscription) error {
 	sent := map[string]bool{}
+	var oldest *time.Time // set when the history was full
 	write := func(m messageItem, seq int64) error {
 		b, err := json.Marshal(wsFrame{messageItem: m, EventSeq: seq})
 		if err != nil {
@@ -113,6 +139,10 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 		if err != nil {
 			return err
 		}
+		if len(rows) == history {
+			t := rows[len(rows)-1].Time
+			oldest = &t
+		}
 		for i := len(items) - 1; i >= 0; i-- {
 			sent[items[i].ItemHash] = true
 			if err := write(items[i], 0); err != nil {
@@ -128,7 +158,10 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 	defer tick.Stop()
 	for {
 		for {
-			n, last, err := a.feedBatch(ctx, q, seq, sent, write)
+			skip := func(m *ent.Message, at int64) bool {
+				return at <= end && (sent[m.ID] || (oldest != nil && m.Time.Before(*oldest)))
+			}
+			n, last, err := a.feedBatch(ctx, q, seq, skip, write)
 			if err != nil {
 				return err
 			}
@@ -152,15 +185,15 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 // feedBatch sends the matching messages processed in the next outbox
 // events after seq; it returns the number of events read and the new
 // position.
-func (a *API) feedBatch(ctx context.Context, q messageListQuery, seq int64, sent map[string]bool, write func(messageItem, int64) error) (int, int64, error) {
-	evs, err := a.reader.EventsAfter(ctx, seq, wsBatch)
+func (a *API) feedBatch(ctx context.Context, q messageListQuery, seq int64, skip func(*ent.Message, int64) bool, write func(messageItem, int64) error) (int, int64, error) {
+	evs, err := a.reader.EventsAfter(ctx, seq, 0, wsBatch, read.DefaultGapGrace)
 	if err != nil || len(evs) == 0 {
 		return 0, seq, err
 	}
 	var hashes []string
 	at := map[string]int64{}
 	for _, e := range evs {
-		if events.Kind(e.Kind) == events.Processed && at[e.ItemHash] == 0 && !sent[e.ItemHash] {
+		if events.Kind(e.Kind) == events.Processed && at[e.ItemHash] == 0 {
 			hashes = append(hashes, e.ItemHash)
 			at[e.ItemHash] = e.ID
 		}
@@ -191,7 +224,13 @@ func (a *API) feedBatch(ctx context.Context, q messageListQuery, seq int64, sent
 			return 0, seq, err
 		}
 	}
-	items, err := a.messageItems(ctx, rows, q.format, true)
+	keep := rows[:0]
+	for _, m := range rows {
+		if !skip(m, at[m.ID]) {
+			keep = append(keep, m)
+		}
+	}
+	items, err := a.messageItems(ctx, keep, q.format, true)
 	if err != nil {
 		return 0, seq, err
 	}

@@ -98,3 +98,21 @@ func TestMessagesWebsocket(t *testing.T) {
 		require.Equal(t, live, ws.next()["item_hash"])
 	})
 }
+
+// TestMessagesWebsocketLimit: past MaxFeeds, a feed is closed with 1013
+// "Too many connections"; a bad parameter is a 422 before any upgrade.
+func TestMessagesWebsocketLimit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		n := newNode(t, db, rest.Config{MaxFeeds: 1})
+		first := n.dialWS("history=0")
+		second := n.dialWS("history=0")
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		_, _, err := second.c.Read(ctx)
+		require.Equal(t, websocket.StatusTryAgainLater, websocket.CloseStatus(err))
+		first.c.CloseNow()
+		var e map[string]any
+		require.Equal(t, 422, n.get("/api/ws0/messages?history=500", &e))
+		require.Equal(t, "history", e["param"])
+	})
+}

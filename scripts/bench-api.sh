@@ -22,8 +22,10 @@
 #  3. `alephql serve --bench-baseline` on the database (and a second node
 #     with --graphql-answer-cache=false, idle but for the graphql-uncached
 #     runs), then alephql-load (a separate process) runs every scenario
-#     against the baseline, GraphQL and uncached GraphQL and prints req/s,
-#     p50/p95/p99, errors and the GraphQL/baseline ratios. The load is
+#     against the baseline, GraphQL, the REST API (issue 12: messages.json
+#     feed, deep cursor page and pagination_total, messages/{hash},
+#     aggregates/{address}.json) and uncached GraphQL and prints req/s,
+#     p50/p95/p99, errors and the GraphQL/baseline and REST/GraphQL ratios. The load is
 #     read-only, so cacheable GraphQL answers are cache hits after the
 #     warm-up: the uncached rows show the cost of a miss.
 set -euo pipefail

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,11 @@ type Limits struct {
 	// MaxWebsockets bounds the open websockets of the server. 0: no
 	// limit.
 	MaxWebsockets int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed: a request from one of them is counted against the
+	// right-most address of X-Forwarded-For that is not a trusted proxy.
+	// Empty: the TCP peer is the client, X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Validate fills defaults and reports invalid limits.
@@ -87,13 +93,44 @@ func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
 	return m
 }
 
-// clientIP is the IP of the request's peer.
-func clientIP(r *http.Request) string {
+// clientIPs tells the client of a request.
+type clientIPs struct{ trusted []netip.Prefix }
+
+func (c clientIPs) isTrusted(a netip.Addr) bool {
+	for _, p := range c.trusted {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// of returns the client IP of r: the TCP peer, or behind trusted proxies
+// the right-most X-Forwarded-For address that is not one of them.
+func (c clientIPs) of(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !c.isTrusted(peer) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: trust nothing left of it
+		}
+		peer = a.Unmap()
+		if !c.isTrusted(peer) {
+			break
+		}
+	}
+	return peer.String()
 }
 
 // exempt reports whether a path is outside the rate limit: the probes
@@ -155,13 +192,13 @@ func (l *rateLimiter) allow(ip string) (bool, time.Duration) {
 
 // rateLimit refuses, with 429 and Retry-After, the requests of a client
 // over its rate.
-func rateLimit(l *rateLimiter, m *limitMetrics, next http.Handler) http.Handler {
+func rateLimit(l *rateLimiter, ips clientIPs, m *limitMetrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if exempt(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ok, wait := l.allow(clientIP(r))
+		ok, wait := l.allow(ips.of(r))
 		if ok {
 			next.ServeHTTP(w, r)
 			return
@@ -287,7 +324,7 @@ func isWebsocket(r *http.Request) bool {
 // accepted and closed at once with 1013 (try again later), which
 // websocket clients report as such, where a refused handshake would only
 // be a failed connection.
-func limitWebsockets(l *wsLimiter, log func(msg string, args ...any), next http.Handler) http.Handler {
+func limitWebsockets(l *wsLimiter, ips clientIPs, log func(msg string, args ...any), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tc, _ := r.Context().Value(connKey{}).(*trackedConn)
 		if !isWebsocket(r) || tc == nil {
@@ -298,7 +335,7 @@ func limitWebsockets(l *wsLimiter, log func(msg string, args ...any), next http.
 		held := tc.release != nil
 		tc.mu.Unlock()
 		if !held {
-			release, over := l.acquire(clientIP(r))
+			release, over := l.acquire(ips.of(r))
 			if over != "" {
 				l.m.wsRefused.WithLabelValues(over).Inc()
 				log("websocket refused", "limit", over, "remote", r.RemoteAddr)

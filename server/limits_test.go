@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,41 @@ func TestLimitsValidation(t *testing.T) {
 	for _, l := range []server.Limits{{RatePerSecond: -1}, {RateBurst: -1}, {MaxWebsockets: -1}, {MaxWebsocketsPerIP: -2}} {
 		_, err := server.New(server.Config{Listen: "127.0.0.1:0", Limits: l}, server.Routes{GraphQL: okHandler}, nil, nil, quiet())
 		require.Error(t, err, "%+v", l)
+	}
+}
+
+func TestRateLimitClientBehindTrustedProxies(t *testing.T) {
+	// Behind a trusted proxy each X-Forwarded-For client has its own
+	// bucket; from an untrusted peer the header is ignored, so it cannot
+	// be used to dodge the limit.
+	loopback := netip.MustParsePrefix("127.0.0.0/8")
+	cases := []struct {
+		name    string
+		trusted []netip.Prefix
+		// xff of two requests sent at once with a burst of 1
+		first, second string
+		want          int // status of the second
+	}{
+		{"two clients behind the proxy", []netip.Prefix{loopback}, "203.0.113.1", "203.0.113.2", http.StatusOK},
+		{"one client behind the proxy", []netip.Prefix{loopback}, "203.0.113.1", "203.0.113.1", http.StatusTooManyRequests},
+		{"right-most untrusted hop", []netip.Prefix{loopback}, "198.51.100.7, 203.0.113.1", "198.51.100.8, 203.0.113.1, 127.0.0.5", http.StatusTooManyRequests},
+		{"untrusted peer: header ignored", nil, "203.0.113.1", "203.0.113.2", http.StatusTooManyRequests},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := runServer(t, server.Config{Limits: server.Limits{RatePerSecond: 0.01, RateBurst: 1, TrustedProxies: tc.trusted}},
+				server.Routes{GraphQL: okHandler})
+			status := func(xff string) int {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/graphql", nil)
+				require.NoError(t, err)
+				req.Header.Set("X-Forwarded-For", xff)
+				res, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				require.NoError(t, res.Body.Close())
+				return res.StatusCode
+			}
+			require.Equal(t, http.StatusOK, status(tc.first))
+			require.Equal(t, tc.want, status(tc.second))
+		})
 	}
 }

@@ -119,10 +119,10 @@ func New(cfg Config, routes Routes, checks []Check, registry *prometheus.Registr
 	var h http.Handler = mux
 	if cfg.Limits.MaxWebsockets > 0 || cfg.Limits.MaxWebsocketsPerIP > 0 {
 		wl := &wsLimiter{perIP: cfg.Limits.MaxWebsocketsPerIP, total: cfg.Limits.MaxWebsockets, m: lm, byIP: map[string]int{}}
-		h = limitWebsockets(wl, log.Info, h)
+		h = limitWebsockets(wl, clientIPs{cfg.Limits.TrustedProxies}, log.Info, h)
 	}
 	if cfg.Limits.RatePerSecond > 0 {
-		h = rateLimit(newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst, time.Now), lm, h)
+		h = rateLimit(newRateLimiter(cfg.Limits.RatePerSecond, cfg.Limits.RateBurst, time.Now), clientIPs{cfg.Limits.TrustedProxies}, lm, h)
 	}
 	s.handler = logRequests(log, h)
 	return s, nil

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,10 +23,20 @@ const (
 	// TargetGraphQLUncached is the GraphQL endpoint of a node run with
 	// --graphql-answer-cache=false: what GraphQL costs on a cache miss.
 	TargetGraphQLUncached = "graphql-uncached"
+	// TargetREST is the reference node's REST API on the same node: the
+	// same question as the scenario's GraphQL query (feed: messages.json
+	// of a channel in cursor mode; deep: a cursor page at the depth;
+	// count: pagination_total of a channel; message: /messages/{hash};
+	// aggregates: /aggregates/{address}.json).
+	TargetREST = "rest"
 )
 
 // APIScenarios are the API benchmark's scenarios, in run order.
-var APIScenarios = []string{"feed", "deep", "count", "message", "address"}
+var APIScenarios = []string{"feed", "deep", "count", "message", "address", "aggregates"}
+
+// AggregatesQuery is an address's aggregates, the GraphQL twin of REST's
+// /api/v0/aggregates/{address}.json.
+const AggregatesQuery = `query Aggregates($address: String!) { aggregates(filter: {owners: [$address]}, first: 200) { edges { node { key content lastUpdated createdAt } } } }`
 
 // Sample is what the API scenarios draw their requests from: values taken
 // from the benchmarked database.
@@ -38,6 +49,22 @@ type Sample struct {
 	// (newest first); DeepCursors are cursors at Depth, Depth+20, ...
 	Depth       int
 	DeepCursors []string
+	// DeepRESTCursors are the same positions as REST cursors.
+	DeepRESTCursors []string
+	// Owners have aggregates (up to 1000).
+	Owners []string
+}
+
+// restCursor is the REST API's message cursor (the reference node's):
+// base64url without padding of {"h": hash, "t": isoformat with +00:00}.
+func restCursor(t time.Time, hash string) string {
+	t = t.UTC()
+	iso := t.Format("2006-01-02T15:04:05+00:00")
+	if t.Nanosecond()/1000 != 0 {
+		iso = t.Format("2006-01-02T15:04:05.000000+00:00")
+	}
+	b, _ := json.Marshal(map[string]string{"h": hash, "t": iso})
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // LoadSample reads a Sample from an alephql PostgreSQL database: the
@@ -69,6 +96,9 @@ func LoadSample(ctx context.Context, dbURL string, depth int) (*Sample, error) {
 	if s.Senders, err = strs(`SELECT DISTINCT sender FROM messages LIMIT 1000`); err != nil {
 		return nil, fmt.Errorf("loadgen: senders: %w", err)
 	}
+	if s.Owners, err = strs(`SELECT DISTINCT owner FROM aggregates LIMIT 1000`); err != nil {
+		return nil, fmt.Errorf("loadgen: aggregate owners: %w", err)
+	}
 	s.Depth = max(min(depth, s.Messages-1000), 0)
 	rows, err := conn.Query(ctx, `SELECT time, item_hash FROM messages ORDER BY time DESC, item_hash DESC OFFSET $1 LIMIT 1000`, s.Depth)
 	if err != nil {
@@ -80,6 +110,7 @@ func LoadSample(ctx context.Context, dbURL string, depth int) (*Sample, error) {
 	_, err = pgx.ForEachRow(rows, []any{&t, &h}, func() error {
 		if i%20 == 0 {
 			s.DeepCursors = append(s.DeepCursors, baseline.MessageCursor(t, h))
+			s.DeepRESTCursors = append(s.DeepRESTCursors, restCursor(t, h))
 		}
 		i++
 		return nil
@@ -94,10 +125,19 @@ func LoadSample(ctx context.Context, dbURL string, depth int) (*Sample, error) {
 }
 
 // APIScenario builds one scenario (see APIScenarios) against one target:
-// GraphQL POSTs to /graphql, or GETs of the baseline's equivalent answers.
+// GraphQL POSTs to /graphql, GETs of the REST API, or GETs of the
+// baseline's equivalent answers. A scenario a target has no twin for
+// (address in REST, aggregates in the baseline) has no requests: the
+// caller skips it.
 func (s *Sample) APIScenario(name, target string) (Scenario, error) {
+	if target == TargetREST {
+		return s.restScenario(name)
+	}
 	sc := Scenario{Name: name, Target: target}
 	gql := target == TargetGraphQL || target == TargetGraphQLUncached
+	if name == "aggregates" && !gql {
+		return sc, nil
+	}
 	if !gql && target != TargetBaseline {
 		return sc, fmt.Errorf("loadgen: unknown target %q", target)
 	}
@@ -135,6 +175,10 @@ func (s *Sample) APIScenario(name, target string) (Scenario, error) {
 		for _, a := range s.Senders {
 			err = errors.Join(err, add(baseline.AddressQuery, map[string]any{"address": a}, "address", url.Values{"address": {a}}))
 		}
+	case "aggregates":
+		for _, a := range s.Owners {
+			err = errors.Join(err, add(AggregatesQuery, map[string]any{"address": a}, "", nil))
+		}
 	default:
 		return sc, fmt.Errorf("loadgen: unknown scenario %q", name)
 	}
@@ -142,6 +186,52 @@ func (s *Sample) APIScenario(name, target string) (Scenario, error) {
 		sc.Check = checkGraphQL
 	}
 	return sc, err
+}
+
+// restScenario is a scenario's REST twin.
+func (s *Sample) restScenario(name string) (Scenario, error) {
+	sc := Scenario{Name: name, Target: TargetREST, Check: checkJSONObject}
+	get := func(path string, q url.Values) {
+		if q != nil {
+			path += "?" + q.Encode()
+		}
+		sc.Requests = append(sc.Requests, Request{Path: path})
+	}
+	switch name {
+	case "feed":
+		for _, ch := range s.Channels {
+			get("/api/v0/messages.json", url.Values{"channels": {ch}, "pagination": {"20"}, "cursor": {""}})
+		}
+	case "deep":
+		for _, c := range s.DeepRESTCursors {
+			get("/api/v0/messages.json", url.Values{"pagination": {"20"}, "cursor": {c}})
+		}
+	case "count":
+		for _, ch := range s.Channels {
+			get("/api/v0/messages.json", url.Values{"channels": {ch}, "pagination": {"1"}})
+		}
+	case "message":
+		for _, h := range s.Hashes {
+			get("/api/v0/messages/"+h, nil)
+		}
+	case "address":
+	case "aggregates":
+		for _, a := range s.Owners {
+			get("/api/v0/aggregates/"+url.PathEscape(a)+".json", nil)
+		}
+	default:
+		return sc, fmt.Errorf("loadgen: unknown scenario %q", name)
+	}
+	return sc, nil
+}
+
+// checkJSONObject accepts a JSON object (REST answers; errors are not
+// 200 and were counted already).
+func checkJSONObject(body []byte) error {
+	if !bytes.HasPrefix(body, []byte("{")) {
+		return fmt.Errorf("rest answered %.300s", body)
+	}
+	return nil
 }
 
 // checkGraphQL accepts a GraphQL response with data and no errors
@@ -163,6 +253,10 @@ type Target struct {
 	MinRatio float64
 }
 
+// MinRESTRatio is issue 12's goal: each REST route serves at least this
+// share of the matching GraphQL query's rate, in the same run.
+const MinRESTRatio = 0.9
+
 // APITargets are issue 5's targets per scenario (16 clients, 2 cores).
 var APITargets = map[string]Target{
 	"feed":    {RPS: 3000, Quantile: "p99", Max: 20 * time.Millisecond, MinRatio: 0.70},
@@ -174,15 +268,18 @@ var APITargets = map[string]Target{
 // WriteTable writes results as a Markdown table, with each GraphQL row's
 // ratio to the baseline row of the same scenario and its target verdict.
 func WriteTable(w io.Writer, results []Result) {
-	base := map[string]Result{}
+	base, gqlRes := map[string]Result{}, map[string]Result{}
 	for _, r := range results {
-		if r.Target == TargetBaseline {
+		switch r.Target {
+		case TargetBaseline:
 			base[r.Scenario] = r
+		case TargetGraphQL:
+			gqlRes[r.Scenario] = r
 		}
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
-	_, _ = fmt.Fprintln(w, "| scenario | target | clients | req/s | p50 ms | p95 ms | p99 ms | errors | GraphQL/baseline | goal |")
-	_, _ = fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	_, _ = fmt.Fprintln(w, "| scenario | target | clients | req/s | p50 ms | p95 ms | p99 ms | errors | GraphQL/baseline | REST/GraphQL | goal |")
+	_, _ = fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		ratio, verdict := "", ""
 		isGQL := r.Target == TargetGraphQL || r.Target == TargetGraphQLUncached
@@ -192,8 +289,18 @@ func WriteTable(w io.Writer, results []Result) {
 		if t, ok := APITargets[r.Scenario]; ok && isGQL {
 			verdict = t.verdict(r, base[r.Scenario])
 		}
-		_, _ = fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %d | %s | %s |\n", r.Scenario, r.Target, r.Clients, r.RPS(),
-			ms(r.P50), ms(r.P95), ms(r.P99), r.Errors, ratio, verdict)
+		restRatio := ""
+		if g, ok := gqlRes[r.Scenario]; ok && r.Target == TargetREST && g.RPS() > 0 {
+			restRatio = fmt.Sprintf("%.2f", r.RPS()/g.RPS())
+			goal := fmt.Sprintf("≥%.0f%% of GraphQL", MinRESTRatio*100)
+			if r.RPS() >= MinRESTRatio*g.RPS() && r.Errors == 0 {
+				verdict = "met (" + goal + ")"
+			} else {
+				verdict = "NOT met (" + goal + ")"
+			}
+		}
+		_, _ = fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %d | %s | %s | %s |\n", r.Scenario, r.Target, r.Clients, r.RPS(),
+			ms(r.P50), ms(r.P95), ms(r.P99), r.Errors, ratio, restRatio, verdict)
 	}
 	for _, r := range results {
 		if r.FirstError != "" {

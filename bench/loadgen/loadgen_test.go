@@ -85,17 +85,22 @@ func TestWriteTableRatiosAndVerdicts(t *testing.T) {
 		{Scenario: "feed", Target: TargetGraphQL, Clients: 16, Requests: 3200, Elapsed: time.Second, P99: 5 * time.Millisecond},
 		{Scenario: "count", Target: TargetBaseline, Clients: 16, Requests: 10000, Elapsed: time.Second},
 		{Scenario: "count", Target: TargetGraphQL, Clients: 16, Requests: 5000, Elapsed: time.Second, FirstError: "boom"},
+		{Scenario: "feed", Target: TargetREST, Clients: 16, Requests: 3040, Elapsed: time.Second},
+		{Scenario: "count", Target: TargetREST, Clients: 16, Requests: 4000, Elapsed: time.Second},
 	}
 	var b strings.Builder
 	WriteTable(&b, res)
 	out := b.String()
-	assert.Contains(t, out, "| feed | graphql | 16 | 3200 | 0.00 | 0.00 | 5.00 | 0 | 0.80 | met")
-	assert.Contains(t, out, "| count | graphql | 16 | 5000 | 0.00 | 0.00 | 0.00 | 0 | 0.50 | NOT met")
+	assert.Contains(t, out, "| feed | graphql | 16 | 3200 | 0.00 | 0.00 | 5.00 | 0 | 0.80 |  | met")
+	assert.Contains(t, out, "| count | graphql | 16 | 5000 | 0.00 | 0.00 | 0.00 | 0 | 0.50 |  | NOT met")
+	assert.Contains(t, out, "| feed | rest | 16 | 3040 | 0.00 | 0.00 | 0.00 | 0 |  | 0.95 | met (≥90% of GraphQL)")
+	assert.Contains(t, out, "| count | rest | 16 | 4000 | 0.00 | 0.00 | 0.00 | 0 |  | 0.80 | NOT met (≥90% of GraphQL)")
 	assert.Contains(t, out, "first error of count/graphql: boom")
 }
 
 func TestAPIScenarioTargets(t *testing.T) {
-	s := &Sample{Channels: []string{"A&B"}, Hashes: []string{"h"}, Senders: []string{"0x1"}, DeepCursors: []string{"c"}}
+	s := &Sample{Channels: []string{"A&B"}, Hashes: []string{"h"}, Senders: []string{"0x1"}, DeepCursors: []string{"c"},
+		DeepRESTCursors: []string{"r"}, Owners: []string{"0x2"}}
 	for _, name := range APIScenarios {
 		g, err := s.APIScenario(name, TargetGraphQL)
 		require.NoError(t, err)
@@ -103,9 +108,31 @@ func TestAPIScenarioTargets(t *testing.T) {
 		assert.Equal(t, "/graphql", g.Requests[0].Path)
 		b, err := s.APIScenario(name, TargetBaseline)
 		require.NoError(t, err)
-		assert.Nil(t, b.Requests[0].Body, "baseline requests are GETs")
-		assert.True(t, strings.HasPrefix(b.Requests[0].Path, "/bench/baseline/"), b.Requests[0].Path)
+		if name == "aggregates" {
+			assert.Empty(t, b.Requests, "no baseline twin")
+		} else {
+			assert.Nil(t, b.Requests[0].Body, "baseline requests are GETs")
+			assert.True(t, strings.HasPrefix(b.Requests[0].Path, "/bench/baseline/"), b.Requests[0].Path)
+		}
+		r, err := s.APIScenario(name, TargetREST)
+		require.NoError(t, err)
+		if name == "address" {
+			assert.Empty(t, r.Requests, "no REST twin")
+			continue
+		}
+		require.Len(t, r.Requests, 1)
+		assert.True(t, strings.HasPrefix(r.Requests[0].Path, "/api/v0/"), r.Requests[0].Path)
 	}
+	rest := func(name string) string {
+		sc, err := s.APIScenario(name, TargetREST)
+		require.NoError(t, err)
+		return sc.Requests[0].Path
+	}
+	assert.Equal(t, "/api/v0/messages.json?channels=A%26B&cursor=&pagination=20", rest("feed"))
+	assert.Equal(t, "/api/v0/messages.json?cursor=r&pagination=20", rest("deep"))
+	assert.Equal(t, "/api/v0/messages.json?channels=A%26B&pagination=1", rest("count"))
+	assert.Equal(t, "/api/v0/aggregates/0x2.json", rest("aggregates"))
+	assert.Equal(t, "eyJoIjoiYWIiLCJ0IjoiMjAyNi0wMS0wMlQwMzowNDowNSswMDowMCJ9", restCursor(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "ab"))
 	feed, err := s.APIScenario("feed", TargetBaseline)
 	require.NoError(t, err)
 	assert.Equal(t, "/bench/baseline/feed?channel=A%26B", feed.Requests[0].Path, "parameters are escaped")

@@ -1,9 +1,10 @@
 // Command alephql-load is the API benchmark's load generator (issue 5): it
 // samples channels, hashes, senders and deep-page cursors from an alephql
 // PostgreSQL database, then drives concurrent clients against a node's
-// GraphQL endpoint and against its benchmark baseline (serve
+// GraphQL endpoint, its REST API and its benchmark baseline (serve
 // --bench-baseline), scenario by scenario, and prints req/s, p50/p95/p99,
-// errors and the GraphQL/baseline ratios as a Markdown table.
+// errors and the GraphQL/baseline and REST/GraphQL ratios as a Markdown
+// table.
 // scripts/bench-api.sh runs it with everything it needs.
 //
 //	alephql-load -url http://127.0.0.1:4024 -db postgres://... [-clients 16] [-duration 20s]
@@ -43,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	uncached := fs.String("uncached-url", "", "base URL of a second node on the same database run with --graphql-answer-cache=false, for the "+loadgen.TargetGraphQLUncached+" target")
 	depth := fs.Int("depth", 500000, "position of the deep page in the whole feed (at most half the messages)")
 	scenarios := fs.String("scenarios", strings.Join(loadgen.APIScenarios, ","), "scenarios to run: "+strings.Join(loadgen.APIScenarios, ","))
-	targets := fs.String("targets", "", "targets, each scenario in this order (default baseline,graphql and, with -uncached-url, graphql-uncached)")
+	targets := fs.String("targets", "", "targets, each scenario in this order (default baseline,graphql,rest and, with -uncached-url, graphql-uncached)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-db is required")
 	}
 	if *targets == "" {
-		*targets = loadgen.TargetBaseline + "," + loadgen.TargetGraphQL
+		*targets = loadgen.TargetBaseline + "," + loadgen.TargetGraphQL + "," + loadgen.TargetREST
 		if *uncached != "" {
 			*targets += "," + loadgen.TargetGraphQLUncached
 		}
@@ -71,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			sc, err := sample.APIScenario(name, target)
 			if err != nil {
 				return err
+			}
+			if len(sc.Requests) == 0 {
+				continue // no twin of this scenario on this target
 			}
 			if target == loadgen.TargetGraphQLUncached {
 				if *uncached == "" {

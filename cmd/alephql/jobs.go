@@ -28,8 +28,13 @@ type billingFlags struct {
 	tick            time.Duration
 }
 
-func (f *billingFlags) register(fs *flag.FlagSet) {
+// registerEnable adds the switch that runs the jobs in the node (serve
+// only).
+func (f *billingFlags) registerEnable(fs *flag.FlagSet) {
 	fs.BoolVar(&f.enabled, "billing-jobs", true, "run the balance and credit jobs that mark unpaid VMs and files REMOVING (one node at a time on a shared database); check first with alephql jobs --dry-run (env ALEPHQL_BILLING_JOBS)")
+}
+
+func (f *billingFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.balanceInterval, "billing-balance-interval", billing.DefaultInterval, "least time between two runs of the hold-balance job (env ALEPHQL_BILLING_BALANCE_INTERVAL)")
 	fs.DurationVar(&f.creditInterval, "billing-credit-interval", billing.DefaultInterval, "least time between two runs of the credit job (env ALEPHQL_BILLING_CREDIT_INTERVAL)")
 	fs.DurationVar(&f.tick, "billing-tick", billing.DefaultTick, "how often the node checks whether a billing job is due (env ALEPHQL_BILLING_TICK)")
@@ -76,7 +81,6 @@ func newJobsCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var f jobsFlags
 	fs := quietFlagSet("alephql jobs")
 	f.commonFlags.register(fs)
-	f.pipeline.register(fs)
 	f.billing.register(fs)
 	fs.BoolVar(&f.dryRun, "dry-run", false, "list what the jobs would remove or recover now, and why, changing nothing")
 	fs.BoolVar(&f.all, "all", false, "with --dry-run: check every paying address, not only those changed since the jobs' last run")

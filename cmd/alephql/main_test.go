@@ -177,6 +177,9 @@ func TestBadSettingsFailWithOneLine(t *testing.T) {
 		{"bad redis url", []string{"serve", "--data-dir", dir, "--redis", "http://x"}, nil, 2, "--redis (ALEPHQL_REDIS)"},
 		{"bad graphql limit", []string{"serve", "--data-dir", dir, "--graphql-max-page-size", "-1"}, nil, 2, "--graphql"},
 		{"stray argument", []string{"serve", "extra"}, nil, 2, "no arguments"},
+		{"bad trusted proxy", []string{"serve", "--data-dir", dir, "--trusted-proxies", "10.0.0.0/8,proxy"}, nil, 2, "--trusted-proxies (ALEPHQL_TRUSTED_PROXIES)"},
+		{"negative rate limit", []string{"serve", "--data-dir", dir, "--rate-limit", "-1"}, nil, 2, "--rate-limit"},
+		{"missing persisted queries", []string{"serve", "--data-dir", dir, "--graphql-persisted-only", dir + "/none.json"}, nil, 2, "--graphql-persisted-only (ALEPHQL_GRAPHQL_PERSISTED_ONLY)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,13 +53,23 @@ func graphQL(t *testing.T, base, query string, out any) {
 }
 
 // TestOfficialSDK runs the official TypeScript SDK (@aleph-sdk/client and
-// @aleph-sdk/ethereum 1.7.4, unchanged) against a real node on
-// PostgreSQL, and checks each result against the node's state through
+// @aleph-sdk/ethereum 1.7.4, unchanged) against a real node on SQLite and
+// on PostgreSQL, and checks each result against the node's state through
 // GraphQL.
 func TestOfficialSDK(t *testing.T) {
 	installSDK(t)
-	t.Setenv("ALEPHQL_DB", dbtest.NewPostgresDatabase(t))
-	base, stop := startServe(t, "--data-dir", t.TempDir())
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		runSDK(t, "--data-dir", dir, "--db", filepath.Join(dir, "alephql.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		runSDK(t, "--data-dir", t.TempDir(), "--db", dbtest.NewPostgresDatabase(t))
+	})
+}
+
+// runSDK starts a node with args and runs sdk.cjs against it.
+func runSDK(t *testing.T, args ...string) {
+	base, stop := startServe(t, args...)
 	defer stop()
 
 	// A message the node rejects (a forged signature), for getMessageError.
@@ -87,6 +97,9 @@ func TestOfficialSDK(t *testing.T) {
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
 	require.NoError(t, err, "sdk.cjs: %s", stderr.String())
+	_, result, ok := strings.Cut(string(stdout), "\nRESULT\n")
+	require.True(t, ok, "sdk.cjs printed no result: %s", stdout)
+	stdout = []byte(result)
 	var got struct {
 		Address        string           `json:"address"`
 		SyncPost       string           `json:"syncPost"`
@@ -109,6 +122,7 @@ func TestOfficialSDK(t *testing.T) {
 		Store          string           `json:"store"`
 		StoreFile      string           `json:"storeFile"`
 		Downloaded     bool             `json:"downloaded"`
+		Watched        []string         `json:"watched"`
 	}
 	require.NoError(t, json.Unmarshal(stdout, &got), "%s", stdout)
 	var pages struct {
@@ -163,6 +177,7 @@ func TestOfficialSDK(t *testing.T) {
 	require.NotContains(t, nodeHashes, got.AsyncPost, "the forgotten post left the messages")
 	require.Contains(t, nodeHashes, got.Store, "%s\n%+v", stdout, state)
 	require.True(t, got.Downloaded, "downloadFile returns the stored bytes")
+	require.Equal(t, []string{got.SyncPost, got.AsyncPost, got.SyncAgg, got.AsyncAgg}, got.Watched, "watchMessages saw each message once, in order")
 	for _, e := range state.Messages.Edges {
 		if e.Node.Hash == got.Store {
 			require.Equal(t, "STORE", e.Node.Type)

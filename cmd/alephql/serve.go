@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/processor/handler"
 	"github.com/alephql/alephql/read"
 	"github.com/alephql/alephql/rest"
 	"github.com/alephql/alephql/server"
@@ -40,14 +42,17 @@ type serveFlags struct {
 	submitWait      time.Duration
 	limits          server.Limits
 	persistedOnly   string
+	trustedProxies  string
 	maxBodyBytes    int64
 	benchBaseline   bool
 	answerCache     bool
 	debugListen     string
+	adminPublicKey  string
 	storage         storageFlags
 	pipeline        pipelineFlags
 	billing         billingFlags
 	chains          chainFlags
+	network         networkFlags
 }
 
 func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -59,6 +64,8 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.pipeline.registerSample(fs)
 	f.billing.register(fs)
 	f.chains.register(fs)
+	f.billing.registerEnable(fs)
+	f.network.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) for the shared cache and live feeds; empty: in-process (env ALEPHQL_REDIS)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests on shutdown (env ALEPHQL_SHUTDOWN_TIMEOUT)")
@@ -71,10 +78,12 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.IntVar(&f.limits.RateBurst, "rate-burst", 0, "requests a client may send at once above --rate-limit; 0: twice the rate (env ALEPHQL_RATE_BURST)")
 	fs.IntVar(&f.limits.MaxWebsocketsPerIP, "ws-max-per-ip", 0, "open websockets allowed to one client IP, closed with 1013 beyond; 0: no limit (env ALEPHQL_WS_MAX_PER_IP)")
 	fs.IntVar(&f.limits.MaxWebsockets, "ws-max", 50000, "open websockets allowed in total, closed with 1013 beyond; 0: no limit (env ALEPHQL_WS_MAX)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client for the rate and websocket limits; empty: the TCP peer is the client (env ALEPHQL_TRUSTED_PROXIES)")
 	fs.StringVar(&f.persistedOnly, "graphql-persisted-only", "", "public deployments: serve only the operations of this file (a JSON object of sha256 hash to query, as automatic persisted queries send them); any other query is refused with PERSISTED_QUERY_NOT_ALLOWED; empty: any query (env ALEPHQL_GRAPHQL_PERSISTED_ONLY)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
+	fs.StringVar(&f.adminPublicKey, "admin-public-key", "", "hex secp256k1 public key that signs X-Auth-Token for the REST admin routes (price recalculation); empty: those routes answer 403 (env ALEPHQL_ADMIN_PUBLIC_KEY)")
 	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
 	return &ffcli.Command{
 		Name:       "serve",
@@ -112,9 +121,26 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := limits.Validate(); err != nil {
 		return usageError{fmt.Errorf("--graphql-*: %w", err)}
 	}
+	for _, s := range strings.Split(f.trustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return usageError{fmt.Errorf("--trusted-proxies (ALEPHQL_TRUSTED_PROXIES): %q is neither an IP nor a CIDR", s)}
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		f.limits.TrustedProxies = append(f.limits.TrustedProxies, p)
+	}
+	if err := f.limits.Validate(); err != nil {
+		return usageError{fmt.Errorf("--rate-limit, --rate-burst, --ws-max-per-ip, --ws-max: %w", err)}
+	}
 	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout, Limits: f.limits}
 	if err := srvCfg.Validate(); err != nil {
-		return usageError{fmt.Errorf("--listen, --rate-*, --ws-max*: %w", err)}
+		return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
 	}
 
 	db, err := database.Open(ctx, dbCfg, log)
@@ -158,7 +184,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		rowCache = cache.NewRedis(rdb, "alephql:cache:")
 	}
 
-	store, err := newStorage(f.storage, f.dataDir, db.Client, log)
+	store, err := newStorageWithPeers(f.storage, f.dataDir, db.Client, f.network, log)
 	if err != nil {
 		return err
 	}
@@ -183,7 +209,6 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := graph.RegisterHubMetrics(registry, hub); err != nil {
 		return err
 	}
-	store.acceptSigned(proc, db.Client)
 	jobs, err := newBilling(f.billing, db, proc, registry, log)
 	if err != nil {
 		return err
@@ -199,8 +224,15 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(graphSubmitter{proc}),
-		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait))
+	netw, err := newNetwork(ctx, f.network, f.dataDir, proc, db.Client, store.Content, registry, log)
+	if err != nil {
+		return err
+	}
+	defer netw.Close()
+	store.acceptSignedPublishing(proc, db.Client, netw.Publish)
+	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
+		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait),
+		graph.WithNetworkStatus(netw))
 	if err != nil {
 		return err
 	}
@@ -218,7 +250,13 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes}, reader, restSubmitter{proc}, bus, log)
+	restMetrics, err := rest.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
+	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version, AdminPublicKey: f.adminPublicKey}},
+		reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log,
+		rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics))
 	if err != nil {
 		return err
 	}
@@ -264,6 +302,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	if runChains != nil {
 		g.Go(func() error { return runChains(gctx) })
+	}
+	for _, run := range netw.runs {
+		g.Go(func() error { return run(gctx) })
 	}
 	if f.pipeline.sampleData {
 		g.Go(func() error { return loadSample(gctx, proc, db, store.Content, f.pipeline.sampleSize, log) })

@@ -47,13 +47,25 @@ type storageNode struct {
 // acceptSigned rebuilds Routes so that uploads with a signed STORE message
 // are verified and submitted to p.
 func (s *storageNode) acceptSigned(p *processor.Processor, client *ent.Client) {
-	s.Routes = s.handler.WithSubmitter(storeSubmitter{p: p, client: client}).Routes()
+	s.acceptSignedPublishing(p, client, nil)
+}
+
+// acceptSignedPublishing is acceptSigned with every message taken in
+// broadcast through publish (nil: none).
+func (s *storageNode) acceptSignedPublishing(p *processor.Processor, client *ent.Client, publish func(context.Context, []byte)) {
+	s.Routes = s.handler.WithSubmitter(storeSubmitter{p: p, client: client, publish: publish}).Routes()
 }
 
 // newStorage builds the content service (files under DATA_DIR/files), the
 // storage routes and the garbage collector.
 func newStorage(f storageFlags, dataDir string, client *ent.Client, log *slog.Logger) (*storageNode, error) {
-	svc, err := ipfs.New(ipfs.Config{Dir: filepath.Join(dataDir, "files"), API: f.ipfsAPI}, nil, log)
+	return newStorageWithPeers(f, dataDir, client, nil, log)
+}
+
+// newStorageWithPeers is newStorage with the nodes whose
+// /api/v0/storage/{hash} serves content (nil: none).
+func newStorageWithPeers(f storageFlags, dataDir string, client *ent.Client, peers ipfs.PeerLister, log *slog.Logger) (*storageNode, error) {
+	svc, err := ipfs.New(ipfs.Config{Dir: filepath.Join(dataDir, "files"), API: f.ipfsAPI}, peers, log)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--ipfs-api (ALEPHQL_IPFS_API) / --data-dir: %w", err)}
 	}

@@ -24,6 +24,8 @@ const storeSubmitterPoll = 50 * time.Millisecond
 type storeSubmitter struct {
 	p      *processor.Processor
 	client *ent.Client
+	// publish, if set, broadcasts each message taken in (network.go).
+	publish func(ctx context.Context, raw []byte)
 }
 
 // CheckStore implements storage.Submitter: the message must decode as an
@@ -59,6 +61,9 @@ func (s storeSubmitter) Submit(ctx context.Context, raw json.RawMessage, wait ti
 			return "", fmt.Errorf("%w: %w", storage.ErrInvalid, err)
 		}
 		return "", err
+	}
+	if s.publish != nil {
+		s.publish(ctx, raw)
 	}
 	status := r.Status
 	if status == "" {

@@ -330,6 +330,30 @@ type MessageStatusInfo struct {
 type Mutation struct {
 }
 
+// What one network source (a followed node, IPFS pubsub, libp2p gossip) brought in since this node started.
+type NetworkSource struct {
+	// The source: a followed node's URL, ipfs-pubsub or p2p-gossip.
+	Name string `json:"name"`
+	// follow, ipfs or p2p.
+	Kind string `json:"kind"`
+	// Messages received from the source.
+	Received int `json:"received"`
+	// Messages new to this node, taken in for processing.
+	Accepted int `json:"accepted"`
+	// Messages refused at intake (malformed, bad hash or signature).
+	Rejected int `json:"rejected"`
+	// Messages this node already had.
+	Duplicate int `json:"duplicate"`
+	// How far behind the source this node is, in seconds (backfill).
+	LagSeconds float64 `json:"lagSeconds"`
+	// Connection state: connecting, backfilling, live, disconnected or stopped.
+	State string `json:"state"`
+	// The source's latest error, null if none.
+	LastError *string `json:"lastError,omitempty"`
+	// When the latest error happened.
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+}
+
 // Where a page sits in its list (Relay connection spec).
 type PageInfo struct {
 	// Whether a page follows this one in the list's order.
@@ -340,6 +364,36 @@ type PageInfo struct {
 	StartCursor *string `json:"startCursor,omitempty"`
 	// Cursor of the last edge of the page, null when the page is empty.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// Another node this node has heard of, from its aliveness announcements.
+type Peer struct {
+	// The peer id (libp2p or kubo) of the announcing node.
+	PeerID string `json:"peerId"`
+	// The kind of address.
+	Kind PeerKind `json:"kind"`
+	// The announced address: a multiaddr, or a URL for HTTP.
+	Address string `json:"address"`
+	// How the peer was heard of: p2p, ipfs, config or corechannel.
+	Source string `json:"source"`
+	// When the peer last announced itself.
+	LastSeen time.Time `json:"lastSeen"`
+}
+
+// A page of peers, most recently seen first.
+type PeerConnection struct {
+	// The page's edges.
+	Edges []*PeerEdge `json:"edges"`
+	// Paging information.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// An edge of a PeerConnection.
+type PeerEdge struct {
+	// Cursor of this edge, for after.
+	Cursor string `json:"cursor"`
+	// The peer.
+	Node *Peer `json:"node"`
 }
 
 // A post in a page.
@@ -864,6 +918,67 @@ func (e *PaymentType) UnmarshalJSON(b []byte) error {
 }
 
 func (e PaymentType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The kind of address a peer announces.
+type PeerKind string
+
+const (
+	// A libp2p multiaddr (gossip).
+	PeerKindP2p PeerKind = "P2P"
+	// The URL of the peer's HTTP API.
+	PeerKindHTTP PeerKind = "HTTP"
+	// A kubo (IPFS) swarm multiaddr.
+	PeerKindIpfs PeerKind = "IPFS"
+)
+
+var AllPeerKind = []PeerKind{
+	PeerKindP2p,
+	PeerKindHTTP,
+	PeerKindIpfs,
+}
+
+func (e PeerKind) IsValid() bool {
+	switch e {
+	case PeerKindP2p, PeerKindHTTP, PeerKindIpfs:
+		return true
+	}
+	return false
+}
+
+func (e PeerKind) String() string {
+	return string(e)
+}
+
+func (e *PeerKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PeerKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PeerKind", str)
+	}
+	return nil
+}
+
+func (e PeerKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PeerKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PeerKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

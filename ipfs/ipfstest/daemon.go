@@ -26,6 +26,8 @@ type Daemon struct {
 	repo string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// online: the daemon runs online, isolated (NewOnlineDaemon).
+	online bool
 }
 
 // NewDaemon initialises a repository and starts the daemon; it is stopped
@@ -44,6 +46,54 @@ func NewDaemon(t testing.TB) *Daemon {
 	d.Start()
 	t.Cleanup(d.Stop)
 	return d
+}
+
+// NewOnlineDaemon is NewDaemon for a daemon that runs online but isolated,
+// as scripts/test-servers.sh runs the shared one: pubsub enabled, no
+// bootstrap peers, no routing, a loopback swarm address. Daemons of one
+// test find each other only through Connect.
+func NewOnlineDaemon(t testing.TB) *Daemon {
+	t.Helper()
+	bin := os.Getenv("ALEPHQL_TEST_IPFS_BIN")
+	require.NotEmpty(t, bin, "ALEPHQL_TEST_IPFS_BIN is not set (scripts/test-servers.sh exports it)")
+	d := &Daemon{t: t, bin: bin, repo: t.TempDir(), online: true}
+	apiPort, gwPort, swPort := freePort(t), freePort(t), freePort(t)
+	d.run("init", "--profile=test")
+	d.run("config", "Addresses.API", "/ip4/127.0.0.1/tcp/"+apiPort)
+	d.run("config", "Addresses.Gateway", "/ip4/127.0.0.1/tcp/"+gwPort)
+	d.run("config", "--json", "Addresses.Swarm", `["/ip4/127.0.0.1/tcp/`+swPort+`"]`)
+	d.run("config", "--json", "Bootstrap", "[]")
+	d.run("config", "Routing.Type", "none")
+	d.run("config", "--json", "AutoTLS.Enabled", "false")
+	d.run("config", "--json", "AutoConf.Enabled", "false")
+	d.run("config", "--json", "Pubsub.Enabled", "true")
+	d.API = "http://127.0.0.1:" + apiPort
+	d.Start()
+	t.Cleanup(d.Stop)
+	return d
+}
+
+// Connect connects the daemon to other (both must be online) through
+// `ipfs swarm connect`.
+func (d *Daemon) Connect(other *Daemon) {
+	d.t.Helper()
+	cmd := exec.Command(other.bin, "id", "-f", "<addrs>")
+	cmd.Env = other.env()
+	out, err := cmd.Output()
+	require.NoError(d.t, err)
+	addr := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	require.NotEmpty(d.t, addr, "ipfs id: no swarm address")
+	d.run("swarm", "connect", addr)
+}
+
+// ID returns the daemon's peer id.
+func (d *Daemon) ID() string {
+	d.t.Helper()
+	cmd := exec.Command(d.bin, "id", "-f", "<id>")
+	cmd.Env = d.env()
+	out, err := cmd.Output()
+	require.NoError(d.t, err)
+	return strings.TrimSpace(string(out))
 }
 
 func freePort(t testing.TB) string {
@@ -69,7 +119,11 @@ func (d *Daemon) run(args ...string) {
 // Start runs the daemon and waits until it says it is ready.
 func (d *Daemon) Start() {
 	d.t.Helper()
-	cmd := exec.Command(d.bin, "daemon", "--offline", "--migrate=false")
+	args := []string{"daemon", "--offline", "--migrate=false"}
+	if d.online {
+		args = []string{"daemon", "--migrate=false"}
+	}
+	cmd := exec.Command(d.bin, args...)
 	cmd.Env = d.env()
 	out, err := cmd.StdoutPipe()
 	require.NoError(d.t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/alephql/alephql/ent/cronjob"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/processor"
+	"github.com/alephql/alephql/processor/filegc"
 )
 
 // Applier runs a transaction whose lifecycle changes (counters, outbox
@@ -252,3 +253,9 @@ func reasonOf(job string) string {
 	}
 	return ReasonBalance
 }
+
+// Interface guards
+var (
+	_ Applier          = (*processor.Processor)(nil)
+	_ filegc.Finalizer = (*Jobs)(nil)
+)

@@ -1,7 +1,12 @@
 package billing_test
 
 import (
-	"errors"
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +20,7 @@ import (
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/ipfs"
+	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/billing"
 )
 
@@ -133,6 +139,13 @@ func TestHoldBalance(t *testing.T) {
 		e.balances(5, map[string]any{alice.addr(): 1e6})
 		require.Equal(t, billing.Report{Job: billing.JobBalance, Addresses: 1}, e.run(billing.JobBalance))
 		require.Equal(t, "removed", e.status(i2.hash))
+
+		for name, want := range map[string]float64{
+			"alephql_billing_removing_total": 4, "alephql_billing_recovered_total": 2, "alephql_billing_removed_total": 2,
+		} {
+			require.Equal(t, want, e.metric(name, billing.ReasonBalance), name)
+			require.Zero(t, e.metric(name, billing.ReasonCredit), name)
+		}
 	})
 }
 
@@ -211,54 +224,111 @@ func TestSmallCreditStoreSparedBeforeCutoff(t *testing.T) {
 	})
 }
 
-// TestCrashBetweenAddresses: a run stopped between two addresses leaves
-// the first settled and the second untouched, and does not record the
-// run; the next run settles the second, with the same end state as an
-// uninterrupted run (each message removing once, with one event).
+// TestCrashBetweenAddresses: a node killed (SIGKILL) between two
+// addresses leaves the first settled and the second untouched, and does
+// not record the run; after a restart the next run settles the second,
+// with the same end state as an uninterrupted run (each message removing
+// once, with one event, counters exact).
 func TestCrashBetweenAddresses(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		e := newEnv(t, db)
-		rootfs := e.rootfs()
-		a, b := newSigner(t), newSigner(t)
-		if a.addr() > b.addr() {
-			a, b = b, a // settled in address order
-		}
-		e.balances(1, map[string]any{a.addr(): 2000, b.addr(): 2000})
-		va, vb := a.instance(t, tHold+1, rootfs, "hold"), b.instance(t, tHold+2, rootfs, "hold")
-		e.process(va, vb)
-		e.confirm(va, high)
-		e.confirm(vb, high)
-		e.balances(2, map[string]any{a.addr(): 1, b.addr(): 1})
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend.Name, func(t *testing.T) { crashBetweenAddresses(t, backend.URL(t)) })
+	}
+}
 
-		crashed := e.newJobs(billingConfig())
-		errCrash := errors.New("killed")
-		billing.SetBeforeSettle(crashed, func(_, address string) error {
-			if address == b.addr() {
-				return errCrash
-			}
-			return nil
-		})
-		_, err := crashed.RunJob(e.ctx, billing.JobBalance)
-		require.ErrorIs(t, err, errCrash)
-		require.Equal(t, []string{"removing", "processed"}, e.statuses(va, vb))
-		ran, err := db.Client.CronJob.Query().Where(cronjob.ID(billing.JobBalance)).Exist(e.ctx)
-		require.NoError(t, err)
-		require.False(t, ran, "an interrupted run is not recorded")
+// crashBetweenAddresses is TestCrashBetweenAddresses on the database at
+// url (the child process opens it too).
+func crashBetweenAddresses(t *testing.T, url string) {
+	db := dbtest.Open(t, url)
+	e := newEnv(t, db)
+	rootfs := e.rootfs()
+	a, b := newSigner(t), newSigner(t)
+	if a.addr() > b.addr() {
+		a, b = b, a // settled in address order
+	}
+	e.balances(1, map[string]any{a.addr(): 2000, b.addr(): 2000})
+	va, vb := a.instance(t, tHold+1, rootfs, "hold"), b.instance(t, tHold+2, rootfs, "hold")
+	e.process(va, vb)
+	e.confirm(va, high)
+	e.confirm(vb, high)
+	e.balances(2, map[string]any{a.addr(): 1, b.addr(): 1})
 
-		restarted := e.newJobs(billingConfig())
-		rep, err := restarted.RunJob(e.ctx, billing.JobBalance)
-		require.NoError(t, err)
-		require.Equal(t, billing.Report{Job: billing.JobBalance, Addresses: 2, Removing: 1}, rep)
-		require.Equal(t, []string{"removing", "removing"}, e.statuses(va, vb))
-		for _, m := range []sent{va, vb} {
-			require.Equal(t, []string{"processed", "removing"}, e.kinds(m.hash))
+	// The child runs the balance job and stops before settling the
+	// second address, saying so; it is killed there.
+	cmd := exec.CommandContext(e.ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashDBEnv+"="+url, crashStopEnv+"="+b.addr())
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "stopped before "+b.addr()+"\n", line)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	require.Equal(t, []string{"removing", "processed"}, e.statuses(va, vb))
+	ran, err := db.Client.CronJob.Query().Where(cronjob.ID(billing.JobBalance)).Exist(e.ctx)
+	require.NoError(t, err)
+	require.False(t, ran, "an interrupted run is not recorded")
+
+	restarted := e.newJobs(billingConfig())
+	rep, err := restarted.RunJob(e.ctx, billing.JobBalance)
+	require.NoError(t, err)
+	require.Equal(t, billing.Report{Job: billing.JobBalance, Addresses: 2, Removing: 1}, rep)
+	require.Equal(t, []string{"removing", "removing"}, e.statuses(va, vb))
+	for _, m := range []sent{va, vb} {
+		require.Equal(t, []string{"processed", "removing"}, e.kinds(m.hash))
+	}
+	n, err := db.Client.RemovedMessage.Query().Count(e.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, int64(2), e.counter("status=removing"))
+	require.Equal(t, int64(1), e.counter("owner="+a.addr()+"|status=removing"))
+	require.Equal(t, int64(0), e.counter("owner="+a.addr()+"|status=processed"))
+}
+
+// The crash test runs this test binary again as a child that runs the
+// balance job on the database of crashDBEnv and blocks before settling
+// the address of crashStopEnv, after printing a line.
+const (
+	crashDBEnv   = "ALEPHQL_BILLING_CRASH_DB"
+	crashStopEnv = "ALEPHQL_BILLING_CRASH_STOP"
+)
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(crashDBEnv); url != "" {
+		err := crashChild(url, os.Getenv(crashStopEnv))
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild runs the balance job until it reaches the address stop,
+// then waits to be killed.
+func crashChild(url, stop string) error {
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Config{URL: url}, dbtest.Logger())
+	if err != nil {
+		return err
+	}
+	p, err := processor.New(processor.Config{}, processor.Deps{DB: db, Log: dbtest.Logger()})
+	if err != nil {
+		return err
+	}
+	jobs, err := billing.New(billingConfig(), billing.Deps{DB: db, Apply: p, Log: dbtest.Logger()})
+	if err != nil {
+		return err
+	}
+	billing.SetBeforeSettle(jobs, func(_, address string) error {
+		if address == stop {
+			fmt.Println("stopped before " + address)
+			select {} // killed here
 		}
-		n, err := db.Client.RemovedMessage.Query().Count(e.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 2, n)
-		require.Equal(t, int64(2), e.counter("status=removing"))
-		require.Equal(t, int64(0), e.counter("owner="+a.addr()+"|status=processed"))
+		return nil
 	})
+	_, err = jobs.RunJob(ctx, billing.JobBalance)
+	return err
 }
 
 // TestSubscriberSeesLifecycle: a listener of the event bus receives the
@@ -312,4 +382,24 @@ func (e *env) counter(key string) int64 {
 		return 0
 	}
 	return c.Count
+}
+
+// metric reads a counter of the jobs' metrics by its reason label.
+func (e *env) metric(name, reason string) float64 {
+	e.t.Helper()
+	fams, err := e.reg.Gather()
+	require.NoError(e.t, err)
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

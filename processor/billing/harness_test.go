@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/alephql/alephql/chains"
@@ -67,6 +68,8 @@ type env struct {
 	bus     *events.Local
 	oracle  *signer
 	txs     int
+	// reg holds the jobs' metrics.
+	reg *prometheus.Registry
 }
 
 // billingConfig is the jobs' test configuration: the network's rules,
@@ -82,7 +85,7 @@ func newEnv(t *testing.T, db *database.DB) *env {
 	content, err := ipfs.New(ipfs.Config{Dir: t.TempDir()}, nil, dbtest.Logger())
 	require.NoError(t, err)
 	e := &env{t: t, ctx: ctx, db: db, clk: &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)},
-		content: content, bus: events.NewLocal(4096), oracle: newSigner(t)}
+		content: content, bus: events.NewLocal(4096), oracle: newSigner(t), reg: prometheus.NewRegistry()}
 	hcfg := handler.DefaultConfig()
 	hcfg.BalanceAddresses = []string{e.oracle.addr()}
 	hcfg.CreditAddresses = []string{e.oracle.addr()}
@@ -94,7 +97,10 @@ func newEnv(t *testing.T, db *database.DB) *env {
 	})
 	require.NoError(t, err)
 	require.NoError(t, e.p.SeedErrorCodes(ctx))
-	e.jobs = e.newJobs(billingConfig())
+	m, err := billing.NewMetrics(e.reg)
+	require.NoError(t, err)
+	e.jobs, err = billing.New(billingConfig(), billing.Deps{DB: db, Apply: e.p, Metrics: m, Log: dbtest.Logger(), Now: e.clk.Now})
+	require.NoError(t, err)
 	e.gc, err = filegc.New(filegc.Config{}, db.Client, content, dbtest.Logger(), filegc.WithFinalizer(e.jobs))
 	require.NoError(t, err)
 	return e

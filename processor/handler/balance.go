@@ -58,11 +58,16 @@ func CostModel(ctx context.Context, tx *ent.Tx, owner string) (cost.Model, error
 // computeCosts prices m with the network's current pricing and returns the
 // cost rows with the message's total in its payment type.
 func computeCosts(ctx context.Context, tx *ent.Tx, cfg Config, m *message.Message) ([]Cost, *cost.Decimal, error) {
+	return computeCostsWith(ctx, tx, cfg, m, txSizer{tx})
+}
+
+// computeCostsWith is computeCosts with the file sizes from files.
+func computeCostsWith(ctx context.Context, tx *ent.Tx, cfg Config, m *message.Message, files cost.FileSizer) ([]Cost, *cost.Decimal, error) {
 	model, err := CostModel(ctx, tx, cfg.PricingOwner)
 	if err != nil {
 		return nil, nil, err
 	}
-	lines, err := model.Costs(ctx, m.ItemHash, m.Content, txSizer{tx})
+	lines, err := model.Costs(ctx, m.ItemHash, m.Content, files)
 	if err != nil {
 		if _, ok := errcode.CodeOf(err); ok {
 			return nil, nil, err

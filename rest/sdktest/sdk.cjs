@@ -14,6 +14,7 @@ const url = process.env.NODE_URL.replace(/\/$/, "");
 // getMessageError and watchMessages read the official server's address
 // from the core module rather than the client's: point it at the node.
 core.DEFAULT_API_V2 = url;
+core.DEFAULT_API_WS_V2 = url.replace(/^http/, "ws");
 
 async function status(hash) {
   const res = await fetch(`${url}/api/v0/messages/${hash}/status`);
@@ -37,6 +38,10 @@ async function main() {
   const reader = new AlephHttpClient(url);
   const out = { address: account.address };
 
+  // watchMessages: the live feed of the channel, from now on.
+  const watcher = await reader.watchMessages({ channels: ["SDKTEST"] });
+  for (let i = 0; i < 200 && !watcher.getIsOpen(); i++) await new Promise((r) => setTimeout(r, 25));
+
   const syncPost = await client.createPost({ postType: "note", content: { body: "sdk sync" }, channel: "SDKTEST", sync: true });
   out.syncPost = syncPost.item_hash;
   out.syncPostStatus = await status(syncPost.item_hash);
@@ -49,6 +54,9 @@ async function main() {
   out.asyncAgg = asyncAgg.item_hash;
   await until(asyncPost.item_hash, "processed");
   await until(asyncAgg.item_hash, "processed");
+  for (let i = 0; i < 200 && watcher.getData().length < 4; i++) await new Promise((r) => setTimeout(r, 25));
+  out.watched = watcher.getData().map((m) => m.item_hash);
+  watcher.closeSocket();
 
   const page1 = await reader.getMessages({ addresses: [account.address], pagination: 2, page: 1 });
   const page2 = await reader.getMessages({ addresses: [account.address], pagination: 2, page: 2 });
@@ -81,7 +89,8 @@ async function main() {
   const downloaded = Buffer.from(await reader.downloadFile(store.content.item_hash));
   out.downloaded = downloaded.equals(file);
 
-  process.stdout.write(JSON.stringify(out));
+  // The SDK logs to stdout too: the result is the line after RESULT.
+  process.stdout.write("\nRESULT\n" + JSON.stringify(out) + "\n");
 }
 
 main().catch((e) => {
