@@ -51,6 +51,8 @@ type ChainTx struct {
 	// (unauthorized emitter, payload not JSON...). Such a transaction is
 	// recorded, never expanded.
 	Error string
+	// Reason is Error's metric label (unauthorized, payload, protocol...).
+	Reason string
 }
 
 // Cursor is how far a reader has read: the last block whose events are

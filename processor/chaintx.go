@@ -316,15 +316,22 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 		for j, raw := range part {
 			ins[j] = Input{Raw: raw, Origin: OriginOnchain, TxHash: &h, NoSignature: msgs.NoSignature}
 		}
-		out, err := p.SubmitBatch(ctx, ins)
+		// The import path: inline POSTs and AGGREGATEs are applied at
+		// intake (direct.go), with their confirmations.
+		items, err := p.prepare(ins, true)
 		if err != nil {
 			return res, fmt.Errorf("processor: submit tx messages: %w", err)
 		}
-		var pendingCopies []string
+		out, err := p.submitItems(ctx, items)
+		if err != nil {
+			return res, fmt.Errorf("processor: submit tx messages: %w", err)
+		}
+		var pendingCopies, queued []string
 		for _, r := range out {
 			switch r.Outcome {
 			case Queued:
 				res.Queued++
+				queued = append(queued, r.ItemHash)
 			case Duplicate:
 				res.Duplicate++
 				if r.Status == string(messagestatus.StatusPending) {
@@ -335,6 +342,19 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 			case Rejected:
 				res.Rejected++
 			}
+		}
+		if len(queued) > 0 {
+			// A copy already pending without this transaction (from a
+			// client, or another transaction) keeps its row: intake's
+			// insert of this copy did nothing.
+			var others []string
+			err := p.client.PendingMessage.Query().Where(pendingmessage.ItemHashIn(queued...),
+				pendingmessage.Or(pendingmessage.TxHashIsNil(), pendingmessage.TxHashNEQ(h))).
+				Select(pendingmessage.FieldItemHash).Scan(ctx, &others)
+			if err != nil {
+				return res, fmt.Errorf("processor: pending copies: %w", err)
+			}
+			pendingCopies = append(pendingCopies, others...)
 		}
 		if len(pendingCopies) > 0 {
 			// A message already pending (from a client, or another

@@ -52,7 +52,10 @@ const directStatus = "direct"
 
 // directEligible reports whether an input may be applied at intake.
 func directEligible(in Input, m *message.Message) bool {
-	return in.Origin == OriginImport && !in.NoSignature && in.Wire == nil && in.TxHash == nil &&
+	// An import, or the messages of a chain transaction (archives):
+	// their confirmation rows are written with them.
+	return (in.Origin == OriginImport && in.TxHash == nil || in.Origin == OriginOnchain && in.TxHash != nil) &&
+		!in.NoSignature && in.Wire == nil &&
 		m.ItemType == message.ItemInline && (m.Type == message.TypePost || m.Type == message.TypeAggregate)
 }
 
@@ -94,6 +97,7 @@ type directItem struct {
 	verr   error // signature check
 	pc     *ent.PendingMessageCreate
 	origin Origin
+	txHash *string
 }
 
 // applyDirect applies the items in protocol order inside the intake
@@ -129,7 +133,7 @@ func (p *Processor) applyDirect(ctx context.Context, tx *ent.Tx, items []directI
 	for _, it := range items {
 		m := it.m
 		b.direct[m.ItemHash] = it
-		if err := p.applyOne(ctx, tx, b, directRow(m, it.origin, now), m, it.verr, none, noStatus); err != nil {
+		if err := p.applyOne(ctx, tx, b, directRow(m, it.origin, it.txHash, now), m, it.verr, none, noStatus); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -148,12 +152,12 @@ type aggregatePrefetcher interface {
 
 // directRow is the pending row a directly applied message would have had
 // (ID 0: it is never written unless the message is retried).
-func directRow(m *message.Message, origin Origin, now time.Time) *ent.PendingMessage {
+func directRow(m *message.Message, origin Origin, txHash *string, now time.Time) *ent.PendingMessage {
 	t := message.Timestamp(m.Time)
 	r := &ent.PendingMessage{
 		ItemHash: m.ItemHash, Type: string(m.Type), Chain: string(m.Chain), Sender: m.Sender,
 		Signature: m.Signature, ItemType: string(m.ItemType), Time: t, ReceptionTime: now,
-		CheckMessage: true, NextAttempt: t, Fetched: true, Origin: origin,
+		CheckMessage: true, NextAttempt: t, Fetched: true, Origin: origin, TxHash: txHash,
 	}
 	if t.After(now) {
 		r.NextAttempt = now

@@ -235,7 +235,7 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 			}
 			switch {
 			case pc != nil && r.Status == directStatus:
-				applied = append(applied, directItem{idx: i, m: it.m, verr: it.verr, pc: pc, origin: it.in.Origin})
+				applied = append(applied, directItem{idx: i, m: it.m, verr: it.verr, pc: pc, origin: it.in.Origin, txHash: it.in.TxHash})
 			case pc != nil:
 				pend = append(pend, pc)
 			}
@@ -396,7 +396,7 @@ func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st
 	}
 	// New, re-submitted after a rejection, or another copy of a pending
 	// message carrying a transaction.
-	direct := it.direct && !known && it.in.TxHash == nil
+	direct := it.direct && !known
 	if direct {
 		// Applied in this transaction (direct.go), which writes its status.
 	} else if !known {

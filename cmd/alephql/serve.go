@@ -51,6 +51,7 @@ type serveFlags struct {
 	storage         storageFlags
 	pipeline        pipelineFlags
 	billing         billingFlags
+	chains          chainFlags
 	network         networkFlags
 }
 
@@ -62,6 +63,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	f.pipeline.register(fs)
 	f.pipeline.registerSample(fs)
 	f.billing.register(fs)
+	f.chains.register(fs)
 	f.billing.registerEnable(fs)
 	f.network.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:4024", "HTTP listen address (env ALEPHQL_LISTEN)")
@@ -214,6 +216,10 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := store.finalizeWith(f.storage, db.Client, jobs, log); err != nil {
 		return err
 	}
+	runChains, err := newChains(f.chains, db, proc, store.Content, registry, log)
+	if err != nil {
+		return err
+	}
 	cacheMetrics, err := cache.NewMetrics(registry)
 	if err != nil {
 		return err
@@ -293,6 +299,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	g.Go(func() error { return proc.Run(gctx) })
 	if f.billing.enabled {
 		g.Go(func() error { return runBilling(gctx, db, jobs) })
+	}
+	if runChains != nil {
+		g.Go(func() error { return runChains(gctx) })
 	}
 	for _, run := range netw.runs {
 		g.Go(func() error { return run(gctx) })

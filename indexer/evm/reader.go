@@ -259,6 +259,8 @@ func (r *Reader) Step(ctx context.Context) (more bool, err error) {
 		outcome := "read"
 		if t.Error != "" {
 			outcome = "invalid"
+			r.deps.Metrics.Invalid(r.cfg.Chain, t.Reason)
+			r.log.Warn("invalid chain transaction", "tx", t.Hash, "height", t.Height, "reason", t.Reason, "err", t.Error)
 		}
 		r.deps.Metrics.Tx(r.cfg.Chain, t.Protocol, outcome)
 	}
@@ -348,7 +350,10 @@ func (r *Reader) decode(l *types.Log, seen map[common.Hash]int) indexer.ChainTx 
 	seen[l.TxHash]++
 	tx := indexer.ChainTx{Hash: hash, Chain: r.cfg.Chain, Height: int64(l.BlockNumber)}
 	bad := func(protocol string, content json.RawMessage, err error) indexer.ChainTx {
-		tx.Protocol, tx.Content, tx.Error = protocol, content, err.Error()
+		tx.Protocol, tx.Content, tx.Error, tx.Reason = protocol, content, err.Error(), "payload"
+		if errors.Is(err, errUnauthorized) {
+			tx.Reason = "unauthorized"
+		}
 		if tx.Time.IsZero() {
 			tx.Time = time.Unix(0, 0).UTC()
 		}
@@ -360,6 +365,9 @@ func (r *Reader) decode(l *types.Log, seen map[common.Hash]int) indexer.ChainTx 
 	switch l.Topics[0] {
 	case SyncEventTopic:
 		ev, err := r.abi.UnpackSyncEventEvent(l)
+		if err == nil && (ev.Timestamp == nil || !ev.Timestamp.IsInt64()) {
+			err = errors.New("no timestamp")
+		}
 		if err != nil {
 			return bad("unknown", nil, fmt.Errorf("undecodable SyncEvent: %w", err))
 		}
@@ -372,12 +380,15 @@ func (r *Reader) decode(l *types.Log, seen map[common.Hash]int) indexer.ChainTx 
 		}
 		tx.Protocol, tx.Version = p.Protocol, p.Version
 		if !r.auth[ev.Addr] {
-			return bad(p.Protocol, raw, fmt.Errorf("SyncEvent from unauthorized emitter %s", ev.Addr.Hex()))
+			return bad(p.Protocol, raw, fmt.Errorf("%w %s", errUnauthorized, ev.Addr.Hex()))
 		}
 		tx.Content = p.Content
 		return tx
 	case MessageEventTopic:
 		ev, err := r.abi.UnpackMessageEventEvent(l)
+		if err == nil && (ev.Timestamp == nil || !ev.Timestamp.IsInt64()) {
+			err = errors.New("no timestamp")
+		}
 		if err != nil {
 			return bad("unknown", nil, fmt.Errorf("undecodable MessageEvent: %w", err))
 		}
@@ -392,6 +403,9 @@ func (r *Reader) decode(l *types.Log, seen map[common.Hash]int) indexer.ChainTx 
 	}
 	return bad("unknown", nil, fmt.Errorf("unknown event %s", l.Topics[0]))
 }
+
+// errUnauthorized: a SyncEvent from an address not in Config.Emitters.
+var errUnauthorized = errors.New("SyncEvent from unauthorized emitter")
 
 // tooManyResults reports whether an eth_getLogs error asks for a smaller
 // range: -32005 (limit exceeded) and the usual providers' messages.

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/stretchr/testify/require"
+
+	"github.com/alephql/alephql/database/dbtest"
+	"github.com/alephql/alephql/indexer/evm/alephsync"
+	"github.com/alephql/alephql/processor/demo"
+)
+
+// TestServeFollowsEthereum runs `alephql serve --eth-rpc` against geth
+// --dev, on both back-ends: a signed message carried by a SyncEvent is
+// processed and GraphQL reports it confirmed at its block.
+func TestServeFollowsEthereum(t *testing.T) {
+	url := os.Getenv("ALEPHQL_TEST_ETH_RPC")
+	if url == "" {
+		t.Fatal("ALEPHQL_TEST_ETH_RPC is not set: start the test servers (scripts/test-servers.sh start DIR && . DIR/env)")
+	}
+	for _, b := range dbtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			rc, err := rpc.DialContext(t.Context(), url)
+			require.NoError(t, err)
+			defer rc.Close()
+			ec := ethclient.NewClient(rc)
+			dev := common.HexToAddress("0x71562b71999873DB5b286dF957af199Ec94617F7")
+			send := func(to *common.Address, data []byte) *types.Receipt {
+				arg := map[string]any{"from": dev}
+				if to != nil {
+					arg["to"] = *to
+				}
+				if len(data) > 0 {
+					arg["data"] = "0x" + hex.EncodeToString(data)
+				}
+				var h common.Hash
+				require.Eventually(t, func() bool {
+					return rc.CallContext(t.Context(), &h, "eth_sendTransaction", arg) == nil
+				}, 10*time.Second, 50*time.Millisecond)
+				var r *types.Receipt
+				require.Eventually(t, func() bool {
+					r, err = ec.TransactionReceipt(t.Context(), h)
+					return err == nil
+				}, 30*time.Second, 20*time.Millisecond)
+				require.Equal(t, types.ReceiptStatusSuccessful, r.Status)
+				return r
+			}
+			deployed := send(nil, common.FromHex(strings.TrimSpace(alephsync.AlephSyncMetaData.Bin)))
+			contract := deployed.ContractAddress
+
+			a, err := demo.NewAccount()
+			require.NoError(t, err)
+			raw, hash, err := a.Post(float64(time.Now().Unix()), "TEST", "eth", map[string]any{"body": "from the chain"}, "")
+			require.NoError(t, err)
+			payload, _ := json.Marshal(map[string]any{"protocol": "aleph", "version": 1,
+				"content": map[string]any{"messages": []json.RawMessage{raw}}})
+			emitted := send(&contract, alephsync.NewAlephSync().PackDoEmit(string(payload)))
+			for { // geth --dev finalizes at multiples of 32
+				h, err := ec.HeaderByNumber(t.Context(), big.NewInt(int64(rpc.FinalizedBlockNumber)))
+				require.NoError(t, err)
+				if h.Number.Cmp(emitted.BlockNumber) >= 0 {
+					break
+				}
+				send(&dev, nil)
+			}
+
+			base, stop := startServe(t, "--db", b.URL(t), "--data-dir", t.TempDir(), "--log-level", "warn",
+				"--eth-rpc", url, "--eth-contract", contract.Hex(), "--eth-emitters", dev.Hex(),
+				"--eth-start-height", deployed.BlockNumber.String())
+			q := `query($h: String!) { message(hash: $h) { confirmed confirmations { txHash height } } }`
+			var got map[string]any
+			require.Eventually(t, func() bool {
+				out := gql(t, base, q, map[string]any{"h": hash})
+				m, _ := out["data"].(map[string]any)["message"].(map[string]any)
+				got = m
+				return m != nil && m["confirmed"] == true
+			}, 60*time.Second, 100*time.Millisecond, "last answer %v", got)
+			require.Equal(t, []any{map[string]any{"txHash": emitted.TxHash.Hex(),
+				"height": float64(emitted.BlockNumber.Int64())}}, got["confirmations"], fmt.Sprint(got))
+			require.Equal(t, 0, stop())
+		})
+	}
+}
