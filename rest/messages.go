@@ -360,8 +360,13 @@ type pendingItem struct {
 	Type          string          `json:"type"`
 }
 
-// reasonOf is the removal reason of a message by payment type.
-func reasonOf(paymentType *string) string {
+// reasonOf is the removal reason of a message: the one its removal
+// snapshot records (the billing jobs write it), else the one its payment
+// type implies.
+func reasonOf(rm *ent.RemovedMessage, paymentType *string) string {
+	if rm != nil && rm.Reason != nil {
+		return string(*rm.Reason)
+	}
 	if paymentType != nil && *paymentType == "credit" {
 		return "credit_insufficient"
 	}
@@ -416,7 +421,7 @@ func (a *API) message(w http.ResponseWriter, r *http.Request) error {
 		}
 		out["message"] = items[0]
 		if st.Status == "removing" {
-			out["reason"] = reasonOf(m.PaymentType)
+			out["reason"] = reasonOf(st.Removed, m.PaymentType)
 		}
 	case "forgotten":
 		if st.Forgotten == nil {
@@ -439,7 +444,7 @@ func (a *API) message(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusGone, "message %s was removed", hash)
 		}
 		it := removedItem(st.Removed)
-		out["message"], out["reason"], out["removed_at"], out["size"] = it, reasonOf(st.Removed.PaymentType), it.RemovedAt, it.Size
+		out["message"], out["reason"], out["removed_at"], out["size"] = it, reasonOf(st.Removed, st.Removed.PaymentType), it.RemovedAt, it.Size
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
