@@ -19,6 +19,7 @@ import (
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/indexer"
 	"github.com/alephql/alephql/ipfs"
 	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/billing"
@@ -185,17 +186,22 @@ func (e *env) drain() {
 	e.t.Fatal("queue never drained")
 }
 
-// confirm records a chain transaction at height and submits m again with
-// its hash, the way the chain reader confirms a message.
+// confirm confirms m at height through the chain reader's own path: the
+// reader's batch commit (chain transaction, pending transaction, cursor)
+// then the expansion of that transaction's archive into its messages.
 func (e *env) confirm(m sent, height int64) {
 	e.t.Helper()
 	e.txs++
 	h := fmt.Sprintf("0x%064x", e.txs)
-	require.NoError(e.t, e.db.Client.ChainTx.Create().SetID(h).SetChain("ETH").SetHeight(height).
-		SetDatetime(e.clk.Now()).SetPublisher("0xpublisher").SetProtocol("aleph").SetProtocolVersion(1).Exec(e.ctx))
-	r, err := e.p.Submit(e.ctx, m.raw, processor.OriginOnchain, &h)
+	content, err := json.Marshal(map[string]any{"messages": []json.RawMessage{m.raw}})
 	require.NoError(e.t, err)
-	require.Equal(e.t, processor.Confirmed, r.Outcome)
+	require.NoError(e.t, e.p.CommitChainBatch(e.ctx, indexer.ChainBatch{Chain: "ETH", Kind: indexer.KindSync,
+		Cursor: indexer.Cursor{Height: height, Hash: h},
+		Txs: []indexer.ChainTx{{Hash: h, Chain: "ETH", Height: height, Time: e.clk.Now(), Publisher: "0xpublisher",
+			Protocol: "aleph", Version: 1, Content: content}}}))
+	res, err := e.p.SubmitTxMessages(e.ctx, h, indexer.TxMessages{Messages: []json.RawMessage{m.raw}})
+	require.NoError(e.t, err)
+	require.Equal(e.t, 1, res.Confirmed, "%+v", res)
 }
 
 // status is the message_status of a message.
