@@ -224,9 +224,20 @@ func TestReaderOnGeth(t *testing.T) {
 			50*time.Millisecond, "STORE_IPFS message taken in")
 
 		// Every bad transaction recorded with its reason; nothing pending.
+		// (No pending transaction is not enough: the reader may not have
+		// read the last blocks yet.)
 		require.Eventually(t, func() bool {
 			k, err := db.Client.PendingTx.Query().Count(ctx)
-			return err == nil && k == 0
+			if err != nil || k != 0 {
+				return false
+			}
+			for _, b := range receipts[4:] {
+				n, err := db.Client.ChainTx.Query().Where(chaintx.Height(int64(b))).Count(ctx)
+				if err != nil || n == 0 {
+					return false
+				}
+			}
+			return true
 		}, 30*time.Second, 50*time.Millisecond)
 		reasons := map[uint64]string{}
 		for _, b := range receipts[4:] {
