@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,17 @@ func TestLiveEventFreshnessIsNotOlderThanTheEvent(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db []string) {
 		base, stop := startServe(t, db...)
 		sub := subscribeWS(t, base, `subscription { messages { seq } }`, nil)
+		// A subscription without `after` starts live where the hub is when
+		// it registers: submit only once it has.
+		require.Eventually(t, func() bool {
+			res, err := http.Get(base + "metrics")
+			if err != nil {
+				return false
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			return err == nil && regexp.MustCompile(`(?m)^alephql_graphql_subscriptions [1-9]`).Match(b)
+		}, 10*time.Second, 10*time.Millisecond, "the subscription never registered")
 		a, err := demo.NewAccount()
 		require.NoError(t, err)
 		const q = `mutation($m: JSON!) { submitMessage(message: $m) { hash } }`
