@@ -188,4 +188,3 @@ func trim0x(s []string) []string {
 	sort.Strings(out)
 	return out
 }
-
