@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -37,6 +39,10 @@ type chainFlags struct {
 	ethEmitters      string
 	ethConfirmations int64
 	evmChains        evmChainFlag
+
+	ethPublishKey      string
+	ethPublishInterval time.Duration
+	ethMaxGasPrice     string
 }
 
 // evmChainFlag collects repeated --evm-chain settings.
@@ -51,6 +57,9 @@ func (f *chainFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.ethStart, "eth-start-height", ethSyncStart, "first block read when the reader has no cursor yet (env ALEPHQL_ETH_START_HEIGHT)")
 	fs.StringVar(&f.ethEmitters, "eth-emitters", ethSyncEmitter, "comma-separated addresses whose SyncEvents are accepted (env ALEPHQL_ETH_EMITTERS)")
 	fs.Int64Var(&f.ethConfirmations, "eth-confirmations", 0, "follow the chain this many blocks behind its head, handling reorgs; 0: read only finalized blocks (env ALEPHQL_ETH_CONFIRMATIONS)")
+	fs.StringVar(&f.ethPublishKey, "eth-publish-key", "", "file holding a hex private key: publish this node's unconfirmed messages on Ethereum (sync archives on IPFS, doEmit from the key's account); needs --eth-rpc and kubo; empty: no publisher (env ALEPHQL_ETH_PUBLISH_KEY)")
+	fs.DurationVar(&f.ethPublishInterval, "eth-publish-interval", time.Minute, "wait between two publications (env ALEPHQL_ETH_PUBLISH_INTERVAL)")
+	fs.StringVar(&f.ethMaxGasPrice, "eth-max-gas-price", "", "largest maxFeePerGas the publisher pays, in wei; a higher fee is refused; empty: no cap (env ALEPHQL_ETH_MAX_GAS_PRICE)")
 	fs.Var(&f.evmChains, "evm-chain", "another EVM chain carrying the sync contract, repeatable: name=BSC,rpc=URL,contract=0x...,start=N[,emitters=0xA;0xB][,confirmations=N] (env ALEPHQL_EVM_CHAIN)")
 }
 
@@ -150,6 +159,31 @@ func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content
 	if err != nil {
 		return nil, err
 	}
+	var pubCfg *evm.PublisherConfig
+	if f.ethPublishKey != "" {
+		if f.ethRPC == "" {
+			return nil, usageError{errors.New("--eth-publish-key needs --eth-rpc")}
+		}
+		if !content.KuboConfigured() {
+			return nil, usageError{errors.New("--eth-publish-key needs kubo (archives are published on IPFS)")}
+		}
+		key, err := evm.LoadKey(f.ethPublishKey)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		pc := evm.PublisherConfig{Chain: cfgs[0].Chain, Contract: cfgs[0].Contract, Key: key, Interval: f.ethPublishInterval}
+		if f.ethMaxGasPrice != "" {
+			v, ok := new(big.Int).SetString(f.ethMaxGasPrice, 10)
+			if !ok {
+				return nil, usageError{fmt.Errorf("--eth-max-gas-price %q is not a number of wei", f.ethMaxGasPrice)}
+			}
+			pc.MaxGasPrice = v
+		}
+		if err := pc.Validate(); err != nil {
+			return nil, usageError{err}
+		}
+		pubCfg = &pc
+	}
 	readers := make([]*evm.Reader, len(cfgs))
 	var clients []*ethclient.Client
 	for i, cfg := range cfgs {
@@ -162,6 +196,13 @@ func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content
 			return nil, err
 		}
 	}
+	var pub *evm.Publisher
+	if pubCfg != nil { // the Ethereum reader is cfgs[0]
+		if pub, err = evm.NewPublisher(*pubCfg, evm.PublisherDeps{Client: clients[0], Store: proc,
+			Archives: evm.IPFSArchives{Service: content}, Registerer: reg, Log: log}); err != nil {
+			return nil, err
+		}
+	}
 	return func(ctx context.Context) error {
 		defer func() {
 			for _, c := range clients {
@@ -170,6 +211,9 @@ func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content
 		}()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return database.RunWithLease(gctx, db, "chain-expander", ex.Run) })
+		if pub != nil {
+			g.Go(func() error { return database.RunWithLease(gctx, db, "chain-publisher:"+pubCfg.Chain, pub.Run) })
+		}
 		for i, r := range readers {
 			name := "chain-reader:" + cfgs[i].Chain
 			g.Go(func() error {
