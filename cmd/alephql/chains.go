@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -140,47 +141,55 @@ func evmConfig(name, contract string, start int64, emitters []string, confirmati
 // transactions. The returned run runs each reader, and the expander,
 // while this node holds its lease: one node at a time per chain among
 // the nodes sharing the database.
-func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content *ipfs.Service, reg prometheus.Registerer, log *slog.Logger) (run func(context.Context) error, err error) {
+func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content *ipfs.Service, reg prometheus.Registerer, log *slog.Logger) (run func(context.Context) error, status *chainStatus, err error) {
 	if !f.enabled() {
-		return nil, nil
+		return nil, nil, nil
 	}
+	run, status, err = buildChains(f, db, proc, content, reg, log)
+	if err == nil {
+		err = status.register(reg)
+	}
+	return run, status, err
+}
+
+func buildChains(f chainFlags, db *database.DB, proc *processor.Processor, content *ipfs.Service, reg prometheus.Registerer, log *slog.Logger) (run func(context.Context) error, status *chainStatus, err error) {
 	cfgs, urls, err := f.configs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, err := indexer.NewMetrics(reg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wake := make(chan struct{}, 1)
 	ex, err := indexer.NewExpander(indexer.ExpanderConfig{}, indexer.ExpanderDeps{
 		Sink: proc, Fetcher: content, Pinner: content, Metrics: m, Log: log, Wake: wake,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pubCfg *evm.PublisherConfig
 	if f.ethPublishKey != "" {
 		if f.ethRPC == "" {
-			return nil, usageError{errors.New("--eth-publish-key needs --eth-rpc")}
+			return nil, nil, usageError{errors.New("--eth-publish-key needs --eth-rpc")}
 		}
 		if !content.KuboConfigured() {
-			return nil, usageError{errors.New("--eth-publish-key needs kubo (archives are published on IPFS)")}
+			return nil, nil, usageError{errors.New("--eth-publish-key needs kubo (archives are published on IPFS)")}
 		}
 		key, err := evm.LoadKey(f.ethPublishKey)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, nil, usageError{err}
 		}
 		pc := evm.PublisherConfig{Chain: cfgs[0].Chain, Contract: cfgs[0].Contract, Key: key, Interval: f.ethPublishInterval}
 		if f.ethMaxGasPrice != "" {
 			v, ok := new(big.Int).SetString(f.ethMaxGasPrice, 10)
 			if !ok {
-				return nil, usageError{fmt.Errorf("--eth-max-gas-price %q is not a number of wei", f.ethMaxGasPrice)}
+				return nil, nil, usageError{fmt.Errorf("--eth-max-gas-price %q is not a number of wei", f.ethMaxGasPrice)}
 			}
 			pc.MaxGasPrice = v
 		}
 		if err := pc.Validate(); err != nil {
-			return nil, usageError{err}
+			return nil, nil, usageError{err}
 		}
 		pubCfg = &pc
 	}
@@ -189,19 +198,24 @@ func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content
 	for i, cfg := range cfgs {
 		c, err := ethclient.Dial(urls[i])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("%s RPC %s: %w", cfg.Chain, urls[i], err)}
+			return nil, nil, usageError{fmt.Errorf("%s RPC %s: %w", cfg.Chain, urls[i], err)}
 		}
 		clients = append(clients, c)
 		if readers[i], err = evm.New(cfg, evm.Deps{Client: c, Sink: proc, Metrics: m, Log: log, Wake: wake}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var pub *evm.Publisher
 	if pubCfg != nil { // the Ethereum reader is cfgs[0]
 		if pub, err = evm.NewPublisher(*pubCfg, evm.PublisherDeps{Client: clients[0], Store: proc,
 			Archives: evm.IPFSArchives{Service: content}, Registerer: reg, Log: log}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	status = &chainStatus{db: db, proc: proc, readers: readers, kinds: make([]string, len(readers)),
+		leases: make([]atomic.Bool, len(readers)), pub: pub}
+	for i := range readers {
+		status.kinds[i] = indexer.KindSync
 	}
 	return func(ctx context.Context) error {
 		defer func() {
@@ -212,12 +226,14 @@ func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return database.RunWithLease(gctx, db, "chain-expander", ex.Run) })
 		if pub != nil {
-			g.Go(func() error { return database.RunWithLease(gctx, db, "chain-publisher:"+pubCfg.Chain, pub.Run) })
+			g.Go(func() error {
+				return database.RunWithLease(gctx, db, "chain-publisher:"+pubCfg.Chain, leased(&status.pubLease, pub.Run))
+			})
 		}
 		for i, r := range readers {
 			name := "chain-reader:" + cfgs[i].Chain
 			g.Go(func() error {
-				err := database.RunWithLease(gctx, db, name, r.Run)
+				err := database.RunWithLease(gctx, db, name, leased(&status.leases[i], r.Run))
 				if errors.Is(err, indexer.ErrFinalityViolated) {
 					// Fatal for this chain only: the node keeps serving.
 					log.Error("chain reader stopped", "chain", cfgs[i].Chain, "err", err)
@@ -227,5 +243,5 @@ func newChains(f chainFlags, db *database.DB, proc *processor.Processor, content
 			})
 		}
 		return g.Wait()
-	}, nil
+	}, status, nil
 }

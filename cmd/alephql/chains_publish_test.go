@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,6 +144,54 @@ func TestTwoNodesOneChain(t *testing.T) {
 				return allConfirmed(stB)
 			}, 60*time.Second, 50*time.Millisecond, "B catches up: %v", stB)
 			require.Equal(t, stA, stB)
+
+			// chainSources: each node's reader; only A publishes.
+			const srcQ = `{ chainSources { chain kind holdsLease cursorHeight safeHead lagBlocks lagSeconds pendingTxs lastError
+				publisher { address holdsLease lastCid lastTxHash lastMessages lastPublishedAt lastError } } }`
+			sources := func(base string) map[string]any {
+				out := gql(t, base, srcQ, nil)
+				require.Nil(t, out["errors"], "%v", out)
+				list := out["data"].(map[string]any)["chainSources"].([]any)
+				require.Len(t, list, 1)
+				return list[0].(map[string]any)
+			}
+			var srcA map[string]any
+			require.Eventually(t, func() bool {
+				srcA = sources(baseA)
+				return srcA["pendingTxs"] == float64(0) && srcA["safeHead"] != nil
+			}, 30*time.Second, 50*time.Millisecond, "%v", srcA)
+			require.Equal(t, "ETH", srcA["chain"])
+			require.Equal(t, "sync", srcA["kind"])
+			require.Equal(t, true, srcA["holdsLease"])
+			require.GreaterOrEqual(t, srcA["cursorHeight"], float64(deployed.BlockNumber.Int64()))
+			require.GreaterOrEqual(t, srcA["lagBlocks"], float64(0))
+			require.NotNil(t, srcA["lagSeconds"])
+			pa := srcA["publisher"].(map[string]any)
+			require.Equal(t, pubAddr.Hex(), pa["address"])
+			require.Equal(t, true, pa["holdsLease"])
+			require.True(t, strings.HasPrefix(pa["lastCid"].(string), "Qm"), "%v", pa)
+			require.Regexp(t, `^0x[0-9a-f]{64}$`, pa["lastTxHash"])
+			require.GreaterOrEqual(t, pa["lastMessages"], float64(1))
+			require.Nil(t, pa["lastError"])
+			srcB := sources(baseB)
+			require.Equal(t, true, srcB["holdsLease"])
+			require.Nil(t, srcB["publisher"])
+
+			resp, err := http.Get(baseA + "metrics")
+			require.NoError(t, err)
+			metrics, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			for _, re := range []string{
+				`(?m)^alephql_chain_reader_lease_held\{chain="ETH"\} 1$`,
+				`(?m)^alephql_chain_publisher_lease_held\{chain="ETH"\} 1$`,
+				`(?m)^alephql_chain_pending_txs\{chain="ETH"\} 0$`,
+				`(?m)^alephql_chain_reader_lag_seconds\{chain="ETH"\} `,
+				`(?m)^alephql_publisher_archives_total\{chain="ETH"\} [1-9][0-9]*$`,
+				`(?m)^alephql_publisher_messages_total\{chain="ETH"\} 6$`,
+			} {
+				require.Regexp(t, re, string(metrics))
+			}
 			require.Equal(t, 0, stopB())
 			require.Equal(t, 0, stopA())
 		})
