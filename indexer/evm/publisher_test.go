@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/indexer"
@@ -187,4 +188,61 @@ func trim0x(s []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestPublisherRepublishesLostTransactions: a publication whose
+// transaction was never signed, or vanished (neither mined nor pending),
+// is dropped and its messages published again; one whose transaction was
+// mined is kept (never published twice). Both back-ends.
+func TestPublisherRepublishesLostTransactions(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := t.Context()
+		d := gethDev(t)
+		emitter := d.newAccount()
+		c, _ := d.deploy(emitter)
+		n := newNode(t, db)
+		stop := n.run(evm.Config{Chain: "ETH", Contract: c.Address(), StartHeight: 1 << 40}, d.client) // processor only, in effect
+		defer stop()
+		pub, err := evm.NewPublisher(evm.PublisherConfig{Chain: "ETH", Contract: c.Address(), Key: emitter.key,
+			ReceiptPoll: 20 * time.Millisecond},
+			evm.PublisherDeps{Client: d.client, Store: n.p, Archives: evm.IPFSArchives{Service: n.ipf}, Log: dbtest.Logger()})
+		require.NoError(t, err)
+
+		alice, err := demo.NewAccount()
+		require.NoError(t, err)
+		var hashes []string
+		for i := range 3 {
+			raw, h, err := alice.Post(float64(time.Now().Unix()+int64(i)), "TEST", "lost", map[string]any{"i": i}, "")
+			require.NoError(t, err)
+			_, err = n.p.Submit(ctx, raw, processor.OriginAPI, nil)
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return n.status(h) == "processed" }, 30*time.Second, 20*time.Millisecond)
+			hashes = append(hashes, h)
+		}
+		// Message 0 in a publication never signed, message 1 in one whose
+		// transaction vanished.
+		at := time.Now().UTC()
+		require.NoError(t, n.p.ReservePublication(ctx, "ETH", "QmNeverSigned", "", hashes[:1], at))
+		require.NoError(t, n.p.ReservePublication(ctx, "ETH", "QmVanished", common.Hash{1}.Hex(), hashes[1:2], at))
+		open, err := n.p.OpenPublications(ctx, "ETH")
+		require.NoError(t, err)
+		require.Len(t, open, 2)
+
+		p1, err := pub.Step(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, p1.Messages, "the lost ones published again with the new one")
+		open, err = n.p.OpenPublications(ctx, "ETH")
+		require.NoError(t, err)
+		require.Len(t, open, 1)
+		require.Equal(t, p1.CID, open[0].CID)
+		require.Equal(t, 3, open[0].Messages)
+
+		// Mined but not read yet (no reader): kept, nothing published again.
+		p2, err := pub.Step(ctx)
+		require.NoError(t, err)
+		require.Zero(t, p2)
+		left, _, err := n.p.Unpublished(ctx, "ETH", 10)
+		require.NoError(t, err)
+		require.Empty(t, left)
+	})
 }
