@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -168,30 +170,9 @@ func buildChains(f chainFlags, db *database.DB, proc *processor.Processor, conte
 	if err != nil {
 		return nil, nil, err
 	}
-	var pubCfg *evm.PublisherConfig
-	if f.ethPublishKey != "" {
-		if f.ethRPC == "" {
-			return nil, nil, usageError{errors.New("--eth-publish-key needs --eth-rpc")}
-		}
-		if !content.KuboConfigured() {
-			return nil, nil, usageError{errors.New("--eth-publish-key needs kubo (archives are published on IPFS)")}
-		}
-		key, err := evm.LoadKey(f.ethPublishKey)
-		if err != nil {
-			return nil, nil, usageError{err}
-		}
-		pc := evm.PublisherConfig{Chain: cfgs[0].Chain, Contract: cfgs[0].Contract, Key: key, Interval: f.ethPublishInterval}
-		if f.ethMaxGasPrice != "" {
-			v, ok := new(big.Int).SetString(f.ethMaxGasPrice, 10)
-			if !ok {
-				return nil, nil, usageError{fmt.Errorf("--eth-max-gas-price %q is not a number of wei", f.ethMaxGasPrice)}
-			}
-			pc.MaxGasPrice = v
-		}
-		if err := pc.Validate(); err != nil {
-			return nil, nil, usageError{err}
-		}
-		pubCfg = &pc
+	pubCfg, err := f.publisherConfig(cfgs, content.KuboConfigured(), log)
+	if err != nil {
+		return nil, nil, err
 	}
 	readers := make([]*evm.Reader, len(cfgs))
 	var clients []*ethclient.Client
@@ -244,4 +225,37 @@ func buildChains(f chainFlags, db *database.DB, proc *processor.Processor, conte
 		}
 		return g.Wait()
 	}, status, nil
+}
+
+// publisherConfig returns the Ethereum publisher's configuration, nil
+// without --eth-publish-key. cfgs[0] is the Ethereum reader's.
+func (f chainFlags) publisherConfig(cfgs []evm.Config, kubo bool, log *slog.Logger) (*evm.PublisherConfig, error) {
+	if f.ethPublishKey == "" {
+		return nil, nil
+	}
+	if f.ethRPC == "" {
+		return nil, usageError{errors.New("--eth-publish-key needs --eth-rpc")}
+	}
+	if !kubo {
+		return nil, usageError{errors.New("--eth-publish-key needs kubo (archives are published on IPFS)")}
+	}
+	key, err := evm.LoadKey(f.ethPublishKey)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	pc := evm.PublisherConfig{Chain: cfgs[0].Chain, Contract: cfgs[0].Contract, Key: key, Interval: f.ethPublishInterval}
+	if f.ethMaxGasPrice != "" {
+		v, ok := new(big.Int).SetString(f.ethMaxGasPrice, 10)
+		if !ok {
+			return nil, usageError{fmt.Errorf("--eth-max-gas-price %q is not a number of wei", f.ethMaxGasPrice)}
+		}
+		pc.MaxGasPrice = v
+	}
+	if err := pc.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	if addr := crypto.PubkeyToAddress(key.PublicKey); !slices.Contains(cfgs[0].Emitters, addr) {
+		log.Warn("the publisher's account is not in --eth-emitters: this node will not count its own archives", "address", addr.Hex())
+	}
+	return &pc, nil
 }
