@@ -3,6 +3,7 @@ package evm_test
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"math/big"
 	"os"
@@ -245,4 +246,34 @@ func TestPublisherRepublishesLostTransactions(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, left)
 	})
+}
+
+// TestIPFSArchivesCID: the conformance archive's bytes, added as the
+// publisher adds archives, get the vector's CIDv0 and are kept locally.
+func TestIPFSArchivesCID(t *testing.T) {
+	raw, err := os.ReadFile("../../../shared/conformance/chains/vectors.json")
+	require.NoError(t, err)
+	var vectors []struct {
+		Kind     string `json:"kind"`
+		Expected struct {
+			Bytes string `json:"derived_archive_bytes"`
+			CID   string `json:"derived_archive_cidv0"`
+		} `json:"expected"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &vectors))
+	n := newNode(t, dbtest.Open(t, dbtest.Backends()[0].URL(t)))
+	found := false
+	for _, v := range vectors {
+		if v.Kind != "archive" || v.Expected.CID == "" {
+			continue
+		}
+		found = true
+		cid, err := evm.IPFSArchives{Service: n.ipf}.AddArchive(t.Context(), []byte(v.Expected.Bytes))
+		require.NoError(t, err)
+		require.Equal(t, v.Expected.CID, cid)
+		local, err := n.ipf.Store().Read(cid, 1<<20)
+		require.NoError(t, err)
+		require.Equal(t, v.Expected.Bytes, string(local))
+	}
+	require.True(t, found)
 }
