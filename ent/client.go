@@ -42,6 +42,7 @@ import (
 	"github.com/alephql/alephql/ent/pendingmessage"
 	"github.com/alephql/alephql/ent/pendingtx"
 	"github.com/alephql/alephql/ent/post"
+	"github.com/alephql/alephql/ent/publishedmessage"
 	"github.com/alephql/alephql/ent/rejectedmessage"
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/ent/vm"
@@ -110,6 +111,8 @@ type Client struct {
 	PendingTx *PendingTxClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
+	// PublishedMessage is the client for interacting with the PublishedMessage builders.
+	PublishedMessage *PublishedMessageClient
 	// RejectedMessage is the client for interacting with the RejectedMessage builders.
 	RejectedMessage *RejectedMessageClient
 	// RemovedMessage is the client for interacting with the RemovedMessage builders.
@@ -158,6 +161,7 @@ func (c *Client) init() {
 	c.PendingMessage = NewPendingMessageClient(c.config)
 	c.PendingTx = NewPendingTxClient(c.config)
 	c.Post = NewPostClient(c.config)
+	c.PublishedMessage = NewPublishedMessageClient(c.config)
 	c.RejectedMessage = NewRejectedMessageClient(c.config)
 	c.RemovedMessage = NewRemovedMessageClient(c.config)
 	c.VM = NewVMClient(c.config)
@@ -282,6 +286,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PendingMessage:      NewPendingMessageClient(cfg),
 		PendingTx:           NewPendingTxClient(cfg),
 		Post:                NewPostClient(cfg),
+		PublishedMessage:    NewPublishedMessageClient(cfg),
 		RejectedMessage:     NewRejectedMessageClient(cfg),
 		RemovedMessage:      NewRemovedMessageClient(cfg),
 		VM:                  NewVMClient(cfg),
@@ -333,6 +338,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PendingMessage:      NewPendingMessageClient(cfg),
 		PendingTx:           NewPendingTxClient(cfg),
 		Post:                NewPostClient(cfg),
+		PublishedMessage:    NewPublishedMessageClient(cfg),
 		RejectedMessage:     NewRejectedMessageClient(cfg),
 		RemovedMessage:      NewRemovedMessageClient(cfg),
 		VM:                  NewVMClient(cfg),
@@ -372,8 +378,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.FilePin, c.FileTag, c.ForgottenMessage, c.IndexedBlock, c.IndexerSyncRange,
 		c.Message, c.MessageConfirmation, c.MessageCounter, c.MessageEvent,
 		c.MessageStatus, c.MessageTag, c.NodeMetric, c.Peer, c.PendingMessage,
-		c.PendingTx, c.Post, c.RejectedMessage, c.RemovedMessage, c.VM, c.VMVersion,
-		c.VMVolume,
+		c.PendingTx, c.Post, c.PublishedMessage, c.RejectedMessage, c.RemovedMessage,
+		c.VM, c.VMVersion, c.VMVolume,
 	} {
 		n.Use(hooks...)
 	}
@@ -388,8 +394,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.FilePin, c.FileTag, c.ForgottenMessage, c.IndexedBlock, c.IndexerSyncRange,
 		c.Message, c.MessageConfirmation, c.MessageCounter, c.MessageEvent,
 		c.MessageStatus, c.MessageTag, c.NodeMetric, c.Peer, c.PendingMessage,
-		c.PendingTx, c.Post, c.RejectedMessage, c.RemovedMessage, c.VM, c.VMVersion,
-		c.VMVolume,
+		c.PendingTx, c.Post, c.PublishedMessage, c.RejectedMessage, c.RemovedMessage,
+		c.VM, c.VMVersion, c.VMVolume,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -452,6 +458,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PendingTx.mutate(ctx, m)
 	case *PostMutation:
 		return c.Post.mutate(ctx, m)
+	case *PublishedMessageMutation:
+		return c.PublishedMessage.mutate(ctx, m)
 	case *RejectedMessageMutation:
 		return c.RejectedMessage.mutate(ctx, m)
 	case *RemovedMessageMutation:
@@ -4346,6 +4354,139 @@ func (c *PostClient) mutate(ctx context.Context, m *PostMutation) (Value, error)
 	}
 }
 
+// PublishedMessageClient is a client for the PublishedMessage schema.
+type PublishedMessageClient struct {
+	config
+}
+
+// NewPublishedMessageClient returns a client for the PublishedMessage from the given config.
+func NewPublishedMessageClient(c config) *PublishedMessageClient {
+	return &PublishedMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `publishedmessage.Hooks(f(g(h())))`.
+func (c *PublishedMessageClient) Use(hooks ...Hook) {
+	c.hooks.PublishedMessage = append(c.hooks.PublishedMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `publishedmessage.Intercept(f(g(h())))`.
+func (c *PublishedMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PublishedMessage = append(c.inters.PublishedMessage, interceptors...)
+}
+
+// Create returns a builder for creating a PublishedMessage entity.
+func (c *PublishedMessageClient) Create() *PublishedMessageCreate {
+	mutation := newPublishedMessageMutation(c.config, OpCreate)
+	return &PublishedMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PublishedMessage entities.
+func (c *PublishedMessageClient) CreateBulk(builders ...*PublishedMessageCreate) *PublishedMessageCreateBulk {
+	return &PublishedMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PublishedMessageClient) MapCreateBulk(slice any, setFunc func(*PublishedMessageCreate, int)) *PublishedMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PublishedMessageCreateBulk{err: fmt.Errorf("calling to PublishedMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PublishedMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PublishedMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PublishedMessage.
+func (c *PublishedMessageClient) Update() *PublishedMessageUpdate {
+	mutation := newPublishedMessageMutation(c.config, OpUpdate)
+	return &PublishedMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PublishedMessageClient) UpdateOne(_m *PublishedMessage) *PublishedMessageUpdateOne {
+	mutation := newPublishedMessageMutation(c.config, OpUpdateOne, withPublishedMessage(_m))
+	return &PublishedMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PublishedMessageClient) UpdateOneID(id int) *PublishedMessageUpdateOne {
+	mutation := newPublishedMessageMutation(c.config, OpUpdateOne, withPublishedMessageID(id))
+	return &PublishedMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PublishedMessage.
+func (c *PublishedMessageClient) Delete() *PublishedMessageDelete {
+	mutation := newPublishedMessageMutation(c.config, OpDelete)
+	return &PublishedMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PublishedMessageClient) DeleteOne(_m *PublishedMessage) *PublishedMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PublishedMessageClient) DeleteOneID(id int) *PublishedMessageDeleteOne {
+	builder := c.Delete().Where(publishedmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PublishedMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for PublishedMessage.
+func (c *PublishedMessageClient) Query() *PublishedMessageQuery {
+	return &PublishedMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePublishedMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PublishedMessage entity by its id.
+func (c *PublishedMessageClient) Get(ctx context.Context, id int) (*PublishedMessage, error) {
+	return c.Query().Where(publishedmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PublishedMessageClient) GetX(ctx context.Context, id int) *PublishedMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PublishedMessageClient) Hooks() []Hook {
+	return c.hooks.PublishedMessage
+}
+
+// Interceptors returns the client interceptors.
+func (c *PublishedMessageClient) Interceptors() []Interceptor {
+	return c.inters.PublishedMessage
+}
+
+func (c *PublishedMessageClient) mutate(ctx context.Context, m *PublishedMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PublishedMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PublishedMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PublishedMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PublishedMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PublishedMessage mutation op: %q", m.Op())
+	}
+}
+
 // RejectedMessageClient is a client for the RejectedMessage schema.
 type RejectedMessageClient struct {
 	config
@@ -5050,16 +5191,16 @@ type (
 		CreditBalance, CreditHistory, CronJob, ErrorCode, File, FilePin, FileTag,
 		ForgottenMessage, IndexedBlock, IndexerSyncRange, Message, MessageConfirmation,
 		MessageCounter, MessageEvent, MessageStatus, MessageTag, NodeMetric, Peer,
-		PendingMessage, PendingTx, Post, RejectedMessage, RemovedMessage, VM,
-		VMVersion, VMVolume []ent.Hook
+		PendingMessage, PendingTx, Post, PublishedMessage, RejectedMessage,
+		RemovedMessage, VM, VMVersion, VMVolume []ent.Hook
 	}
 	inters struct {
 		AccountCost, Aggregate, AggregateElement, Balance, ChainSyncStatus, ChainTx,
 		CreditBalance, CreditHistory, CronJob, ErrorCode, File, FilePin, FileTag,
 		ForgottenMessage, IndexedBlock, IndexerSyncRange, Message, MessageConfirmation,
 		MessageCounter, MessageEvent, MessageStatus, MessageTag, NodeMetric, Peer,
-		PendingMessage, PendingTx, Post, RejectedMessage, RemovedMessage, VM,
-		VMVersion, VMVolume []ent.Interceptor
+		PendingMessage, PendingTx, Post, PublishedMessage, RejectedMessage,
+		RemovedMessage, VM, VMVersion, VMVolume []ent.Interceptor
 	}
 )
 

@@ -39,6 +39,7 @@ import (
 	"github.com/alephql/alephql/ent/pendingmessage"
 	"github.com/alephql/alephql/ent/pendingtx"
 	"github.com/alephql/alephql/ent/post"
+	"github.com/alephql/alephql/ent/publishedmessage"
 	"github.com/alephql/alephql/ent/rejectedmessage"
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/ent/vm"
@@ -131,6 +132,7 @@ func checkColumn(t, c string) error {
 			pendingmessage.Table:      pendingmessage.ValidColumn,
 			pendingtx.Table:           pendingtx.ValidColumn,
 			post.Table:                post.ValidColumn,
+			publishedmessage.Table:    publishedmessage.ValidColumn,
 			rejectedmessage.Table:     rejectedmessage.ValidColumn,
 			removedmessage.Table:      removedmessage.ValidColumn,
 			vm.Table:                  vm.ValidColumn,

@@ -40,6 +40,7 @@ import (
 	"github.com/alephql/alephql/ent/pendingtx"
 	"github.com/alephql/alephql/ent/post"
 	"github.com/alephql/alephql/ent/predicate"
+	"github.com/alephql/alephql/ent/publishedmessage"
 	"github.com/alephql/alephql/ent/rejectedmessage"
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/ent/vm"
@@ -83,6 +84,7 @@ const (
 	TypePendingMessage      = "PendingMessage"
 	TypePendingTx           = "PendingTx"
 	TypePost                = "Post"
+	TypePublishedMessage    = "PublishedMessage"
 	TypeRejectedMessage     = "RejectedMessage"
 	TypeRemovedMessage      = "RemovedMessage"
 	TypeVM                  = "VM"
@@ -20992,6 +20994,548 @@ func (m *PostMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Post edge %s", name)
+}
+
+// PublishedMessageMutation represents an operation that mutates the PublishedMessage nodes in the graph.
+type PublishedMessageMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	item_hash     *string
+	chain         *string
+	cid           *string
+	tx_hash       *string
+	published_at  *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PublishedMessage, error)
+	predicates    []predicate.PublishedMessage
+}
+
+var _ ent.Mutation = (*PublishedMessageMutation)(nil)
+
+// publishedmessageOption allows management of the mutation configuration using functional options.
+type publishedmessageOption func(*PublishedMessageMutation)
+
+// newPublishedMessageMutation creates new mutation for the PublishedMessage entity.
+func newPublishedMessageMutation(c config, op Op, opts ...publishedmessageOption) *PublishedMessageMutation {
+	m := &PublishedMessageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePublishedMessage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPublishedMessageID sets the ID field of the mutation.
+func withPublishedMessageID(id int) publishedmessageOption {
+	return func(m *PublishedMessageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PublishedMessage
+		)
+		m.oldValue = func(ctx context.Context) (*PublishedMessage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PublishedMessage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPublishedMessage sets the old PublishedMessage of the mutation.
+func withPublishedMessage(node *PublishedMessage) publishedmessageOption {
+	return func(m *PublishedMessageMutation) {
+		m.oldValue = func(context.Context) (*PublishedMessage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PublishedMessageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PublishedMessageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PublishedMessageMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PublishedMessageMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PublishedMessage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetItemHash sets the "item_hash" field.
+func (m *PublishedMessageMutation) SetItemHash(s string) {
+	m.item_hash = &s
+}
+
+// ItemHash returns the value of the "item_hash" field in the mutation.
+func (m *PublishedMessageMutation) ItemHash() (r string, exists bool) {
+	v := m.item_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemHash returns the old "item_hash" field's value of the PublishedMessage entity.
+// If the PublishedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PublishedMessageMutation) OldItemHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemHash: %w", err)
+	}
+	return oldValue.ItemHash, nil
+}
+
+// ResetItemHash resets all changes to the "item_hash" field.
+func (m *PublishedMessageMutation) ResetItemHash() {
+	m.item_hash = nil
+}
+
+// SetChain sets the "chain" field.
+func (m *PublishedMessageMutation) SetChain(s string) {
+	m.chain = &s
+}
+
+// Chain returns the value of the "chain" field in the mutation.
+func (m *PublishedMessageMutation) Chain() (r string, exists bool) {
+	v := m.chain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChain returns the old "chain" field's value of the PublishedMessage entity.
+// If the PublishedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PublishedMessageMutation) OldChain(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChain is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChain requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChain: %w", err)
+	}
+	return oldValue.Chain, nil
+}
+
+// ResetChain resets all changes to the "chain" field.
+func (m *PublishedMessageMutation) ResetChain() {
+	m.chain = nil
+}
+
+// SetCid sets the "cid" field.
+func (m *PublishedMessageMutation) SetCid(s string) {
+	m.cid = &s
+}
+
+// Cid returns the value of the "cid" field in the mutation.
+func (m *PublishedMessageMutation) Cid() (r string, exists bool) {
+	v := m.cid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCid returns the old "cid" field's value of the PublishedMessage entity.
+// If the PublishedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PublishedMessageMutation) OldCid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCid: %w", err)
+	}
+	return oldValue.Cid, nil
+}
+
+// ResetCid resets all changes to the "cid" field.
+func (m *PublishedMessageMutation) ResetCid() {
+	m.cid = nil
+}
+
+// SetTxHash sets the "tx_hash" field.
+func (m *PublishedMessageMutation) SetTxHash(s string) {
+	m.tx_hash = &s
+}
+
+// TxHash returns the value of the "tx_hash" field in the mutation.
+func (m *PublishedMessageMutation) TxHash() (r string, exists bool) {
+	v := m.tx_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTxHash returns the old "tx_hash" field's value of the PublishedMessage entity.
+// If the PublishedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PublishedMessageMutation) OldTxHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTxHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTxHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTxHash: %w", err)
+	}
+	return oldValue.TxHash, nil
+}
+
+// ResetTxHash resets all changes to the "tx_hash" field.
+func (m *PublishedMessageMutation) ResetTxHash() {
+	m.tx_hash = nil
+}
+
+// SetPublishedAt sets the "published_at" field.
+func (m *PublishedMessageMutation) SetPublishedAt(t time.Time) {
+	m.published_at = &t
+}
+
+// PublishedAt returns the value of the "published_at" field in the mutation.
+func (m *PublishedMessageMutation) PublishedAt() (r time.Time, exists bool) {
+	v := m.published_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublishedAt returns the old "published_at" field's value of the PublishedMessage entity.
+// If the PublishedMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PublishedMessageMutation) OldPublishedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublishedAt: %w", err)
+	}
+	return oldValue.PublishedAt, nil
+}
+
+// ResetPublishedAt resets all changes to the "published_at" field.
+func (m *PublishedMessageMutation) ResetPublishedAt() {
+	m.published_at = nil
+}
+
+// Where appends a list predicates to the PublishedMessageMutation builder.
+func (m *PublishedMessageMutation) Where(ps ...predicate.PublishedMessage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PublishedMessageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PublishedMessageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PublishedMessage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PublishedMessageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PublishedMessageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PublishedMessage).
+func (m *PublishedMessageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PublishedMessageMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.item_hash != nil {
+		fields = append(fields, publishedmessage.FieldItemHash)
+	}
+	if m.chain != nil {
+		fields = append(fields, publishedmessage.FieldChain)
+	}
+	if m.cid != nil {
+		fields = append(fields, publishedmessage.FieldCid)
+	}
+	if m.tx_hash != nil {
+		fields = append(fields, publishedmessage.FieldTxHash)
+	}
+	if m.published_at != nil {
+		fields = append(fields, publishedmessage.FieldPublishedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PublishedMessageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case publishedmessage.FieldItemHash:
+		return m.ItemHash()
+	case publishedmessage.FieldChain:
+		return m.Chain()
+	case publishedmessage.FieldCid:
+		return m.Cid()
+	case publishedmessage.FieldTxHash:
+		return m.TxHash()
+	case publishedmessage.FieldPublishedAt:
+		return m.PublishedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PublishedMessageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case publishedmessage.FieldItemHash:
+		return m.OldItemHash(ctx)
+	case publishedmessage.FieldChain:
+		return m.OldChain(ctx)
+	case publishedmessage.FieldCid:
+		return m.OldCid(ctx)
+	case publishedmessage.FieldTxHash:
+		return m.OldTxHash(ctx)
+	case publishedmessage.FieldPublishedAt:
+		return m.OldPublishedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PublishedMessage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PublishedMessageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case publishedmessage.FieldItemHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemHash(v)
+		return nil
+	case publishedmessage.FieldChain:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChain(v)
+		return nil
+	case publishedmessage.FieldCid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCid(v)
+		return nil
+	case publishedmessage.FieldTxHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTxHash(v)
+		return nil
+	case publishedmessage.FieldPublishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublishedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PublishedMessage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PublishedMessageMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PublishedMessageMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PublishedMessageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PublishedMessage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PublishedMessageMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PublishedMessageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PublishedMessageMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PublishedMessage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PublishedMessageMutation) ResetField(name string) error {
+	switch name {
+	case publishedmessage.FieldItemHash:
+		m.ResetItemHash()
+		return nil
+	case publishedmessage.FieldChain:
+		m.ResetChain()
+		return nil
+	case publishedmessage.FieldCid:
+		m.ResetCid()
+		return nil
+	case publishedmessage.FieldTxHash:
+		m.ResetTxHash()
+		return nil
+	case publishedmessage.FieldPublishedAt:
+		m.ResetPublishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PublishedMessage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PublishedMessageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PublishedMessageMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PublishedMessageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PublishedMessageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PublishedMessageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PublishedMessageMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PublishedMessageMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PublishedMessage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PublishedMessageMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PublishedMessage edge %s", name)
 }
 
 // RejectedMessageMutation represents an operation that mutates the RejectedMessage nodes in the graph.

@@ -24,6 +24,7 @@ import (
 	"github.com/alephql/alephql/ent/pendingmessage"
 	"github.com/alephql/alephql/ent/pendingtx"
 	"github.com/alephql/alephql/ent/post"
+	"github.com/alephql/alephql/ent/publishedmessage"
 	"github.com/alephql/alephql/ent/rejectedmessage"
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/ent/schema"
@@ -336,6 +337,16 @@ func init() {
 			return nil
 		}
 	}()
+	publishedmessageFields := schema.PublishedMessage{}.Fields()
+	_ = publishedmessageFields
+	// publishedmessageDescItemHash is the schema descriptor for item_hash field.
+	publishedmessageDescItemHash := publishedmessageFields[0].Descriptor()
+	// publishedmessage.ItemHashValidator is a validator for the "item_hash" field. It is called by the builders before save.
+	publishedmessage.ItemHashValidator = publishedmessageDescItemHash.Validators[0].(func(string) error)
+	// publishedmessageDescTxHash is the schema descriptor for tx_hash field.
+	publishedmessageDescTxHash := publishedmessageFields[3].Descriptor()
+	// publishedmessage.DefaultTxHash holds the default value on creation for the tx_hash field.
+	publishedmessage.DefaultTxHash = publishedmessageDescTxHash.Default.(string)
 	rejectedmessageFields := schema.RejectedMessage{}.Fields()
 	_ = rejectedmessageFields
 	// rejectedmessageDescID is the schema descriptor for id field.

@@ -68,6 +68,8 @@ type Tx struct {
 	PendingTx *PendingTxClient
 	// Post is the client for interacting with the Post builders.
 	Post *PostClient
+	// PublishedMessage is the client for interacting with the PublishedMessage builders.
+	PublishedMessage *PublishedMessageClient
 	// RejectedMessage is the client for interacting with the RejectedMessage builders.
 	RejectedMessage *RejectedMessageClient
 	// RemovedMessage is the client for interacting with the RemovedMessage builders.
@@ -236,6 +238,7 @@ func (tx *Tx) init() {
 	tx.PendingMessage = NewPendingMessageClient(tx.config)
 	tx.PendingTx = NewPendingTxClient(tx.config)
 	tx.Post = NewPostClient(tx.config)
+	tx.PublishedMessage = NewPublishedMessageClient(tx.config)
 	tx.RejectedMessage = NewRejectedMessageClient(tx.config)
 	tx.RemovedMessage = NewRemovedMessageClient(tx.config)
 	tx.VM = NewVMClient(tx.config)

@@ -119,6 +119,32 @@ type ComplexityRoot struct {
 		LastUpdate func(childComplexity int) int
 	}
 
+	ChainPublisher struct {
+		Address         func(childComplexity int) int
+		HoldsLease      func(childComplexity int) int
+		LastCid         func(childComplexity int) int
+		LastError       func(childComplexity int) int
+		LastErrorAt     func(childComplexity int) int
+		LastMessages    func(childComplexity int) int
+		LastPublishedAt func(childComplexity int) int
+		LastTxHash      func(childComplexity int) int
+	}
+
+	ChainSource struct {
+		Chain        func(childComplexity int) int
+		CursorHash   func(childComplexity int) int
+		CursorHeight func(childComplexity int) int
+		HoldsLease   func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		LagBlocks    func(childComplexity int) int
+		LagSeconds   func(childComplexity int) int
+		LastError    func(childComplexity int) int
+		LastErrorAt  func(childComplexity int) int
+		PendingTxs   func(childComplexity int) int
+		Publisher    func(childComplexity int) int
+		SafeHead     func(childComplexity int) int
+	}
+
 	Channel struct {
 		ID           func(childComplexity int) int
 		MessageCount func(childComplexity int) int
@@ -406,6 +432,7 @@ type ComplexityRoot struct {
 		Account       func(childComplexity int, address string) int
 		Aggregate     func(childComplexity int, owner string, key string) int
 		Aggregates    func(childComplexity int, filter *model.AggregateFilter, first *int, after *string, last *int, before *string) int
+		ChainSources  func(childComplexity int) int
 		Channels      func(childComplexity int, first *int, after *string) int
 		File          func(childComplexity int, hash string) int
 		Files         func(childComplexity int, filter *model.FileFilter, first *int, after *string, last *int, before *string) int
@@ -589,6 +616,7 @@ type QueryResolver interface {
 	Vms(ctx context.Context, filter *model.VMFilter, first *int, after *string, last *int, before *string) (*model.VMConnection, error)
 	Account(ctx context.Context, address string) (*model.Account, error)
 	Channels(ctx context.Context, first *int, after *string) (*model.ChannelConnection, error)
+	ChainSources(ctx context.Context) ([]*model.ChainSource, error)
 	Peers(ctx context.Context, first *int, after *string, kind *model.PeerKind) (*model.PeerConnection, error)
 	NetworkStatus(ctx context.Context) ([]*model.NetworkSource, error)
 }
@@ -891,6 +919,128 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Balance.LastUpdate(childComplexity), true
+
+	case "ChainPublisher.address":
+		if e.ComplexityRoot.ChainPublisher.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.Address(childComplexity), true
+	case "ChainPublisher.holdsLease":
+		if e.ComplexityRoot.ChainPublisher.HoldsLease == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.HoldsLease(childComplexity), true
+	case "ChainPublisher.lastCid":
+		if e.ComplexityRoot.ChainPublisher.LastCid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.LastCid(childComplexity), true
+	case "ChainPublisher.lastError":
+		if e.ComplexityRoot.ChainPublisher.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.LastError(childComplexity), true
+	case "ChainPublisher.lastErrorAt":
+		if e.ComplexityRoot.ChainPublisher.LastErrorAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.LastErrorAt(childComplexity), true
+	case "ChainPublisher.lastMessages":
+		if e.ComplexityRoot.ChainPublisher.LastMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.LastMessages(childComplexity), true
+	case "ChainPublisher.lastPublishedAt":
+		if e.ComplexityRoot.ChainPublisher.LastPublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.LastPublishedAt(childComplexity), true
+	case "ChainPublisher.lastTxHash":
+		if e.ComplexityRoot.ChainPublisher.LastTxHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainPublisher.LastTxHash(childComplexity), true
+
+	case "ChainSource.chain":
+		if e.ComplexityRoot.ChainSource.Chain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.Chain(childComplexity), true
+	case "ChainSource.cursorHash":
+		if e.ComplexityRoot.ChainSource.CursorHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.CursorHash(childComplexity), true
+	case "ChainSource.cursorHeight":
+		if e.ComplexityRoot.ChainSource.CursorHeight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.CursorHeight(childComplexity), true
+	case "ChainSource.holdsLease":
+		if e.ComplexityRoot.ChainSource.HoldsLease == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.HoldsLease(childComplexity), true
+	case "ChainSource.kind":
+		if e.ComplexityRoot.ChainSource.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.Kind(childComplexity), true
+	case "ChainSource.lagBlocks":
+		if e.ComplexityRoot.ChainSource.LagBlocks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.LagBlocks(childComplexity), true
+	case "ChainSource.lagSeconds":
+		if e.ComplexityRoot.ChainSource.LagSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.LagSeconds(childComplexity), true
+	case "ChainSource.lastError":
+		if e.ComplexityRoot.ChainSource.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.LastError(childComplexity), true
+	case "ChainSource.lastErrorAt":
+		if e.ComplexityRoot.ChainSource.LastErrorAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.LastErrorAt(childComplexity), true
+	case "ChainSource.pendingTxs":
+		if e.ComplexityRoot.ChainSource.PendingTxs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.PendingTxs(childComplexity), true
+	case "ChainSource.publisher":
+		if e.ComplexityRoot.ChainSource.Publisher == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.Publisher(childComplexity), true
+	case "ChainSource.safeHead":
+		if e.ComplexityRoot.ChainSource.SafeHead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainSource.SafeHead(childComplexity), true
 
 	case "Channel.id":
 		if e.ComplexityRoot.Channel.ID == nil {
@@ -2067,6 +2217,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Aggregates(childComplexity, args["filter"].(*model.AggregateFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.chainSources":
+		if e.ComplexityRoot.Query.ChainSources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ChainSources(childComplexity), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -2618,7 +2774,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/content.graphqls" "schema/events.graphqls" "schema/message.graphqls" "schema/network.graphqls" "schema/schema.graphqls"
+//go:embed "schema/chains.graphqls" "schema/content.graphqls" "schema/events.graphqls" "schema/message.graphqls" "schema/network.graphqls" "schema/schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2630,6 +2786,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "schema/chains.graphqls", Input: sourceData("schema/chains.graphqls"), BuiltIn: false},
 	{Name: "schema/content.graphqls", Input: sourceData("schema/content.graphqls"), BuiltIn: false},
 	{Name: "schema/events.graphqls", Input: sourceData("schema/events.graphqls"), BuiltIn: false},
 	{Name: "schema/message.graphqls", Input: sourceData("schema/message.graphqls"), BuiltIn: false},
@@ -2774,6 +2931,58 @@ func (ec *executionContext) childFields_Balance(ctx context.Context, field graph
 		return ec.fieldContext_Balance_lastUpdate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Balance", field.Name)
+}
+
+func (ec *executionContext) childFields_ChainPublisher(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "address":
+		return ec.fieldContext_ChainPublisher_address(ctx, field)
+	case "holdsLease":
+		return ec.fieldContext_ChainPublisher_holdsLease(ctx, field)
+	case "lastCid":
+		return ec.fieldContext_ChainPublisher_lastCid(ctx, field)
+	case "lastTxHash":
+		return ec.fieldContext_ChainPublisher_lastTxHash(ctx, field)
+	case "lastMessages":
+		return ec.fieldContext_ChainPublisher_lastMessages(ctx, field)
+	case "lastPublishedAt":
+		return ec.fieldContext_ChainPublisher_lastPublishedAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ChainPublisher_lastError(ctx, field)
+	case "lastErrorAt":
+		return ec.fieldContext_ChainPublisher_lastErrorAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChainPublisher", field.Name)
+}
+
+func (ec *executionContext) childFields_ChainSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "chain":
+		return ec.fieldContext_ChainSource_chain(ctx, field)
+	case "kind":
+		return ec.fieldContext_ChainSource_kind(ctx, field)
+	case "holdsLease":
+		return ec.fieldContext_ChainSource_holdsLease(ctx, field)
+	case "cursorHeight":
+		return ec.fieldContext_ChainSource_cursorHeight(ctx, field)
+	case "cursorHash":
+		return ec.fieldContext_ChainSource_cursorHash(ctx, field)
+	case "safeHead":
+		return ec.fieldContext_ChainSource_safeHead(ctx, field)
+	case "lagBlocks":
+		return ec.fieldContext_ChainSource_lagBlocks(ctx, field)
+	case "lagSeconds":
+		return ec.fieldContext_ChainSource_lagSeconds(ctx, field)
+	case "pendingTxs":
+		return ec.fieldContext_ChainSource_pendingTxs(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ChainSource_lastError(ctx, field)
+	case "lastErrorAt":
+		return ec.fieldContext_ChainSource_lastErrorAt(ctx, field)
+	case "publisher":
+		return ec.fieldContext_ChainSource_publisher(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChainSource", field.Name)
 }
 
 func (ec *executionContext) childFields_Channel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5100,6 +5309,475 @@ func (ec *executionContext) _Balance_lastUpdate(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Balance_lastUpdate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Balance", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_address(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_holdsLease(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_holdsLease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HoldsLease, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_holdsLease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_lastCid(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_lastCid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastCid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_lastCid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_lastTxHash(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_lastTxHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastTxHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_lastTxHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_lastMessages(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_lastMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastMessages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_lastMessages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_lastPublishedAt(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_lastPublishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastPublishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_lastPublishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_lastError(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainPublisher_lastErrorAt(ctx context.Context, field graphql.CollectedField, obj *model.ChainPublisher) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainPublisher_lastErrorAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastErrorAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainPublisher_lastErrorAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainPublisher", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_chain(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_chain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Chain, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_chain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_holdsLease(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_holdsLease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HoldsLease, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_holdsLease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_cursorHeight(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_cursorHeight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CursorHeight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_cursorHeight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_cursorHash(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_cursorHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CursorHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_cursorHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_safeHead(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_safeHead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SafeHead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_safeHead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_lagBlocks(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_lagBlocks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LagBlocks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_lagBlocks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_lagSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_lagSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LagSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_lagSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_pendingTxs(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_pendingTxs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingTxs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_pendingTxs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_lastError(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_lastErrorAt(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_lastErrorAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastErrorAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_lastErrorAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainSource", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ChainSource_publisher(ctx context.Context, field graphql.CollectedField, obj *model.ChainSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainSource_publisher(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Publisher, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChainPublisher) graphql.Marshaler {
+			return ec.marshalOChainPublisher2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐChainPublisher(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainSource_publisher(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChainSource",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChainPublisher(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *model.Channel) (ret graphql.Marshaler) {
@@ -10382,6 +11060,38 @@ func (ec *executionContext) fieldContext_Query_channels(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_chainSources(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_chainSources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ChainSources(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ChainSource) graphql.Marshaler {
+			return ec.marshalNChainSource2ᚕᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐChainSourceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_chainSources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChainSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_peers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14417,6 +15127,172 @@ func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var chainPublisherImplementors = []string{"ChainPublisher"}
+
+func (ec *executionContext) _ChainPublisher(ctx context.Context, sel ast.SelectionSet, obj *model.ChainPublisher) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chainPublisherImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChainPublisher")
+		case "address":
+			out.Values[i] = ec._ChainPublisher_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "holdsLease":
+			out.Values[i] = ec._ChainPublisher_holdsLease(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastCid":
+			out.Values[i] = ec._ChainPublisher_lastCid(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastTxHash":
+			out.Values[i] = ec._ChainPublisher_lastTxHash(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastMessages":
+			out.Values[i] = ec._ChainPublisher_lastMessages(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastPublishedAt":
+			out.Values[i] = ec._ChainPublisher_lastPublishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._ChainPublisher_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastErrorAt":
+			out.Values[i] = ec._ChainPublisher_lastErrorAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var chainSourceImplementors = []string{"ChainSource"}
+
+func (ec *executionContext) _ChainSource(ctx context.Context, sel ast.SelectionSet, obj *model.ChainSource) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chainSourceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChainSource")
+		case "chain":
+			out.Values[i] = ec._ChainSource_chain(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._ChainSource_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "holdsLease":
+			out.Values[i] = ec._ChainSource_holdsLease(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursorHeight":
+			out.Values[i] = ec._ChainSource_cursorHeight(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursorHash":
+			out.Values[i] = ec._ChainSource_cursorHash(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "safeHead":
+			out.Values[i] = ec._ChainSource_safeHead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lagBlocks":
+			out.Values[i] = ec._ChainSource_lagBlocks(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lagSeconds":
+			out.Values[i] = ec._ChainSource_lagSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pendingTxs":
+			out.Values[i] = ec._ChainSource_pendingTxs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._ChainSource_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastErrorAt":
+			out.Values[i] = ec._ChainSource_lastErrorAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "publisher":
+			out.Values[i] = ec._ChainSource_publisher(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var channelImplementors = []string{"Channel", "Node"}
 
 func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, obj *model.Channel) graphql.Marshaler {
@@ -18000,6 +18876,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "chainSources":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_chainSources(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "peers":
 			field := field
 
@@ -19400,6 +20298,32 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNChainSource2ᚕᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐChainSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ChainSource) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChainSource2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐChainSource(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChainSource2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐChainSource(ctx context.Context, sel ast.SelectionSet, v *model.ChainSource) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ChainSource(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNChannel2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐChannel(ctx context.Context, sel ast.SelectionSet, v *model.Channel) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -20440,6 +21364,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOChainPublisher2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐChainPublisher(ctx context.Context, sel ast.SelectionSet, v *model.ChainPublisher) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChainPublisher(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCursor2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -20471,6 +21402,23 @@ func (ec *executionContext) unmarshalOFileFilter2ᚖgithubᚗcomᚋalephqlᚋale
 	}
 	res, err := ec.unmarshalInputFileFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalOForgetRecord2ᚖgithubᚗcomᚋalephqlᚋalephqlᚋgraphᚋmodelᚐForgetRecord(ctx context.Context, sel ast.SelectionSet, v *model.ForgetRecord) graphql.Marshaler {

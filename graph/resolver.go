@@ -94,6 +94,9 @@ type Options struct {
 	// Network reports the network sources (see WithNetworkStatus); nil:
 	// networkStatus is empty.
 	Network NetworkStatus
+	// Chains reports the chain readers (see WithChainStatus); nil:
+	// chainSources is empty.
+	Chains ChainStatus
 }
 
 // Option sets an Option field.

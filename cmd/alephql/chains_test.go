@@ -1,6 +1,9 @@
 package main
 
 import (
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -50,4 +53,57 @@ func TestChainFlags(t *testing.T) {
 	require.Equal(t, int64(5), cfgs[0].StartHeight)
 	require.Equal(t, int64(12), cfgs[0].Confirmations)
 	require.Equal(t, []common.Address{common.HexToAddress(c)}, cfgs[0].Emitters)
+}
+
+// TestPublishFlags checks the publisher's flags; a bad key file's text
+// never appears in the error.
+func TestPublishFlags(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	require.NoError(t, os.WriteFile(good, []byte("0xb71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291\n"), 0o600))
+	bad := filepath.Join(dir, "bad")
+	require.NoError(t, os.WriteFile(bad, []byte("hunter2-secret"), 0o600))
+	eth := chainFlags{ethRPC: "http://x", ethContract: ethSyncContract, ethEmitters: ethSyncEmitter}
+	with := func(key, gas string) chainFlags {
+		f := eth
+		f.ethPublishKey, f.ethMaxGasPrice = key, gas
+		return f
+	}
+	for _, tc := range []struct {
+		name string
+		f    chainFlags
+		kubo bool
+		err  string
+		cap  string
+	}{
+		{name: "off", f: eth, kubo: true},
+		{name: "key", f: with(good, ""), kubo: true},
+		{name: "key and cap", f: with(good, "50000000000"), kubo: true, cap: "50000000000"},
+		{name: "no rpc", f: chainFlags{ethPublishKey: good, evmChains: evmChainFlag{"name=BSC,rpc=http://y,contract=" + ethSyncContract}}, kubo: true, err: "needs --eth-rpc"},
+		{name: "no kubo", f: with(good, ""), err: "needs kubo"},
+		{name: "bad key", f: with(bad, ""), kubo: true, err: "not a hex secp256k1 private key"},
+		{name: "missing key", f: with(filepath.Join(dir, "none"), ""), kubo: true, err: "no such file"},
+		{name: "bad cap", f: with(good, "1.5e9"), kubo: true, err: "not a number of wei"},
+		{name: "zero cap", f: with(good, "0"), kubo: true, err: "non-positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfgs, _, err := tc.f.configs()
+			require.NoError(t, err)
+			pc, err := tc.f.publisherConfig(cfgs, tc.kubo, slog.New(slog.DiscardHandler))
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				require.NotContains(t, err.Error(), "hunter2")
+				return
+			}
+			require.NoError(t, err)
+			if tc.f.ethPublishKey == "" {
+				require.Nil(t, pc)
+				return
+			}
+			require.Equal(t, "ETH", pc.Chain)
+			if tc.cap != "" {
+				require.Equal(t, tc.cap, pc.MaxGasPrice.String())
+			}
+		})
+	}
 }

@@ -216,7 +216,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := store.finalizeWith(f.storage, db.Client, jobs, log); err != nil {
 		return err
 	}
-	runChains, err := newChains(f.chains, db, proc, store.Content, registry, log)
+	runChains, chainSt, err := newChains(f.chains, db, proc, store.Content, registry, log)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	store.acceptSignedPublishing(proc, db.Client, netw.Publish)
 	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
 		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait),
-		graph.WithNetworkStatus(netw))
+		graph.WithNetworkStatus(netw), withChainStatus(chainSt))
 	if err != nil {
 		return err
 	}

@@ -333,6 +333,18 @@ func (f PostFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PostMutation", m)
 }
 
+// The PublishedMessageFunc type is an adapter to allow the use of ordinary
+// function as PublishedMessage mutator.
+type PublishedMessageFunc func(context.Context, *ent.PublishedMessageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PublishedMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PublishedMessageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PublishedMessageMutation", m)
+}
+
 // The RejectedMessageFunc type is an adapter to allow the use of ordinary
 // function as RejectedMessage mutator.
 type RejectedMessageFunc func(context.Context, *ent.RejectedMessageMutation) (ent.Value, error)

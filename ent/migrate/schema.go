@@ -918,6 +918,38 @@ var (
 			},
 		},
 	}
+	// PublishedMessagesColumns holds the columns for the "published_messages" table.
+	PublishedMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "item_hash", Type: field.TypeString, Size: 128},
+		{Name: "chain", Type: field.TypeString},
+		{Name: "cid", Type: field.TypeString},
+		{Name: "tx_hash", Type: field.TypeString, Default: ""},
+		{Name: "published_at", Type: field.TypeTime},
+	}
+	// PublishedMessagesTable holds the schema information for the "published_messages" table.
+	PublishedMessagesTable = &schema.Table{
+		Name:       "published_messages",
+		Columns:    PublishedMessagesColumns,
+		PrimaryKey: []*schema.Column{PublishedMessagesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "publishedmessage_item_hash_chain",
+				Unique:  true,
+				Columns: []*schema.Column{PublishedMessagesColumns[1], PublishedMessagesColumns[2]},
+			},
+			{
+				Name:    "publishedmessage_cid",
+				Unique:  false,
+				Columns: []*schema.Column{PublishedMessagesColumns[3]},
+			},
+			{
+				Name:    "publishedmessage_tx_hash",
+				Unique:  false,
+				Columns: []*schema.Column{PublishedMessagesColumns[4]},
+			},
+		},
+	}
 	// RejectedMessagesColumns holds the columns for the "rejected_messages" table.
 	RejectedMessagesColumns = []*schema.Column{
 		{Name: "item_hash", Type: field.TypeString, Size: 128},
@@ -1138,6 +1170,7 @@ var (
 		PendingMessagesTable,
 		PendingTxsTable,
 		PostsTable,
+		PublishedMessagesTable,
 		RejectedMessagesTable,
 		RemovedMessagesTable,
 		VmsTable,

@@ -87,6 +87,9 @@ type PendingTx func(*sql.Selector)
 // Post is the predicate function for post builders.
 type Post func(*sql.Selector)
 
+// PublishedMessage is the predicate function for publishedmessage builders.
+type PublishedMessage func(*sql.Selector)
+
 // RejectedMessage is the predicate function for rejectedmessage builders.
 type RejectedMessage func(*sql.Selector)
 

@@ -43,6 +43,54 @@ type AggregateFilter struct {
 	Keys []string `json:"keys,omitempty"`
 }
 
+// The publisher of a chain: this node's unconfirmed messages emitted in sync archives.
+type ChainPublisher struct {
+	// The account the publisher emits from.
+	Address string `json:"address"`
+	// Whether this node holds the publisher's lease (only the holder publishes).
+	HoldsLease bool `json:"holdsLease"`
+	// CID of the last archive published since this node started; null before the first.
+	LastCid *string `json:"lastCid,omitempty"`
+	// Hash of the last publication's transaction.
+	LastTxHash *string `json:"lastTxHash,omitempty"`
+	// Messages in the last archive.
+	LastMessages *int `json:"lastMessages,omitempty"`
+	// When the last publication was recorded.
+	LastPublishedAt *time.Time `json:"lastPublishedAt,omitempty"`
+	// The latest publication error, null if none since the last success.
+	LastError *string `json:"lastError,omitempty"`
+	// When the latest error happened.
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+}
+
+// One chain reader: how far it has read the chain's sync contract.
+type ChainSource struct {
+	// The chain's name (ETH, BSC...).
+	Chain string `json:"chain"`
+	// The reader's kind (sync: SyncEvents and MessageEvents of the sync contract).
+	Kind string `json:"kind"`
+	// Whether this node holds the reader's lease (only the holder reads; the figures below are its own).
+	HoldsLease bool `json:"holdsLease"`
+	// Last block whose events are fully recorded (from the database: shared by the nodes); null before the first read.
+	CursorHeight *int `json:"cursorHeight,omitempty"`
+	// Hash of that block (empty when read only at finality).
+	CursorHash *string `json:"cursorHash,omitempty"`
+	// The highest block the reader may read (finalized, or head minus confirmations), as last seen by this node; null if this node has not asked.
+	SafeHead *int `json:"safeHead,omitempty"`
+	// Blocks between the cursor and the safe head.
+	LagBlocks *int `json:"lagBlocks,omitempty"`
+	// Seconds between the cursor block's time and now.
+	LagSeconds *float64 `json:"lagSeconds,omitempty"`
+	// Transactions of this chain read but whose messages are not all taken in yet.
+	PendingTxs int `json:"pendingTxs"`
+	// The reader's latest error, null if none.
+	LastError *string `json:"lastError,omitempty"`
+	// When the latest error happened.
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+	// The chain's publisher, null if this node publishes nothing on it.
+	Publisher *ChainPublisher `json:"publisher,omitempty"`
+}
+
 // A channel in a page.
 type ChannelEdge struct {
 	// The channel.
