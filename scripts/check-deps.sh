@@ -36,6 +36,7 @@ rule 'database/...'  chains ipfs indexer processor graph server cmd
 rule 'graph/...'     chains ipfs indexer processor server cmd
 rule 'events/...'    chains ipfs indexer processor ent graph database server cmd
 rule 'server/...'    chains ipfs indexer processor ent graph database cmd
+rule 'webui/...'      chains ipfs indexer processor ent graph database server read rest events cmd
 rule 'rest/apidocs/...' chains ipfs indexer processor ent graph database server read events cmd
 rule 'rest/storage/...' chains ipfs indexer processor graph server cmd
 rule 'read/...'      chains ipfs indexer processor graph rest server cmd

@@ -7,9 +7,11 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
-	"path"
+
+	"github.com/alephql/alephql/webui"
 )
 
 //go:embed all:dist
@@ -24,15 +26,13 @@ var Assets = map[string]string{
 	"graphiql.min.css":            "graphiql/graphiql.min.css",
 }
 
+var bundle = func() webui.Bundle {
+	sub, _ := fs.Sub(dist, "dist")
+	return webui.Bundle{FS: sub, Assets: Assets}
+}()
+
 // Available reports whether the assets were embedded at build time.
-func Available() bool {
-	for name := range Assets {
-		if _, err := fs.Stat(dist, path.Join("dist", name)); err != nil {
-			return false
-		}
-	}
-	return true
-}
+func Available() bool { return bundle.Available() }
 
 var page = template.Must(template.New("graphiql").Parse(`<!doctype html>
 <html lang="en">
@@ -82,30 +82,11 @@ query LatestMessages {
 // Handler serves the GraphiQL page at prefix and its assets under it.
 // endpoint is the GraphQL endpoint's path.
 func Handler(prefix, endpoint string) http.Handler {
-	sub, _ := fs.Sub(dist, "dist")
-	assets := http.StripPrefix(prefix, http.FileServer(http.FS(sub)))
-	ok := Available()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		if r.URL.Path != prefix {
-			if _, known := Assets[path.Base(r.URL.Path)]; known && ok {
-				w.Header().Set("Cache-Control", "public, max-age=86400")
-				assets.ServeHTTP(w, r)
-				return
-			}
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return bundle.Handler(prefix, prefix, func(w io.Writer, ok bool) error {
 		if !ok {
-			w.WriteHeader(http.StatusOK)
-			_, _ = fmt.Fprintf(w, missing, template.HTMLEscapeString(endpoint))
-			return
+			_, err := fmt.Fprintf(w, missing, template.HTMLEscapeString(endpoint))
+			return err
 		}
-		_ = page.Execute(w, map[string]string{"Prefix": prefix, "Endpoint": endpoint, "DefaultQuery": DefaultQuery})
+		return page.Execute(w, map[string]string{"Prefix": prefix, "Endpoint": endpoint, "DefaultQuery": DefaultQuery})
 	})
 }

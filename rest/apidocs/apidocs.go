@@ -8,10 +8,11 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
-	"path"
-	"strings"
+
+	"github.com/alephql/alephql/webui"
 )
 
 //go:embed all:dist
@@ -24,15 +25,13 @@ var Assets = map[string]string{
 	"swagger-ui.css":       "swagger-ui-dist/swagger-ui.css",
 }
 
+var bundle = func() webui.Bundle {
+	sub, _ := fs.Sub(dist, "dist")
+	return webui.Bundle{FS: sub, Assets: Assets}
+}()
+
 // Available reports whether the assets were embedded at build time.
-func Available() bool {
-	for name := range Assets {
-		if _, err := fs.Stat(dist, path.Join("dist", name)); err != nil {
-			return false
-		}
-	}
-	return true
-}
+func Available() bool { return bundle.Available() }
 
 var page = template.Must(template.New("apidocs").Parse(`<!doctype html>
 <html lang="en">
@@ -59,29 +58,11 @@ from the npm registry. The OpenAPI description is served regardless at <a href="
 // Handler serves the page at prefix (e.g. /api/docs) and its assets under
 // prefix/. spec is the OpenAPI document's path.
 func Handler(prefix, spec string) http.Handler {
-	sub, _ := fs.Sub(dist, "dist")
-	assets := http.StripPrefix(prefix+"/", http.FileServer(http.FS(sub)))
-	ok := Available()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		if p := strings.TrimSuffix(r.URL.Path, "/"); p != prefix {
-			if _, known := Assets[path.Base(r.URL.Path)]; known && ok {
-				w.Header().Set("Cache-Control", "public, max-age=86400")
-				assets.ServeHTTP(w, r)
-				return
-			}
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return bundle.Handler(prefix, prefix+"/", func(w io.Writer, ok bool) error {
 		if !ok {
-			_, _ = fmt.Fprintf(w, missing, template.HTMLEscapeString(spec))
-			return
+			_, err := fmt.Fprintf(w, missing, template.HTMLEscapeString(spec))
+			return err
 		}
-		_ = page.Execute(w, map[string]string{"Prefix": prefix, "Spec": spec})
+		return page.Execute(w, map[string]string{"Prefix": prefix, "Spec": spec})
 	})
 }
