@@ -121,6 +121,22 @@ func postJSON(base, query string, vars map[string]any) (int, map[string]any, err
 	return res.StatusCode, out, nil
 }
 
+// restGet gets a REST route and returns its status, Retry-After and the
+// code of its JSON error body.
+func restGet(u string) (status int, retryAfter, code string) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get(u)
+	if err != nil {
+		return 0, "", ""
+	}
+	defer res.Body.Close()
+	var body struct {
+		Code string `json:"code"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	return res.StatusCode, res.Header.Get("Retry-After"), body.Code
+}
+
 // errorCode returns the code of the answer's first error, "" if none.
 func errorCode(out map[string]any) string {
 	errs, _ := out["errors"].([]any)
@@ -291,6 +307,14 @@ func TestChaosPostgresRestart(t *testing.T) {
 		status, out, err := postJSON(base, `{ messages(first: 3, filter: {channels: ["`+channel+`"]}) { edges { cursor } } }`, nil)
 		return err == nil && status == http.StatusServiceUnavailable && errorCode(out) == "SERVICE_UNAVAILABLE"
 	}, 10*time.Second, 100*time.Millisecond, "queries answer 503 SERVICE_UNAVAILABLE while it is down")
+	// REST answers the same fault the same way: 503, Retry-After and a
+	// JSON body with the code.
+	for _, path := range []string{"api/v0/messages.json?channels=" + channel, "api/v0/posts.json", "api/v0/aggregates.json"} {
+		status, retry, code := restGet(base + path)
+		require.Equal(t, http.StatusServiceUnavailable, status, path)
+		require.Equal(t, "1", retry, path)
+		require.Equal(t, "SERVICE_UNAVAILABLE", code, path)
+	}
 	time.Sleep(3 * time.Second)
 
 	pg.Start()
@@ -299,6 +323,8 @@ func TestChaosPostgresRestart(t *testing.T) {
 	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK },
 		30*time.Second, 100*time.Millisecond, "/readyz recovers on its own")
 	t.Logf("ready again %s after postgres came back", time.Since(back).Round(time.Millisecond))
+	status, _, _ := restGet(base + "api/v0/messages.json?channels=" + channel)
+	require.Equal(t, http.StatusOK, status, "REST answers again")
 	time.Sleep(2 * time.Second) // steady state after
 	stopSubmits()
 	<-submitsDone
