@@ -163,6 +163,7 @@ type resumingSubscriber struct {
 	mu         sync.Mutex
 	events     []liveEvent
 	reconnects int
+	acked      bool // a connection was acknowledged once
 }
 
 func (s *resumingSubscriber) run(ctx context.Context, base, channel string) {
@@ -219,6 +220,10 @@ func (s *resumingSubscriber) follow(ctx context.Context, url, channel string, af
 			return
 		}
 		switch m.Type {
+		case "connection_ack":
+			s.mu.Lock()
+			s.acked = true
+			s.mu.Unlock()
 		case "ping":
 			_ = send(map[string]any{"type": "pong"})
 		case "next":
@@ -530,11 +535,17 @@ func TestChaosKillNodeUnderSubscribers(t *testing.T) {
 	// then a restart on the same address and database: every subscriber
 	// resumes with `after` and misses nothing, every accepted message is
 	// processed exactly once. CHAOS_SUBSCRIBERS sets the subscribers
-	// (default 50).
+	// (default 50), CHAOS_RATE the submissions per second (default 100).
 	subscribers := 50
 	if v := os.Getenv("CHAOS_SUBSCRIBERS"); v != "" {
 		var err error
 		subscribers, err = strconv.Atoi(v)
+		require.NoError(t, err)
+	}
+	rate := 100
+	if v := os.Getenv("CHAOS_RATE"); v != "" {
+		var err error
+		rate, err = strconv.Atoi(v)
 		require.NoError(t, err)
 	}
 	bin := filepath.Join(t.TempDir(), "alephql")
@@ -573,32 +584,71 @@ func TestChaosKillNodeUnderSubscribers(t *testing.T) {
 		go func() { defer wg.Done(); subs[i].run(ctx, base, channel) }()
 	}
 
+	require.Eventually(t, func() bool {
+		for _, s := range subs {
+			s.mu.Lock()
+			ok := s.acked
+			s.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Minute, 100*time.Millisecond, "every subscriber connects")
+	t.Logf("%d subscribers connected", subscribers)
+
 	acct, err := demo.NewAccount()
 	require.NoError(t, err)
 	var mu sync.Mutex
 	accepted := map[string]bool{}
 	lost := 0
+	// Submissions at `rate` per second: a ticker hands out message
+	// numbers to 8 submitters.
 	submitCtx, stopSubmits := context.WithCancel(ctx)
-	submitsDone := make(chan struct{})
+	var submitters sync.WaitGroup
+	numbers := make(chan int)
+	submitters.Add(1)
 	go func() {
-		defer close(submitsDone)
-		for i := 0; submitCtx.Err() == nil; i++ {
-			raw, hash, err := acct.Post(float64(1_700_000_000+i), channel, "note", map[string]any{"i": i}, "")
-			if err != nil {
-				panic(err)
+		defer submitters.Done()
+		defer close(numbers)
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-submitCtx.Done():
+				return
+			case <-tick.C:
 			}
-			_, out, err := postJSON(base, `mutation($m: JSON!) { submitMessage(message: $m) { hash } }`,
-				map[string]any{"m": json.RawMessage(raw)})
-			mu.Lock()
-			if err == nil && out["errors"] == nil {
-				accepted[hash] = true
-			} else {
-				lost++ // not answered: the client does not know, and retries in real life
+			select {
+			case <-submitCtx.Done():
+				return
+			case numbers <- i:
 			}
-			mu.Unlock()
-			time.Sleep(10 * time.Millisecond)
 		}
 	}()
+	for range 8 {
+		submitters.Add(1)
+		go func() {
+			defer submitters.Done()
+			for i := range numbers {
+				raw, hash, err := acct.Post(float64(1_700_000_000+i), channel, "note", map[string]any{"i": i}, "")
+				if err != nil {
+					panic(err)
+				}
+				_, out, err := postJSON(base, `mutation($m: JSON!) { submitMessage(message: $m) { hash } }`,
+					map[string]any{"m": json.RawMessage(raw)})
+				mu.Lock()
+				if err == nil && out["errors"] == nil {
+					accepted[hash] = true
+				} else {
+					lost++ // not answered: the client does not know, and retries in real life
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	submitsDone := make(chan struct{})
+	go func() { submitters.Wait(); close(submitsDone) }()
 	time.Sleep(3 * time.Second)
 	require.NoError(t, node.Process.Kill()) // SIGKILL
 	_, _ = node.Process.Wait()
