@@ -44,6 +44,13 @@ type ownPostgres struct {
 // loopback port; it is stopped when the test ends.
 func startOwnPostgres(t *testing.T) *ownPostgres {
 	t.Helper()
+	return startOwnPostgresIn(t, "")
+}
+
+// startOwnPostgresIn is startOwnPostgres with the server's directory
+// under parent ("": the system's temporary directory).
+func startOwnPostgresIn(t *testing.T, parent string) *ownPostgres {
+	t.Helper()
 	var bin string
 	for _, v := range []string{"17", "16", "15", "14"} {
 		if _, err := os.Stat("/usr/lib/postgresql/" + v + "/bin/initdb"); err == nil {
@@ -52,7 +59,7 @@ func startOwnPostgres(t *testing.T) *ownPostgres {
 		}
 	}
 	require.NotEmpty(t, bin, "PostgreSQL not installed (scripts/test-servers.sh installs it)")
-	dir, err := os.MkdirTemp("", "alephql-chaos-pg-")
+	dir, err := os.MkdirTemp(parent, "alephql-chaos-pg-")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	p := &ownPostgres{t: t, bin: bin, dir: dir}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -200,4 +201,84 @@ func TestChaosDiskFull(t *testing.T) {
 	var res string
 	require.NoError(t, db.QueryRow("PRAGMA integrity_check").Scan(&res))
 	require.Equal(t, "ok", res, "no corruption")
+}
+
+func TestChaosDiskFullPostgres(t *testing.T) {
+	// PostgreSQL's data directory on a 256 MiB tmpfs filled by a file,
+	// then by submissions until writes fail: submissions answer 507
+	// INSUFFICIENT_STORAGE (disk_full) or 503 SERVICE_UNAVAILABLE (if
+	// the server stops on it); nothing accepted is lost, and once the
+	// filler is deleted the node takes messages again on its own.
+	mnt := mountTmpfs(t, "256m")
+	for _, d := range []string{mnt, filepath.Dir(mnt), filepath.Dir(filepath.Dir(mnt))} {
+		require.NoError(t, os.Chmod(d, 0o755)) // the postgres user walks to its data directory
+	}
+	pg := startOwnPostgresIn(t, mnt)
+	base, stop := startServe(t, "--data-dir", t.TempDir(), "--db", pg.URL(), "--log-level", "error")
+	const channel = "CHAOS_DISK_PG"
+	acct, err := demo.NewAccount()
+	require.NoError(t, err)
+	accepted := map[string]bool{}
+	n := 0
+	submit := func() (int, string) {
+		raw, hash, err := acct.Post(float64(1_700_000_000+n), channel, "note", map[string]any{"i": n, "pad": string(bytes.Repeat([]byte("p"), 2048))}, "")
+		require.NoError(t, err)
+		n++
+		status, out, err := postJSON(base, `mutation($m: JSON!) { submitMessage(message: $m) { hash } }`, map[string]any{"m": json.RawMessage(raw)})
+		if err != nil {
+			return 0, "transport error"
+		}
+		code := errorCode(out)
+		if status == http.StatusOK && code == "" {
+			accepted[hash] = true
+		}
+		return status, code
+	}
+	processedCount := func() (int, bool) {
+		_, out, err := postJSON(base, `{ messages(filter: {channels: ["`+channel+`"]}) { totalCount } }`, nil)
+		if err != nil || out["errors"] != nil {
+			return 0, false
+		}
+		return int(out["data"].(map[string]any)["messages"].(map[string]any)["totalCount"].(float64)), true
+	}
+	for range 20 {
+		status, code := submit()
+		require.Equal(t, http.StatusOK, status, code)
+	}
+	filler := filepath.Join(mnt, "filler")
+	f, err := os.Create(filler)
+	require.NoError(t, err)
+	chunk := make([]byte, 1<<20)
+	for left := freeBytes(t, mnt) - 3<<20; left > 0; left -= int64(len(chunk)) {
+		_, err := f.Write(chunk[:min(int64(len(chunk)), left)])
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+	t.Logf("filler written: %d KiB free", freeBytes(t, mnt)>>10)
+	refusals := map[string]int{}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		status, code := submit()
+		if code == "" {
+			continue
+		}
+		refusals[fmt.Sprintf("%d %s", status, code)]++
+		if refusals[fmt.Sprintf("%d %s", status, code)] >= 5 {
+			break
+		}
+	}
+	t.Logf("while full: %d accepted, refusals %v, %d KiB free", len(accepted), refusals, freeBytes(t, mnt)>>10)
+	require.NotEmpty(t, refusals, "the disk fills up")
+	for k := range refusals {
+		require.Contains(t, []string{"507 INSUFFICIENT_STORAGE", "503 SERVICE_UNAVAILABLE", "0 transport error"}, k)
+	}
+	freed := time.Now()
+	require.NoError(t, os.Remove(filler))
+	require.Eventually(t, func() bool { status, code := submit(); return status == http.StatusOK && code == "" },
+		60*time.Second, 200*time.Millisecond, "submissions are taken again once space is freed")
+	t.Logf("submissions taken again %s after the filler was deleted", time.Since(freed).Round(time.Millisecond))
+	require.Eventually(t, func() bool { c, ok := processedCount(); return ok && c == len(accepted) }, 60*time.Second, 200*time.Millisecond,
+		"every accepted message ends processed, once")
+	t.Logf("%d accepted messages all processed, %s after freeing space", len(accepted), time.Since(freed).Round(time.Millisecond))
+	require.Equal(t, 0, stop())
 }
