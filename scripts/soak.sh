@@ -2,7 +2,8 @@
 # soak.sh: the soak run of RELIABILITY.md (TestSoak, build tag chaos):
 # SOAK_DURATION (default 30m) of mixed load on a node process, reporting
 # the slopes of its RSS, goroutines and open files. SOAK_RATE and
-# SOAK_SUBSCRIBERS change the load; SOAK_OUT names a CSV of the samples.
+# SOAK_SUBSCRIBERS change the load; SOAK_OUT names a CSV of the samples,
+# SOAK_PROFILES a directory for heap profiles (end of warm-up, end of run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 servers=$(mktemp -d /tmp/alephql-soak.XXXXXX)

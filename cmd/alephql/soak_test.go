@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +45,7 @@ const (
 type soakSample struct {
 	at         time.Duration // since the load started
 	rssMiB     float64
+	heapMiB    float64 // go_memstats_heap_inuse_bytes
 	goroutines float64
 	fds        float64
 	accepted   int64
@@ -117,7 +119,9 @@ func TestSoak(t *testing.T) {
 	// on /metrics) and open files (/proc/PID/fd), then fits a line over
 	// the samples after the warm-up (a fifth of the run, at most 5 min)
 	// and fails if a slope exceeds its bound (soakMax*Slope). SOAK_OUT
-	// names a file for the samples (CSV).
+	// names a file for the samples (CSV); SOAK_PROFILES names a directory
+	// for heap profiles of the node at the end of the warm-up and of the
+	// run (go tool pprof -diff_base warmup.heap end.heap).
 	duration := envDuration(t, "SOAK_DURATION", 30*time.Minute)
 	rate := envInt(t, "SOAK_RATE", 500)
 	subscribers := envInt(t, "SOAK_SUBSCRIBERS", 1000)
@@ -132,7 +136,11 @@ func TestSoak(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	base := "http://" + addr + "/"
-	node := exec.Command(bin, "serve", "--listen", addr, "--data-dir", t.TempDir(), "--db", dbtestPostgres(t), "--log-level", "error")
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	debugAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	node := exec.Command(bin, "serve", "--listen", addr, "--debug-listen", debugAddr, "--data-dir", t.TempDir(), "--db", dbtestPostgres(t), "--log-level", "error")
 	node.Stderr = os.Stderr
 	require.NoError(t, node.Start())
 	t.Cleanup(func() { _ = node.Process.Kill(); _, _ = node.Process.Wait() })
@@ -279,7 +287,7 @@ func TestSoak(t *testing.T) {
 		csv, err = os.Create(p)
 		require.NoError(t, err)
 		defer csv.Close()
-		fmt.Fprintln(csv, "seconds,rss_mib,goroutines,open_fds,accepted,events")
+		fmt.Fprintln(csv, "seconds,rss_mib,heap_inuse_mib,goroutines,open_fds,accepted,events")
 	}
 	start := time.Now()
 	var samples []soakSample
@@ -293,25 +301,45 @@ func TestSoak(t *testing.T) {
 		s.fds = float64(len(fds))
 		s.goroutines, err = metricValue(client, base+"metrics", "go_goroutines")
 		require.NoError(t, err)
+		heap, err := metricValue(client, base+"metrics", "go_memstats_heap_inuse_bytes")
+		require.NoError(t, err)
+		s.heapMiB = heap / (1 << 20)
 		samples = append(samples, s)
-		t.Logf("%6.0fs rss %.1f MiB, goroutines %.0f, fds %.0f, accepted %d (%d refused, %d behind), events %d, queries %d (%d errors), reconnects %d",
-			s.at.Seconds(), s.rssMiB, s.goroutines, s.fds, s.accepted, refused.Load(), behind.Load(), s.events, queries.Load(), queryErrors.Load(), reconnects.Load())
+		t.Logf("%6.0fs rss %.1f MiB (heap in use %.1f), goroutines %.0f, fds %.0f, accepted %d (%d refused, %d behind), events %d, queries %d (%d errors), reconnects %d",
+			s.at.Seconds(), s.rssMiB, s.heapMiB, s.goroutines, s.fds, s.accepted, refused.Load(), behind.Load(), s.events, queries.Load(), queryErrors.Load(), reconnects.Load())
 		if csv != nil {
-			fmt.Fprintf(csv, "%.0f,%.1f,%.0f,%.0f,%d,%d\n", s.at.Seconds(), s.rssMiB, s.goroutines, s.fds, s.accepted, s.events)
+			fmt.Fprintf(csv, "%.0f,%.1f,%.1f,%.0f,%.0f,%d,%d\n", s.at.Seconds(), s.rssMiB, s.heapMiB, s.goroutines, s.fds, s.accepted, s.events)
 		}
+	}
+	profile := func(name string) {
+		dir := os.Getenv("SOAK_PROFILES")
+		if dir == "" {
+			return
+		}
+		res, err := client.Get("http://" + debugAddr + "/debug/pprof/heap")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
 	}
 	take()
 	tick := time.NewTicker(10 * time.Second)
+	warm := time.After(warmup)
 	for end := time.After(duration); ; {
 		select {
 		case <-tick.C:
 			take()
+			continue
+		case <-warm:
+			profile("warmup.heap")
 			continue
 		case <-end:
 		}
 		break
 	}
 	tick.Stop()
+	profile("end.heap")
 	if time.Since(start)-samples[len(samples)-1].at > 5*time.Second {
 		take()
 	}
@@ -333,8 +361,14 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak %s (warm-up %s, %d samples fitted): ingest %.0f msgs/s accepted of %d asked (%d refused, %d behind), %d events delivered, %.0f queries/s (%d errors), %d reconnects; load average %s",
 		duration, warmup, len(xs), float64(last.accepted)/last.at.Seconds(), rate, refused.Load(), behind.Load(), last.events,
 		float64(queries.Load())/last.at.Seconds(), queryErrors.Load(), reconnects.Load(), strings.TrimSpace(string(loadAvg)))
-	result := fmt.Sprintf("RSS %.1f -> %.1f MiB (slope %+.2f MiB/min, bound %.1f); goroutines %.0f -> %.0f (slope %+.2f/min, bound %.0f); open files %.0f -> %.0f (slope %+.2f/min, bound %.0f)",
-		first.rssMiB, last.rssMiB, slope(xs, rss), soakMaxRSSSlope, first.goroutines, last.goroutines, slope(xs, gor), soakMaxGoroutineSlope,
+	var heap []float64
+	for _, s := range samples {
+		if s.at >= warmup {
+			heap = append(heap, s.heapMiB)
+		}
+	}
+	result := fmt.Sprintf("RSS %.1f -> %.1f MiB (slope %+.2f MiB/min, bound %.1f; heap in use %.1f -> %.1f MiB, slope %+.2f MiB/min); goroutines %.0f -> %.0f (slope %+.2f/min, bound %.0f); open files %.0f -> %.0f (slope %+.2f/min, bound %.0f)",
+		first.rssMiB, last.rssMiB, slope(xs, rss), soakMaxRSSSlope, first.heapMiB, last.heapMiB, slope(xs, heap), first.goroutines, last.goroutines, slope(xs, gor), soakMaxGoroutineSlope,
 		first.fds, last.fds, slope(xs, fds), soakMaxFDSlope)
 	t.Log("soak result: " + result)
 	require.Greater(t, last.accepted, int64(0))
