@@ -10,7 +10,7 @@ APIDOCS := rest/apidocs
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test chaos bench bench-api bench-subs lint check-deps fuzz migrate-diff migrate-hash clean
+.PHONY: help run build assets generate check-generate test chaos soak bench bench-api bench-subs lint check-deps fuzz migrate-diff migrate-hash clean
 
 #? help: list the targets
 help:
@@ -56,6 +56,10 @@ test: assets
 #? chaos: fault tests too long or disruptive for make test (own PostgreSQL/Redis restarted under load; RELIABILITY.md)
 chaos:
 	scripts/chaos.sh
+
+#? soak: SOAK_DURATION (default 30m) of mixed load (500 msgs/s, queries, 1 000 subscribers); fails if RSS, goroutines or open files grow
+soak:
+	scripts/soak.sh
 
 #? bench: start the test servers and run every benchmark (BENCH=regexp COUNT=n); figures go to BENCHMARKS.md
 bench: assets

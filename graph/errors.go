@@ -36,6 +36,10 @@ const (
 	// restarting); the request may be retried. Answered with HTTP 503 and
 	// Retry-After over POST.
 	CodeServiceUnavailable = "SERVICE_UNAVAILABLE"
+	// CodeInsufficientStorage: the node's disk is full; nothing was
+	// written and the request may be retried once space is freed.
+	// Answered with HTTP 507 and Retry-After over POST.
+	CodeInsufficientStorage = "INSUFFICIENT_STORAGE"
 	// CodeInternal: the server failed; details are in its logs only.
 	CodeInternal = "INTERNAL_SERVER_ERROR"
 )
@@ -75,6 +79,10 @@ func (h *handlerState) presentError(ctx context.Context, err error) *gqlerror.Er
 		h.log.WarnContext(ctx, "graphql: database unavailable", "path", out.Path.String(), "err", err)
 		out.Message = "the database is unavailable: retry later"
 		setCode(out, CodeServiceUnavailable)
+	case database.IsFull(err):
+		h.log.ErrorContext(ctx, "graphql: disk full", "path", out.Path.String(), "err", err)
+		out.Message = "the node's disk is full: retry later"
+		setCode(out, CodeInsufficientStorage)
 	default:
 		h.log.ErrorContext(ctx, "graphql resolver failed", "path", out.Path.String(), "err", err)
 		out.Message = "internal error"

@@ -59,25 +59,29 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	w.Header().Set("Content-Type", "application/json")
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
-	if unavailable(resp) {
+	if status := retryStatus(resp); status != 0 {
 		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusServiceUnavailable)
+		w.WriteHeader(status)
 	}
 	_, _ = w.Write(appendResponse(nil, resp))
 }
 
-// unavailable reports whether resp failed because the database is
-// unavailable: the answer is then a 503, which clients and proxies retry.
-func unavailable(resp *graphql.Response) bool {
+// retryStatus is the HTTP status of an answer that failed because of the
+// node rather than the request, which clients and proxies retry: 503 when
+// the database is unavailable, 507 when the disk is full; 0 otherwise.
+func retryStatus(resp *graphql.Response) int {
 	if resp == nil {
-		return false
+		return 0
 	}
 	for _, e := range resp.Errors {
-		if e.Extensions["code"] == CodeServiceUnavailable {
-			return true
+		switch e.Extensions["code"] {
+		case CodeServiceUnavailable:
+			return http.StatusServiceUnavailable
+		case CodeInsufficientStorage:
+			return http.StatusInsufficientStorage
 		}
 	}
-	return false
+	return 0
 }
 
 // appendResponse appends resp as encoding/json writes a graphql.Response,

@@ -44,6 +44,13 @@ type ownPostgres struct {
 // loopback port; it is stopped when the test ends.
 func startOwnPostgres(t *testing.T) *ownPostgres {
 	t.Helper()
+	return startOwnPostgresIn(t, "")
+}
+
+// startOwnPostgresIn is startOwnPostgres with the server's directory
+// under parent ("": the system's temporary directory).
+func startOwnPostgresIn(t *testing.T, parent string) *ownPostgres {
+	t.Helper()
 	var bin string
 	for _, v := range []string{"17", "16", "15", "14"} {
 		if _, err := os.Stat("/usr/lib/postgresql/" + v + "/bin/initdb"); err == nil {
@@ -52,7 +59,7 @@ func startOwnPostgres(t *testing.T) *ownPostgres {
 		}
 	}
 	require.NotEmpty(t, bin, "PostgreSQL not installed (scripts/test-servers.sh installs it)")
-	dir, err := os.MkdirTemp("", "alephql-chaos-pg-")
+	dir, err := os.MkdirTemp(parent, "alephql-chaos-pg-")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	p := &ownPostgres{t: t, bin: bin, dir: dir}
@@ -121,6 +128,22 @@ func postJSON(base, query string, vars map[string]any) (int, map[string]any, err
 	return res.StatusCode, out, nil
 }
 
+// restGet gets a REST route and returns its status, Retry-After and the
+// code of its JSON error body.
+func restGet(u string) (status int, retryAfter, code string) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get(u)
+	if err != nil {
+		return 0, "", ""
+	}
+	defer res.Body.Close()
+	var body struct {
+		Code string `json:"code"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	return res.StatusCode, res.Header.Get("Retry-After"), body.Code
+}
+
 // errorCode returns the code of the answer's first error, "" if none.
 func errorCode(out map[string]any) string {
 	errs, _ := out["errors"].([]any)
@@ -147,6 +170,7 @@ type resumingSubscriber struct {
 	mu         sync.Mutex
 	events     []liveEvent
 	reconnects int
+	acked      bool // a connection was acknowledged once
 }
 
 func (s *resumingSubscriber) run(ctx context.Context, base, channel string) {
@@ -203,6 +227,10 @@ func (s *resumingSubscriber) follow(ctx context.Context, url, channel string, af
 			return
 		}
 		switch m.Type {
+		case "connection_ack":
+			s.mu.Lock()
+			s.acked = true
+			s.mu.Unlock()
 		case "ping":
 			_ = send(map[string]any{"type": "pong"})
 		case "next":
@@ -291,6 +319,14 @@ func TestChaosPostgresRestart(t *testing.T) {
 		status, out, err := postJSON(base, `{ messages(first: 3, filter: {channels: ["`+channel+`"]}) { edges { cursor } } }`, nil)
 		return err == nil && status == http.StatusServiceUnavailable && errorCode(out) == "SERVICE_UNAVAILABLE"
 	}, 10*time.Second, 100*time.Millisecond, "queries answer 503 SERVICE_UNAVAILABLE while it is down")
+	// REST answers the same fault the same way: 503, Retry-After and a
+	// JSON body with the code.
+	for _, path := range []string{"api/v0/messages.json?channels=" + channel, "api/v0/posts.json", "api/v0/aggregates.json"} {
+		status, retry, code := restGet(base + path)
+		require.Equal(t, http.StatusServiceUnavailable, status, path)
+		require.Equal(t, "1", retry, path)
+		require.Equal(t, "SERVICE_UNAVAILABLE", code, path)
+	}
 	time.Sleep(3 * time.Second)
 
 	pg.Start()
@@ -299,6 +335,8 @@ func TestChaosPostgresRestart(t *testing.T) {
 	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK },
 		30*time.Second, 100*time.Millisecond, "/readyz recovers on its own")
 	t.Logf("ready again %s after postgres came back", time.Since(back).Round(time.Millisecond))
+	status, _, _ := restGet(base + "api/v0/messages.json?channels=" + channel)
+	require.Equal(t, http.StatusOK, status, "REST answers again")
 	time.Sleep(2 * time.Second) // steady state after
 	stopSubmits()
 	<-submitsDone
@@ -504,11 +542,17 @@ func TestChaosKillNodeUnderSubscribers(t *testing.T) {
 	// then a restart on the same address and database: every subscriber
 	// resumes with `after` and misses nothing, every accepted message is
 	// processed exactly once. CHAOS_SUBSCRIBERS sets the subscribers
-	// (default 50).
+	// (default 50), CHAOS_RATE the submissions per second (default 100).
 	subscribers := 50
 	if v := os.Getenv("CHAOS_SUBSCRIBERS"); v != "" {
 		var err error
 		subscribers, err = strconv.Atoi(v)
+		require.NoError(t, err)
+	}
+	rate := 100
+	if v := os.Getenv("CHAOS_RATE"); v != "" {
+		var err error
+		rate, err = strconv.Atoi(v)
 		require.NoError(t, err)
 	}
 	bin := filepath.Join(t.TempDir(), "alephql")
@@ -547,32 +591,71 @@ func TestChaosKillNodeUnderSubscribers(t *testing.T) {
 		go func() { defer wg.Done(); subs[i].run(ctx, base, channel) }()
 	}
 
+	require.Eventually(t, func() bool {
+		for _, s := range subs {
+			s.mu.Lock()
+			ok := s.acked
+			s.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Minute, 100*time.Millisecond, "every subscriber connects")
+	t.Logf("%d subscribers connected", subscribers)
+
 	acct, err := demo.NewAccount()
 	require.NoError(t, err)
 	var mu sync.Mutex
 	accepted := map[string]bool{}
 	lost := 0
+	// Submissions at `rate` per second: a ticker hands out message
+	// numbers to 8 submitters.
 	submitCtx, stopSubmits := context.WithCancel(ctx)
-	submitsDone := make(chan struct{})
+	var submitters sync.WaitGroup
+	numbers := make(chan int)
+	submitters.Add(1)
 	go func() {
-		defer close(submitsDone)
-		for i := 0; submitCtx.Err() == nil; i++ {
-			raw, hash, err := acct.Post(float64(1_700_000_000+i), channel, "note", map[string]any{"i": i}, "")
-			if err != nil {
-				panic(err)
+		defer submitters.Done()
+		defer close(numbers)
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-submitCtx.Done():
+				return
+			case <-tick.C:
 			}
-			_, out, err := postJSON(base, `mutation($m: JSON!) { submitMessage(message: $m) { hash } }`,
-				map[string]any{"m": json.RawMessage(raw)})
-			mu.Lock()
-			if err == nil && out["errors"] == nil {
-				accepted[hash] = true
-			} else {
-				lost++ // not answered: the client does not know, and retries in real life
+			select {
+			case <-submitCtx.Done():
+				return
+			case numbers <- i:
 			}
-			mu.Unlock()
-			time.Sleep(10 * time.Millisecond)
 		}
 	}()
+	for range 8 {
+		submitters.Add(1)
+		go func() {
+			defer submitters.Done()
+			for i := range numbers {
+				raw, hash, err := acct.Post(float64(1_700_000_000+i), channel, "note", map[string]any{"i": i}, "")
+				if err != nil {
+					panic(err)
+				}
+				_, out, err := postJSON(base, `mutation($m: JSON!) { submitMessage(message: $m) { hash } }`,
+					map[string]any{"m": json.RawMessage(raw)})
+				mu.Lock()
+				if err == nil && out["errors"] == nil {
+					accepted[hash] = true
+				} else {
+					lost++ // not answered: the client does not know, and retries in real life
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	submitsDone := make(chan struct{})
+	go func() { submitters.Wait(); close(submitsDone) }()
 	time.Sleep(3 * time.Second)
 	require.NoError(t, node.Process.Kill()) // SIGKILL
 	_, _ = node.Process.Wait()

@@ -109,7 +109,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	code, v := getJSON(t, base+"healthz")
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "ok", v["status"])
-	require.Equal(t, map[string]any{"database": "ok", "hub": "ok"}, readyChecks(t, base))
+	require.Equal(t, map[string]any{"database": "ok", "disk": "ok", "hub": "ok"}, readyChecks(t, base))
 
 	res, err := http.Post(base+"graphql", "application/json",
 		strings.NewReader(`{"query":"{ messages(first: 3) { totalCount edges { node { id } } } message(hash: \"x\") { id } }"}`))
@@ -135,7 +135,7 @@ func TestServePostgresAndRedis(t *testing.T) {
 	pg := dbtest.NewPostgresDatabase(t)
 	t.Setenv("ALEPHQL_DB", pg) // settings come from the environment too
 	base, stop := startServe(t, "--redis", dbtest.RedisURL(t))
-	require.Equal(t, map[string]any{"database": "ok", "hub": "ok", "redis": "ok"}, readyChecks(t, base))
+	require.Equal(t, map[string]any{"database": "ok", "disk": "ok", "hub": "ok", "redis": "ok"}, readyChecks(t, base))
 	require.Equal(t, 0, stop())
 }
 

@@ -151,7 +151,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if _, err := db.Migrate(ctx, log); err != nil {
 		return fmt.Errorf("--db (ALEPHQL_DB) %s: %w", db.Name, err)
 	}
-	checks := []server.Check{{Name: "database", Check: db.Ready}}
+	// disk: the data directory (embedded database, local files) keeps
+	// minFreeDisk free; below it writes are about to fail (507).
+	checks := []server.Check{{Name: "database", Check: db.Ready}, {Name: "disk", Check: server.DiskCheck(f.dataDir, minFreeDisk)}}
 
 	// bus carries the processor's events to the subscription hub: in
 	// process, or through Redis so that every node sharing the database
@@ -353,6 +355,10 @@ const (
 	rowCacheSize = 10000
 	rowCacheTTL  = 5 * time.Minute
 )
+
+// minFreeDisk is the free space under --data-dir below which /readyz
+// reports the disk.
+const minFreeDisk = 16 << 20
 
 // openRedis connects to Redis and checks that it answers.
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alephql/alephql/database"
 )
 
 // Content is the content service the routes use (implemented by an adapter
@@ -161,6 +163,17 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusForbidden
 	case errors.Is(err, errNoSubmitter):
 		status = http.StatusNotImplemented
+	case database.IsFull(err):
+		// Nothing was stored; the same upload succeeds once space is
+		// freed.
+		h.log.Error("storage route: disk full", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the node's disk is full: retry later", http.StatusInsufficientStorage)
+		return
+	case database.IsUnavailable(err):
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the database is unavailable: retry later", http.StatusServiceUnavailable)
+		return
 	}
 	if status == http.StatusInternalServerError {
 		h.log.Error("storage route failed", "path", r.URL.Path, "err", err)
