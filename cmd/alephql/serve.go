@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/alephql/alephql/bench/baseline"
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
-	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/handler"
@@ -161,7 +161,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	var runBus func(context.Context) error
 	// rowCache holds hot rows (messages, aggregates, posts, file metadata): in Redis,
 	// shared by the nodes, or in process. The hub validates entries against
-	// the outbox (see graph/cache), so no node ever serves stale rows.
+	// the outbox (see package cache), so no node ever serves stale rows.
 	var rowCache cache.Cache
 	if f.redis == "" {
 		if rowCache, err = cache.NewLRU(rowCacheSize, rowCacheTTL); err != nil {
