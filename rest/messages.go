@@ -385,6 +385,9 @@ func (a *API) message(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := map[string]any{"status": string(st.Status), "item_hash": hash, "reception_time": isoTime(st.ReceptionTime)}
+	if st.Status != "processed" {
+		noStore(w) // only a processed message's changes are all outbox events of it
+	}
 	switch st.Status {
 	case "pending":
 		copies, err := a.reader.PendingCopies(ctx, hash)
