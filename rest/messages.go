@@ -422,6 +422,9 @@ func (a *API) message(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if c, ok := items[0].Content.(json.RawMessage); ok {
+			items[0].Content = normalizedContent(m.Type, c) // §9.3: optional fields dumped as null
+		}
 		out["message"] = items[0]
 		if st.Status == "removing" {
 			out["reason"] = reasonOf(st.Removed, m.PaymentType)
