@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent"
@@ -16,7 +17,6 @@ import (
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
-	"github.com/alephql/alephql/graph/cache"
 )
 
 // TestCacheNeverServesStalePostsOrFiles reads a merged post (through its

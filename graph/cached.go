@@ -3,15 +3,15 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"strings"
+	"log/slog"
 	"time"
 
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregate"
 	"github.com/alephql/alephql/ent/file"
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/post"
-	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/read"
 )
 
@@ -26,6 +26,11 @@ func WithCache(c cache.Cache) Option { return func(o *Options) { o.Cache = c } }
 // WithCacheMetrics counts the cache's lookups per kind and result in m.
 func WithCacheMetrics(m *cache.Metrics) Option { return func(o *Options) { o.CacheMetrics = m } }
 
+// WithCacheStore sets the store of cached rows and answers (see
+// Hub.CacheStore), to share it with the REST API; without it, one is
+// made of WithCache's cache and WithHub's hub.
+func WithCacheStore(s *cache.Store) Option { return func(o *Options) { o.CacheStore = s } }
+
 // The kinds of cached rows (the metric's kind label).
 const (
 	kindMessage   = "message"
@@ -34,169 +39,22 @@ const (
 	kindFile      = "file"
 )
 
-// Cache keys: "m:" + message hash; "a:" + owner + NUL + aggregate key;
-// "p:" + post hash; "f:" + file hash. The invalidation keys ("deps") are
-// the message key for messages, "ao:" + owner for aggregates (a forgotten
-// element's key is not known any more), "po:" + lower-cased owner for
-// posts (an amend changes its original's row, and a forgotten amend's
-// snapshot has no ref; amends keep the original's owner up to case), and
-// for files the message key of one STORE pinning the file (see fileMeta).
-func messageCacheKey(hash string) string         { return "m:" + hash }
-func aggregateDepKey(owner string) string        { return "ao:" + owner }
-func aggregateCacheKey(owner, key string) string { return "a:" + owner + "\x00" + key }
-func postCacheKey(hash string) string            { return "p:" + hash }
-func postDepKey(owner string) string             { return "po:" + strings.ToLower(owner) }
-func fileCacheKey(hash string) string            { return "f:" + hash }
-
 // cacheKeys are the invalidation keys of one outbox row.
-func cacheKeys(e hubEvent) []string {
-	keys := []string{messageCacheKey(e.ev.ItemHash)}
-	if e.ev.Related != "" {
-		keys = append(keys, messageCacheKey(e.ev.Related))
-	}
-	if e.msg != nil {
-		keys = append(keys, listDeps(e.msg)...) // cached feed pages (feedCache)
-	}
-	switch {
-	case e.msg == nil: // unknown message: cannot tell what it touched
-		keys = append(keys, cache.All)
-	case e.msg.Type == "AGGREGATE":
-		keys = append(keys, aggregateDepKey(e.msg.Owner))
-	case e.msg.Type == "POST":
-		keys = append(keys, postDepKey(e.msg.Owner))
-	}
-	return keys
-}
+func cacheKeys(e hubEvent) []string { return cache.EventKeys(e.ev, e.msg) }
 
-// cachedLookup returns read's row through the cache: a valid entry, or
-// read's result (stored when not nil). Cache failures fall back to read.
-func cachedLookup[T any](ctx context.Context, r *Resolver, kind, key string, deps []string, read func(context.Context) (*T, error)) (*T, error) {
-	got, err := cachedBatch(ctx, r, kind, []string{key}, func(k string) string { return k },
-		func(ctx context.Context, _ []string) (map[string]*T, error) {
-			row, err := read(ctx)
-			if err != nil || row == nil {
-				return nil, err
-			}
-			return map[string]*T{key: row}, nil
-		},
-		func(*T) ([]string, time.Time, bool) { return deps, time.Time{}, true })
-	if err != nil {
-		return nil, err
-	}
-	return got[key], nil
-}
-
-// cachedBatch returns the rows of ids through the cache: valid entries,
-// and fetch's rows for the others (a dataloader batch: one MGET, one
-// statement for the misses). meta tells, for a row read from the
-// database, the invalidation keys it depends on, the time it stops being
-// valid (zero: none) and whether it may be cached at all. Missing rows
-// are not cached. Cache failures fall back to fetch.
-func cachedBatch[T any](ctx context.Context, r *Resolver, kind string, ids []string, keyOf func(string) string,
-	fetch func(context.Context, []string) (map[string]T, error), meta func(T) ([]string, time.Time, bool),
-) (map[string]T, error) {
-	c, h := r.opts.Cache, r.opts.Hub
-	if c == nil || h == nil || len(ids) == 0 {
-		return fetch(ctx, ids)
-	}
-	// applied before end, both before the read: the entry reflects every
-	// change up to applied (the hub dispatched all of them, in order).
-	applied := h.gens.Applied()
-	end, err := r.outboxEnds.End(ctx) // one read shared by concurrent requests
-	if err != nil {
-		return nil, err
-	}
-	ttl := h.cfg.CacheTTL
-	out := make(map[string]T, len(ids))
-	misses := ids
-	if applied < end { // the hub is behind: entries cannot be checked
-		r.opts.CacheMetrics.Add(kind, cache.Bypass, len(ids))
-	} else {
-		misses = r.cacheGetMany(ctx, c, h.gens, ttl, kind, ids, keyOf, func(id string, v json.RawMessage) bool {
-			var row T
-			if json.Unmarshal(v, &row) != nil {
-				return false
-			}
-			out[id] = row
-			return true
-		})
-	}
-	if len(misses) == 0 {
-		return out, nil
-	}
-	start := time.Now()
-	rows, err := fetch(ctx, misses)
-	if err != nil {
-		return nil, err
-	}
-	vals := make(map[string][]byte, len(rows))
-	for id, row := range rows {
-		out[id] = row
-		deps, until, ok := meta(row)
-		if !ok {
-			continue
-		}
-		raw, err := json.Marshal(row)
-		if err != nil {
-			continue
-		}
-		e := cache.Entry{Seq: applied, Start: start.UnixNano(), Deps: deps, Value: raw}
-		if !until.IsZero() {
-			e.Until = until.UnixNano()
-		}
-		if b, err := e.Encode(); err == nil {
-			vals[keyOf(id)] = b
-		}
-	}
-	if err := c.SetMany(ctx, vals, ttl); err != nil {
-		r.log.Warn("cache set", "kind", kind, "err", err)
-	}
-	return out, nil
-}
-
-// cacheGetMany hands the value of each valid entry of ids to use and
-// returns the ids it could not serve (no entry, invalid, or refused by
-// use), counting hits, misses and stale entries.
-func (r *Resolver) cacheGetMany(ctx context.Context, c cache.Cache, g *cache.Gens, ttl time.Duration, kind string,
-	ids []string, keyOf func(string) string, use func(string, json.RawMessage) bool,
-) []string {
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = keyOf(id)
-	}
-	got, err := c.GetMany(ctx, keys)
-	if err != nil {
-		r.log.Warn("cache get", "kind", kind, "err", err)
-		r.opts.CacheMetrics.Add(kind, cache.Miss, len(ids))
-		return ids
-	}
-	var misses []string
-	var miss, stale int
-	for i, id := range ids {
-		b, ok := got[keys[i]]
-		if !ok {
-			miss++
-			misses = append(misses, id)
-			continue
-		}
-		e, err := cache.DecodeEntry(b)
-		if err != nil || !g.Valid(e, ttl) || !use(id, e.Value) {
-			stale++
-			misses = append(misses, id)
-		}
-	}
-	m := r.opts.CacheMetrics
-	m.Add(kind, cache.Hit, len(ids)-miss-stale)
-	m.Add(kind, cache.Miss, miss)
-	m.Add(kind, cache.Stale, stale)
-	return misses
+// CacheStore returns a store of c whose entries are validated by h: its
+// record of the outbox rows it applied, and the outbox end (reads shared
+// by concurrent requests). GraphQL (WithCacheStore) and the REST API use
+// the same one.
+func (h *Hub) CacheStore(c cache.Cache, m *cache.Metrics, log *slog.Logger) (*cache.Store, error) {
+	return cache.NewStore(cache.StoreConfig{Cache: c, Gens: h.gens, End: cache.NewEndReader(h.outboxEnd).End, TTL: h.cfg.CacheTTL, Metrics: m}, log)
 }
 
 // message returns a message by hash: a processed one through the cache,
 // any other from wherever findMessage finds it.
 func (r *Resolver) message(ctx context.Context, hash string) (*ent.Message, error) {
-	k := messageCacheKey(hash)
-	m, err := cachedLookup(ctx, r, kindMessage, k, []string{k}, func(ctx context.Context) (*ent.Message, error) {
+	k := cache.MessageKey(hash)
+	m, err := cache.Lookup(ctx, r.store, kindMessage, k, []string{k}, func(ctx context.Context) (*ent.Message, error) {
 		m, err := r.client.Message.Get(ctx, hash)
 		if ent.IsNotFound(err) {
 			return nil, nil
@@ -211,7 +69,7 @@ func (r *Resolver) message(ctx context.Context, hash string) (*ent.Message, erro
 
 // aggregate returns an aggregate by owner and key, through the cache.
 func (r *Resolver) aggregate(ctx context.Context, owner, key string) (*ent.Aggregate, error) {
-	return cachedLookup(ctx, r, kindAggregate, aggregateCacheKey(owner, key), []string{aggregateDepKey(owner)}, func(ctx context.Context) (*ent.Aggregate, error) {
+	return cache.Lookup(ctx, r.store, kindAggregate, cache.AggregateKey(owner, key), []string{cache.AggregateDep(owner)}, func(ctx context.Context) (*ent.Aggregate, error) {
 		a, err := r.client.Aggregate.Query().Where(aggregate.Owner(owner), aggregate.Key(key)).Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil, nil
@@ -225,12 +83,14 @@ func (r *Resolver) aggregate(ctx context.Context, owner, key string) (*ent.Aggre
 // owner's posts: every POST of the owner (an amend, a FORGET of one of
 // its posts) invalidates it.
 func (r *Resolver) postsByHash(ctx context.Context, hashes []string) (map[string]*ent.Post, error) {
-	return cachedBatch(ctx, r, kindPost, hashes, postCacheKey,
+	return cache.Batch(ctx, r.store, kindPost, hashes, cache.PostKey,
 		func(ctx context.Context, hashes []string) (map[string]*ent.Post, error) {
 			rows, err := r.client.Post.Query().Where(post.IDIn(hashes...)).All(ctx)
 			return byKey(rows, func(p *ent.Post) string { return p.ID }), err
 		},
-		func(p *ent.Post) ([]string, time.Time, bool) { return []string{postDepKey(p.Owner)}, time.Time{}, true })
+		func(p *ent.Post) ([]string, time.Time, bool) {
+			return []string{cache.PostDep(p.Owner)}, time.Time{}, true
+		})
 }
 
 // cachedFile is a files row with what tells how long it lives.
@@ -252,7 +112,7 @@ type cachedFile struct {
 // pins, until the earliest of them ends (less a clock-skew margin). A file
 // with no pin is not cached.
 func (r *Resolver) filesByHash(ctx context.Context, hashes []string) (map[string]*ent.File, error) {
-	got, err := cachedBatch(ctx, r, kindFile, hashes, fileCacheKey,
+	got, err := cache.Batch(ctx, r.store, kindFile, hashes, cache.FileKey,
 		func(ctx context.Context, hashes []string) (map[string]*cachedFile, error) {
 			rows, err := r.client.File.Query().Where(file.IDIn(hashes...)).All(ctx)
 			if err != nil || len(rows) == 0 {
@@ -299,7 +159,7 @@ func fileMeta(pins []*ent.FilePin) ([]string, time.Time, bool) {
 	for _, p := range pins {
 		switch {
 		case p.Type == filepin.TypeMessage && p.ItemHash != "":
-			return []string{messageCacheKey(p.ItemHash)}, time.Time{}, true
+			return []string{cache.MessageKey(p.ItemHash)}, time.Time{}, true
 		case p.Type == filepin.TypeGracePeriod && p.DeleteBy != nil:
 			if end := p.DeleteBy.Add(-graceSkew); until.IsZero() || end.Before(until) {
 				until = end

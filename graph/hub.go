@@ -13,11 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/events"
-	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
 	"github.com/alephql/alephql/read"
 )

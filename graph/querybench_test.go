@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/alephql/alephql/bench/baseline"
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/countkey"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
-	"github.com/alephql/alephql/graph/cache"
 )
 
 // BenchmarkQueries runs the API benchmark's queries (bench/baseline's

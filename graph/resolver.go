@@ -12,8 +12,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
 	"github.com/alephql/alephql/read"
 )
@@ -83,6 +83,9 @@ type Options struct {
 	Cache cache.Cache
 	// CacheMetrics counts cache lookups (see WithCacheMetrics); nil: none.
 	CacheMetrics *cache.Metrics
+	// CacheStore reads through the cache (see WithCacheStore); nil: made
+	// of Cache and Hub when both are set.
+	CacheStore *cache.Store
 	// LoaderWait is how long a dataloader waits for more keys before it
 	// queries: longer batches more under load, shorter answers sooner.
 	// Default 2 ms.
@@ -134,9 +137,8 @@ type Resolver struct {
 	// reader answers lists, counts and lookups (package read).
 	reader *read.Reader
 
-	// outboxEnds shares the cache checks' reads of the outbox end (set
-	// with a hub).
-	outboxEnds *endReader
+	// store reads rows and answers through the cache; nil: no cache.
+	store *cache.Store
 }
 
 // NewSchema returns the executable schema over client.
@@ -156,8 +158,11 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	r := &Resolver{client: client, reader: reader, limits: limits, opts: o, log: log.With("component", "graphql")}
-	if o.Hub != nil {
-		r.outboxEnds = newEndReader(o.Hub.outboxEnd)
+	r.store = o.CacheStore
+	if r.store == nil && o.Cache != nil && o.Hub != nil {
+		if r.store, err = o.Hub.CacheStore(o.Cache, o.CacheMetrics, log); err != nil {
+			return nil, err
+		}
 	}
 	c := Config{Resolvers: r}
 	list := func(child int, first, last *int) int { return 1 + child*pageSize(first, last, limits.DefaultPageSize) }

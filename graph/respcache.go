@@ -5,13 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/graph/cache"
+	"github.com/alephql/alephql/cache"
 )
 
 // feedCache caches whole answers of feed queries: operations whose root
@@ -21,8 +19,8 @@ import (
 // aggregateListFields). Such an answer depends only on the messages of
 // those channels or senders (and their counters) and on the owners'
 // posts and aggregates, so it is cached with those dependencies, which
-// the hub bumps for every outbox event of a message (listDeps, and the
-// post and aggregate owner keys of cacheKeys). With the checks of
+// the hub bumps for every outbox event of a message (cache.ListDeps, and
+// the post and aggregate owner keys of cache.EventKeys). With the checks of
 // cachedBatch (the hub has applied the whole outbox before an entry is
 // trusted), a read after a write never sees a stale answer. A hit skips
 // execution altogether; the response interceptors outside it (the
@@ -42,61 +40,30 @@ func (feedCache) Validate(graphql.ExecutableSchema) error { return nil }
 // about 10 KiB).
 const maxAnswerBytes = 32 << 10
 
-// Dependency keys of message lists: one per channel, one for any message.
-const anyMessageDep = "ml:*"
-
-func channelDep(ch string) string { return "ml:c:" + ch }
-func senderDep(s string) string   { return "ml:s:" + s }
-
-// listDeps are the list dependencies an outbox event of m bumps.
-func listDeps(m *ent.Message) []string {
-	deps := []string{anyMessageDep, senderDep(m.Sender)}
-	if m.Channel != nil {
-		deps = append(deps, channelDep(*m.Channel))
-	}
-	return deps
-}
-
 // InterceptResponse implements graphql.ResponseInterceptor.
 func (c feedCache) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	oc := graphql.GetOperationContext(ctx)
 	deps, ok := feedDeps(oc)
-	store, h := c.r.opts.Cache, c.r.opts.Hub
-	if !ok || store == nil || h == nil {
+	store := c.r.store
+	if !ok || store == nil {
 		return next(ctx)
 	}
 	key, err := feedCacheKey(oc)
 	if err != nil {
 		return next(ctx)
 	}
-	applied := h.gens.Applied()
-	end, err := c.r.outboxEnds.End(ctx)
+	pos, err := store.Begin(ctx)
 	if err != nil {
 		return next(ctx)
 	}
-	ttl := h.cfg.CacheTTL
-	if applied >= end {
-		var hit json.RawMessage
-		c.r.cacheGetMany(ctx, store, h.gens, ttl, "feed", []string{key}, func(k string) string { return k },
-			func(_ string, v json.RawMessage) bool { hit = v; return true })
-		if hit != nil {
-			return &graphql.Response{Data: hit}
-		}
-	} else {
-		c.r.opts.CacheMetrics.Add("feed", cache.Bypass, 1)
+	if hit, ok := store.Get(ctx, pos, "feed", key); ok {
+		return &graphql.Response{Data: hit}
 	}
-	start := time.Now()
 	resp := next(ctx)
 	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 || len(resp.Extensions) > 0 || len(resp.Data) > maxAnswerBytes {
 		return resp
 	}
-	b, err := cache.Entry{Seq: applied, Start: start.UnixNano(), Value: resp.Data, Deps: deps}.Encode()
-	if err == nil {
-		err = store.Set(ctx, key, b, ttl)
-	}
-	if err != nil {
-		c.r.log.Warn("cache set", "key", key, "err", err)
-	}
+	store.Put(ctx, pos, key, resp.Data, deps)
 	return resp
 }
 
@@ -135,9 +102,9 @@ func feedDeps(oc *graphql.OperationContext) ([]string, bool) {
 		case "messages":
 			d, ok = messagesDeps(oc, root)
 		case "posts":
-			d, ok = ownedDeps(oc, root, postListFields, postDepKey)
+			d, ok = ownedDeps(oc, root, postListFields, cache.PostDep)
 		case "aggregates":
-			d, ok = ownedDeps(oc, root, aggregateListFields, aggregateDepKey)
+			d, ok = ownedDeps(oc, root, aggregateListFields, cache.AggregateDep)
 		default:
 			ok = false
 		}
@@ -201,14 +168,14 @@ func messagesDeps(oc *graphql.OperationContext, root *ast.Field) ([]string, bool
 	switch {
 	case len(f["channels"]) > 0:
 		for _, ch := range f["channels"] {
-			deps = append(deps, channelDep(ch))
+			deps = append(deps, cache.ChannelDep(ch))
 		}
 	case len(f["senders"]) > 0:
 		for _, s := range f["senders"] {
-			deps = append(deps, senderDep(s))
+			deps = append(deps, cache.SenderDep(s))
 		}
 	default:
-		deps = []string{anyMessageDep}
+		deps = []string{cache.AnyMessageDep}
 	}
 	return deps, true
 }

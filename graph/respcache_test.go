@@ -8,12 +8,12 @@ import (
 	gqlclient "github.com/99designs/gqlgen/client"
 	"github.com/stretchr/testify/require"
 
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
-	"github.com/alephql/alephql/graph/cache"
 )
 
 // TestFeedCacheNeverServesStalePage reads channel feed pages whose whole

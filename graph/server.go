@@ -169,7 +169,7 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 		}
 		srv.Use(cfg.Freshness)
 	}
-	if ls, ok := schema.(loaderSchema); ok && !cfg.NoAnswerCache && ls.r.opts.Cache != nil && ls.r.opts.Hub != nil {
+	if ls, ok := schema.(loaderSchema); ok && !cfg.NoAnswerCache && ls.r.store != nil {
 		srv.Use(newFeedCache(ls.r)) // inside Freshness: cached answers get fresh extensions
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

@@ -30,6 +30,9 @@ var (
 	// asked for.
 	ErrIsDirectory = errors.New("content is a directory")
 
+	// ErrInvalidCAR means kubo refused a CAR archive given to ImportCAR
+	// (malformed, incomplete, or not exactly one root).
+	ErrInvalidCAR = errors.New("invalid CAR archive")
 	// ErrInvalidJSON means a document given to AddJSON is not JSON.
 	ErrInvalidJSON = errors.New("invalid JSON document")
 )

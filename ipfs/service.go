@@ -410,6 +410,54 @@ func (s *Service) Add(ctx context.Context, r io.Reader, opts AddOptions) (string
 	return p.RootCid().String(), nil
 }
 
+// ImportCAR imports a CARv1 archive into kubo (`dag import`, pinning its
+// root) and returns the root CID. An archive kubo refuses, or with other
+// than one root, fails with ErrInvalidCAR; kubo down or not configured
+// with ErrUnavailable.
+func (s *Service) ImportCAR(ctx context.Context, r io.Reader) (string, error) {
+	if s.kubo == nil {
+		return "", fmt.Errorf("dag import: %s: %w", kuboNotConfigured, ErrUnavailable)
+	}
+	res, err := s.kubo.Request("dag/import").Option("pin-roots", true).FileBody(r).Send(ctx)
+	if err != nil {
+		return "", s.kuboError(ctx, "dag import", err)
+	}
+	defer res.Close()
+	if res.Error != nil {
+		return "", fmt.Errorf("kubo dag import: %w: %s", ErrInvalidCAR, res.Error.Message)
+	}
+	var roots []string
+	dec := json.NewDecoder(res.Output)
+	for {
+		var line struct {
+			Root *struct {
+				Cid struct {
+					Link string `json:"/"`
+				}
+				PinErrorMsg string
+			}
+		}
+		err := dec.Decode(&line)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", s.kuboError(ctx, "dag import", err)
+		}
+		if line.Root == nil {
+			continue // stats
+		}
+		if line.Root.PinErrorMsg != "" {
+			return "", fmt.Errorf("kubo dag import: root %s not pinned: %w: %s", line.Root.Cid.Link, ErrInvalidCAR, line.Root.PinErrorMsg)
+		}
+		roots = append(roots, line.Root.Cid.Link)
+	}
+	if len(roots) != 1 {
+		return "", fmt.Errorf("kubo dag import: %d roots, want 1: %w", len(roots), ErrInvalidCAR)
+	}
+	return roots[0], nil
+}
+
 // AddStorage stores r in the local store under its sha256 ("storage"
 // engine) and returns the hash and size. More than max bytes (max <= 0:
 // Config.MaxSize) fail with ErrTooLarge.

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/read"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -57,6 +58,9 @@ type Config struct {
 	// Node describes the node for info, version, storage limits and
 	// admin routes (see node.go).
 	Node NodeInfo
+	// CacheMaxBytes bounds the answers stored in the cache (see
+	// WithCache). Default DefaultCacheMaxBytes.
+	CacheMaxBytes int
 	// MaxFeeds caps open /api/ws0/messages websockets; one more is closed
 	// with 1013 "Too many connections", as the reference node does.
 	// Default DefaultMaxFeeds.
@@ -81,7 +85,10 @@ func (c *Config) Validate() error {
 	if c.MaxFeeds == 0 {
 		c.MaxFeeds = DefaultMaxFeeds
 	}
-	if c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 || c.MaxFeeds < 1 {
+	if c.CacheMaxBytes == 0 {
+		c.CacheMaxBytes = DefaultCacheMaxBytes
+	}
+	if c.CacheMaxBytes < 1 || c.MaxPageSize < 1 || c.MaxFilterValues < 1 || c.MaxBodyBytes < 1 || c.SyncTimeout < 0 || c.MaxFeeds < 1 {
 		return errors.New("rest: page size, filter values, body size and sync timeout must be positive")
 	}
 	return nil
@@ -115,7 +122,8 @@ type API struct {
 	pricer    Pricer            // nil: estimates and recalculation answer 503
 	adminKey  *secp256k1.PublicKey
 	docState
-	metrics *Metrics // nil: none
+	metrics *Metrics     // nil: none
+	cache   *cache.Store // nil: no answer cache
 	log     *slog.Logger
 	feeds   atomic.Int64
 }
@@ -154,17 +162,17 @@ func WithMetrics(m *Metrics) Option { return func(a *API) { a.metrics = m } }
 func (a *API) routes() map[string]func(http.ResponseWriter, *http.Request) error {
 	return map[string]func(http.ResponseWriter, *http.Request) error{
 		"GET /api/ws0/messages":             a.messagesWS,
-		"GET /api/v0/messages.json":         a.messageList,
-		"GET /api/v0/messages/{hash}":       a.message,
-		"GET /api/v0/messages/{hash}/{sub}": a.messageSub,
+		"GET /api/v0/messages.json":         a.cachedRoute(messageListDeps, a.messageList),
+		"GET /api/v0/messages/{hash}":       a.cachedRoute(messageDeps, a.message),
+		"GET /api/v0/messages/{hash}/{sub}": a.cachedRoute(messageSubDeps, a.messageSub),
 		"POST /api/v0/messages":             a.submit,
 		"POST /api/v0/ipfs/pubsub/pub":      a.pubsub,
 		"POST /api/v0/p2p/pubsub/pub":       a.pubsub,
-		"GET /api/v0/posts.json":            a.postsV0,
-		"GET /api/v0/posts/page/{page}":     a.postsV0,
-		"GET /api/v1/posts.json":            a.postsV1,
-		"GET /api/v1/posts/page/{page}":     a.postsV1,
-		"GET /api/v0/aggregates/{address}":  a.addressAggregates,
+		"GET /api/v0/posts.json":            a.cachedRoute(postListDeps, a.postsV0),
+		"GET /api/v0/posts/page/{page}":     a.cachedRoute(postListDeps, a.postsV0),
+		"GET /api/v1/posts.json":            a.cachedRoute(postListDeps, a.postsV1),
+		"GET /api/v1/posts/page/{page}":     a.cachedRoute(postListDeps, a.postsV1),
+		"GET /api/v0/aggregates/{address}":  a.cachedRoute(addressAggregatesDeps, a.addressAggregates),
 		"GET /api/v0/aggregates":            a.aggregateList,
 		"GET /api/v0/aggregates.json":       a.aggregateList,
 

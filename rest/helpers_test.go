@@ -43,8 +43,13 @@ func newNode(t *testing.T, db *database.DB, cfg rest.Config) *node {
 // newNodeWith is newNode with API options.
 func newNodeWith(t *testing.T, db *database.DB, cfg rest.Config, opts ...rest.Option) *node {
 	t.Helper()
+	return newNodeOn(t, db, events.NewLocal(0), cfg, opts...)
+}
+
+// newNodeOn is newNodeWith with the processor publishing on bus.
+func newNodeOn(t *testing.T, db *database.DB, bus *events.Local, cfg rest.Config, opts ...rest.Option) *node {
+	t.Helper()
 	log := dbtest.Logger()
-	bus := events.NewLocal(0)
 	proc, err := processor.New(processor.Config{}, processor.Deps{
 		DB: db, Handler: handler.Deps{Config: handler.DefaultConfig(), Log: log}, Events: bus, Log: log,
 	})

@@ -385,6 +385,9 @@ func (a *API) message(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := map[string]any{"status": string(st.Status), "item_hash": hash, "reception_time": isoTime(st.ReceptionTime)}
+	if st.Status != "processed" {
+		noStore(w) // only a processed message's changes are all outbox events of it
+	}
 	switch st.Status {
 	case "pending":
 		copies, err := a.reader.PendingCopies(ctx, hash)
@@ -418,6 +421,9 @@ func (a *API) message(w http.ResponseWriter, r *http.Request) error {
 		items, err := a.messageItems(ctx, []*ent.Message{m}, formatFull, false)
 		if err != nil {
 			return err
+		}
+		if c, ok := items[0].Content.(json.RawMessage); ok {
+			items[0].Content = normalizedContent(m.Type, c) // §9.3: optional fields dumped as null
 		}
 		out["message"] = items[0]
 		if st.Status == "removing" {

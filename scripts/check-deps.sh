@@ -34,6 +34,7 @@ rule 'processor/...' graph server cmd
 rule 'ent/...'       chains ipfs indexer processor graph database server cmd
 rule 'database/...'  chains ipfs indexer processor graph server cmd
 rule 'graph/...'     chains ipfs indexer processor server cmd
+rule 'cache/...'     chains ipfs indexer processor graph rest read database server cmd
 rule 'events/...'    chains ipfs indexer processor ent graph database server cmd
 rule 'server/...'    chains ipfs indexer processor ent graph database cmd
 rule 'webui/...'      chains ipfs indexer processor ent graph database server read rest events cmd

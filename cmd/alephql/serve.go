@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/alephql/alephql/bench/baseline"
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
-	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
 	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/handler"
@@ -81,7 +81,7 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client for the rate and websocket limits; empty: the TCP peer is the client (env ALEPHQL_TRUSTED_PROXIES)")
 	fs.StringVar(&f.persistedOnly, "graphql-persisted-only", "", "public deployments: serve only the operations of this file (a JSON object of sha256 hash to query, as automatic persisted queries send them); any other query is refused with PERSISTED_QUERY_NOT_ALLOWED; empty: any query (env ALEPHQL_GRAPHQL_PERSISTED_ONLY)")
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
-	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages), invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
+	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages) and of the hot REST GET routes, invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
 	fs.StringVar(&f.adminPublicKey, "admin-public-key", "", "hex secp256k1 public key that signs X-Auth-Token for the REST admin routes (price recalculation); empty: those routes answer 403 (env ALEPHQL_ADMIN_PUBLIC_KEY)")
 	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
@@ -163,7 +163,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	var runBus func(context.Context) error
 	// rowCache holds hot rows (messages, aggregates, posts, file metadata): in Redis,
 	// shared by the nodes, or in process. The hub validates entries against
-	// the outbox (see graph/cache), so no node ever serves stale rows.
+	// the outbox (see package cache), so no node ever serves stale rows.
 	var rowCache cache.Cache
 	if f.redis == "" {
 		if rowCache, err = cache.NewLRU(rowCacheSize, rowCacheTTL); err != nil {
@@ -226,6 +226,11 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// One store for GraphQL's and REST's cached rows and answers.
+	cacheStore, err := hub.CacheStore(rowCache, cacheMetrics, log)
+	if err != nil {
+		return err
+	}
 	netw, err := newNetwork(ctx, f.network, f.dataDir, proc, db.Client, store.Content, registry, log)
 	if err != nil {
 		return err
@@ -233,7 +238,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	defer netw.Close()
 	store.acceptSignedPublishing(proc, db.Client, netw.Publish)
 	schema, err := graph.NewSchema(limits, db.Client, log, graph.WithHub(hub), graph.WithSubmitter(publishingSubmitter{graphSubmitter{proc}, netw}),
-		graph.WithCache(rowCache), graph.WithCacheMetrics(cacheMetrics), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait),
+		graph.WithCacheStore(cacheStore), graph.WithErrorNames(errorNames()), graph.WithSubmitTimeout(f.submitWait),
 		graph.WithNetworkStatus(netw), withChainStatus(chainSt))
 	if err != nil {
 		return err
@@ -256,9 +261,13 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	restOpts := []rest.Option{rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics)}
+	if f.answerCache {
+		restOpts = append(restOpts, rest.WithCache(cacheStore))
+	}
 	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version, AdminPublicKey: f.adminPublicKey}},
 		reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log,
-		rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics))
+		restOpts...)
 	if err != nil {
 		return err
 	}

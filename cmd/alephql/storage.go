@@ -97,7 +97,7 @@ func routeErr(err error) error {
 		kind = storage.ErrTooLarge
 	case errors.Is(err, ipfs.ErrIsDirectory):
 		kind = storage.ErrIsDirectory
-	case errors.Is(err, ipfs.ErrInvalidHash), errors.Is(err, ipfs.ErrInvalidJSON):
+	case errors.Is(err, ipfs.ErrInvalidHash), errors.Is(err, ipfs.ErrInvalidJSON), errors.Is(err, ipfs.ErrInvalidCAR):
 		kind = storage.ErrInvalid
 	case errors.Is(err, ipfs.ErrUnavailable), errors.Is(err, ipfs.ErrHashMismatch):
 		kind = storage.ErrUnavailable
@@ -137,6 +137,14 @@ func (a contentAdapter) AddJSON(ctx context.Context, doc []byte, toIPFS bool) (s
 	}
 	h, n, err := a.s.AddJSON(ctx, doc, kind)
 	return h, n, routeErr(err)
+}
+
+func (a contentAdapter) ImportCAR(ctx context.Context, r io.Reader) (string, error) {
+	if !a.s.KuboConfigured() {
+		return "", storage.ErrDisabled
+	}
+	root, err := a.s.ImportCAR(ctx, r)
+	return root, routeErr(err)
 }
 
 func (a contentAdapter) AddIPFS(ctx context.Context, r io.Reader) (string, error) {

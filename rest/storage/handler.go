@@ -33,6 +33,9 @@ type Content interface {
 	AddJSON(ctx context.Context, doc []byte, ipfs bool) (hash string, size int64, err error)
 	// AddIPFS adds a file to kubo (CIDv0, pinned).
 	AddIPFS(ctx context.Context, r io.Reader) (cid string, err error)
+	// ImportCAR imports a CARv1 archive with one root into kubo (root
+	// pinned) and returns the root CID; ErrInvalid when kubo refuses it.
+	ImportCAR(ctx context.Context, r io.Reader) (root string, err error)
 }
 
 // Defaults of Config (the reference node's settings).
@@ -40,6 +43,7 @@ const (
 	DefaultMaxFileSize          = 100 << 20 // storage.max_file_size
 	DefaultMaxUnauthenticated   = 25 << 20  // *.max_unauthenticated_upload_file_size
 	DefaultMaxIPFSFileSize      = 1 << 30   // ipfs.max_upload_file_size
+	DefaultMaxCARSize           = 4 << 30   // ipfs.max_upload_car_size
 	DefaultGracePeriod          = 24 * time.Hour
 	DefaultSyncTimeout          = 30 * time.Second
 	multipartOverhead           = 64 << 10
@@ -63,6 +67,9 @@ type Config struct {
 	// message (413 above). Default DefaultMaxIPFSFileSize. Signed
 	// storage/add_file uploads are capped by MaxFileSize.
 	MaxIPFSFileSize int64
+	// MaxCARSize caps ipfs/add_car archives (413 above). Default
+	// DefaultMaxCARSize.
+	MaxCARSize int64
 	// GracePeriod keeps an upload that long without a message pin (every
 	// upload gets it, signed or not). Default DefaultGracePeriod.
 	GracePeriod time.Duration
@@ -75,7 +82,7 @@ type Config struct {
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
-	if c.MaxFileSize < 0 || c.MaxRawSize < 0 || c.MaxUnauthenticatedUpload < 0 || c.MaxIPFSFileSize < 0 ||
+	if c.MaxFileSize < 0 || c.MaxRawSize < 0 || c.MaxUnauthenticatedUpload < 0 || c.MaxIPFSFileSize < 0 || c.MaxCARSize < 0 ||
 		c.GracePeriod < 0 || c.SyncTimeout < 0 {
 		return errors.New("storage routes: limits, grace period and sync timeout must not be negative")
 	}
@@ -105,6 +112,9 @@ func New(cfg Config, content Content, files Files, log *slog.Logger) (*Handler, 
 	if cfg.MaxIPFSFileSize == 0 {
 		cfg.MaxIPFSFileSize = DefaultMaxIPFSFileSize
 	}
+	if cfg.MaxCARSize == 0 {
+		cfg.MaxCARSize = DefaultMaxCARSize
+	}
 	if cfg.GracePeriod == 0 {
 		cfg.GracePeriod = DefaultGracePeriod
 	}
@@ -127,6 +137,8 @@ func (h *Handler) Routes() map[string]http.Handler {
 		"POST /api/v0/ipfs/add_json":     h.addJSON(true),
 		"POST /api/v0/storage/add_file":  http.HandlerFunc(h.addStorageFile),
 		"POST /api/v0/ipfs/add_file":     http.HandlerFunc(h.addIPFSFile),
+		"POST /api/v0/ipfs/add_car":      http.HandlerFunc(h.addCAR),
+		"POST /api/v0/storage/add_car":   http.HandlerFunc(h.addCAR),
 	}
 }
 
@@ -419,6 +431,36 @@ func (h *Handler) addIPFSFile(w http.ResponseWriter, r *http.Request) {
 		}
 		return cid, counted.n, err
 	})
+	h.finishUpload(w, r, up, err, "ipfs", [][2]any{{"status", "success"}, {"hash", up.hash}, {"name", up.name}, {"size", up.size}})
+}
+
+// addCAR serves POST /api/v0/ipfs/add_car (and /storage/add_car): a
+// multipart "file" holding a CARv1 archive with one root, imported into
+// kubo with dag/import (root pinned), and its mandatory "metadata", a
+// signed STORE message of item_type ipfs whose item_hash is the root
+// (422 otherwise; the size checked is not the archive's). The answer is
+// add_file's: {"status":"success","hash":<root>,"name","size":<archive
+// bytes>}; 503 when kubo is down, 413 over MaxCARSize.
+func (h *Handler) addCAR(w http.ResponseWriter, r *http.Request) {
+	up, err := h.receive(w, r, false, h.cfg.MaxCARSize, func(body io.Reader, max int64) (string, int64, error) {
+		counted := &limitedCounter{r: body, max: max}
+		root, err := h.content.ImportCAR(r.Context(), counted)
+		if counted.over {
+			return "", 0, fmt.Errorf("more than %d bytes: %w", counted.max, ErrTooLarge)
+		}
+		return root, counted.n, err
+	})
+	if err == nil && !up.hasMetadata {
+		// Imported and pinned already: recorded with a grace pin, so the
+		// collector removes it.
+		if rerr := h.record(r.Context(), up.hash, up.size); rerr != nil {
+			h.fail(w, r, rerr)
+			return
+		}
+		h.failJSON(w, fmt.Errorf("metadata with a signed STORE message is required: %w", ErrInvalid))
+		return
+	}
+	up.ref.Size = nil // the message's size is the file's, not the archive's
 	h.finishUpload(w, r, up, err, "ipfs", [][2]any{{"status", "success"}, {"hash", up.hash}, {"name", up.name}, {"size", up.size}})
 }
 

@@ -56,6 +56,10 @@ func (memContent) AddIPFS(context.Context, io.Reader) (string, error) {
 	return "", storage.ErrDisabled
 }
 
+func (memContent) ImportCAR(context.Context, io.Reader) (string, error) {
+	return "", storage.ErrDisabled
+}
+
 // memFiles records uploads.
 type memFiles struct {
 	mu       sync.Mutex

@@ -8,8 +8,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/database/dbtest"
-	"github.com/alephql/alephql/graph/cache"
 )
 
 // backends returns an LRU and a Redis cache (under a prefix unique to t).

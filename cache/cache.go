@@ -1,7 +1,13 @@
-// Package cache holds the GraphQL API's cache of hot rows: a small
+// Package cache is the node's cache of hot rows and whole answers, shared
+// by GraphQL (package graph) and the REST API (package rest): a small
 // byte-oriented Cache interface with an in-process bounded LRU (NewLRU) and
-// a Redis implementation shared by every node (NewRedis), plus Gens, the
-// per-key record of the outbox sequence numbers that invalidate entries.
+// a Redis implementation shared by every node (NewRedis); Gens, the
+// per-key record of the outbox sequence numbers that invalidate entries;
+// the invalidation keys of each outbox row (EventKeys); and Store, the
+// read-through that applies the rules below (Batch and Lookup for rows,
+// Begin, Get and Put for whole answers). What a cached answer depends on
+// is the face's business: graph tells it from a GraphQL operation, rest
+// from a route's parameters.
 //
 // # Why entries are never stale
 //
