@@ -12,6 +12,7 @@ import (
 	"github.com/alephql/alephql/ent/filepin"
 	"github.com/alephql/alephql/ent/post"
 	"github.com/alephql/alephql/graph/cache"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
 )
 
@@ -49,21 +50,22 @@ func postDepKey(owner string) string             { return "po:" + strings.ToLowe
 func fileCacheKey(hash string) string            { return "f:" + hash }
 
 // cacheKeys are the invalidation keys of one outbox row.
-func cacheKeys(e hubEvent) []string {
-	keys := []string{messageCacheKey(e.ev.ItemHash)}
-	if e.ev.Related != "" {
-		keys = append(keys, messageCacheKey(e.ev.Related))
+func cacheKeys(e *live.Event) []string {
+	keys := []string{messageCacheKey(e.Ev.ItemHash)}
+	if e.Ev.Related != "" {
+		keys = append(keys, messageCacheKey(e.Ev.Related))
 	}
-	if e.msg != nil {
-		keys = append(keys, listDeps(e.msg)...) // cached feed pages (feedCache)
+	m := e.Message
+	if m != nil {
+		keys = append(keys, listDeps(m)...) // cached feed pages (feedCache)
 	}
 	switch {
-	case e.msg == nil: // unknown message: cannot tell what it touched
+	case m == nil: // unknown message: cannot tell what it touched
 		keys = append(keys, cache.All)
-	case e.msg.Type == "AGGREGATE":
-		keys = append(keys, aggregateDepKey(e.msg.Owner))
-	case e.msg.Type == "POST":
-		keys = append(keys, postDepKey(e.msg.Owner))
+	case m.Type == "AGGREGATE":
+		keys = append(keys, aggregateDepKey(m.Owner))
+	case m.Type == "POST":
+		keys = append(keys, postDepKey(m.Owner))
 	}
 	return keys
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
 )
 
@@ -136,7 +137,7 @@ type Resolver struct {
 
 	// outboxEnds shares the cache checks' reads of the outbox end (set
 	// with a hub).
-	outboxEnds *endReader
+	outboxEnds *live.EndReader
 }
 
 // NewSchema returns the executable schema over client.
@@ -157,7 +158,7 @@ func NewSchema(limits Limits, client *ent.Client, log *slog.Logger, opts ...Opti
 	}
 	r := &Resolver{client: client, reader: reader, limits: limits, opts: o, log: log.With("component", "graphql")}
 	if o.Hub != nil {
-		r.outboxEnds = newEndReader(o.Hub.outboxEnd)
+		r.outboxEnds = live.NewEndReader(o.Hub.OutboxEnd)
 	}
 	c := Config{Resolvers: r}
 	list := func(child int, first, last *int) int { return 1 + child*pageSize(first, last, limits.DefaultPageSize) }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
@@ -118,6 +119,7 @@ type API struct {
 	metrics *Metrics // nil: none
 	log     *slog.Logger
 	feeds   atomic.Int64
+	hub     *live.Hub // nil: the websocket feed answers 503
 }
 
 // New returns the API over reader. submitter and sub may be nil.

@@ -23,6 +23,7 @@ import (
 	"github.com/alephql/alephql/graph"
 	"github.com/alephql/alephql/graph/cache"
 	"github.com/alephql/alephql/graph/graphiql"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/handler"
 	"github.com/alephql/alephql/read"
@@ -189,7 +190,12 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	hub, err := graph.NewHub(graph.HubConfig{CacheTTL: rowCacheTTL}, db.Client, bus, log)
+	// One live hub serves the GraphQL subscriptions and the REST feed.
+	liveHub, err := live.NewHub(live.Config{}, db.Client, bus, log)
+	if err != nil {
+		return err
+	}
+	hub, err := graph.WrapHub(liveHub, rowCacheTTL)
 	if err != nil {
 		return err
 	}
@@ -256,7 +262,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	api, err := rest.New(rest.Config{MaxBodyBytes: f.maxBodyBytes, Node: rest.NodeInfo{Version: version, AdminPublicKey: f.adminPublicKey}},
 		reader, publishingSubmitter{restSubmitter{proc}, netw}, bus, log,
-		rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics))
+		rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics), rest.WithHub(liveHub))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package graph
+package live
 
 import (
 	"context"
@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// endReader shares reads of the outbox end between concurrent requests
+// EndReader shares reads of the outbox end between concurrent requests
 // without weakening what each one learns: a request gets the result of a
 // read that started after it arrived, so every change committed before
 // the request is below the end it sees. Requests arriving while a read
 // runs wait for the next one, which starts as soon as the running one
 // ends; under load one statement serves many requests.
-type endReader struct {
+type EndReader struct {
 	read    func(context.Context) (int64, error)
 	timeout time.Duration
 
@@ -26,15 +26,16 @@ type endRead struct {
 	done    chan struct{}
 	end     int64
 	err     error
-	waiting int // requests sharing it (guarded by endReader.mu)
+	waiting int // requests sharing it (guarded by EndReader.mu)
 }
 
-func newEndReader(read func(context.Context) (int64, error)) *endReader {
-	return &endReader{read: read, timeout: 5 * time.Second}
+// NewEndReader returns an EndReader sharing the reads of read.
+func NewEndReader(read func(context.Context) (int64, error)) *EndReader {
+	return &EndReader{read: read, timeout: 5 * time.Second}
 }
 
 // End returns an outbox end read after the call began.
-func (e *endReader) End(ctx context.Context) (int64, error) {
+func (e *EndReader) End(ctx context.Context) (int64, error) {
 	e.mu.Lock()
 	if e.next == nil {
 		e.next = &endRead{done: make(chan struct{})}
@@ -56,7 +57,7 @@ func (e *endReader) End(ctx context.Context) (int64, error) {
 // startLocked starts the read the waiters of e.next share. The read is
 // not bound to the request that started it (others wait for it), only to
 // its timeout; its goroutine ends with it.
-func (e *endReader) startLocked() {
+func (e *EndReader) startLocked() {
 	r := e.next
 	e.next, e.running = nil, true
 	go func() {

@@ -1,4 +1,4 @@
-package graph
+package live
 
 import (
 	"context"
@@ -16,7 +16,7 @@ func TestEndReaderNeverAnswersAnOlderRead(t *testing.T) {
 	var reads atomic.Int64
 	release := make(chan int64)
 	started := make(chan struct{}, 10)
-	e := newEndReader(func(ctx context.Context) (int64, error) {
+	e := NewEndReader(func(ctx context.Context) (int64, error) {
 		reads.Add(1)
 		started <- struct{}{}
 		select {
