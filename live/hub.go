@@ -1,13 +1,11 @@
 package live
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,76 +190,6 @@ func NewHub(cfg Config, client *ent.Client, bus events.Subscriber, log *slog.Log
 	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "live-hub"),
 		index: map[string]map[*Sub]struct{}{}, recent: recentEvents{max: cfg.RecentEvents, maxBytes: cfg.RecentBytes}, ready: make(chan struct{}),
 		replays: make(chan struct{}, cfg.MaxReplays)}, nil
-}
-
-// recentEvents are the last events the hub dispatched, in outbox order:
-// every event after floor that the hub dispatched, up to its last. The
-// oldest go first once there are more than max, or once their cost
-// (eventCost) passes maxBytes.
-type recentEvents struct {
-	max      int
-	maxBytes int64
-	bytes    int64    // the cost of evs[start:]
-	floor    int64    // every dispatched event after floor is in evs[start:]
-	evs      []*Event // evs[:start] are dropped (nil), kept for amortized compaction
-	start    int
-}
-
-// eventCost estimates the memory an event keeps while it is recent: its
-// message's content twice (as stored, and in the payloads encoded from
-// it) and a fixed part for the rest.
-func eventCost(e *Event) int64 {
-	n := int64(1024)
-	if m := e.Message; m != nil {
-		n += 2 * int64(len(m.Content))
-		if m.ItemContent != nil {
-			n += int64(len(*m.ItemContent))
-		}
-	}
-	return n
-}
-
-// reset starts an empty window after seq.
-func (r *recentEvents) reset(seq int64) {
-	r.floor, r.evs, r.start, r.bytes = seq, nil, 0, 0
-}
-
-// add appends the event just dispatched, dropping the oldest beyond max.
-func (r *recentEvents) add(e *Event) {
-	if r.max <= 0 {
-		r.floor = e.Ev.Seq
-		return
-	}
-	r.evs = append(r.evs, e)
-	r.bytes += eventCost(e)
-	for n := len(r.evs) - r.start; n > r.max || (n > 0 && r.maxBytes > 0 && r.bytes > r.maxBytes); n-- {
-		old := r.evs[r.start]
-		r.floor, r.bytes = old.Ev.Seq, r.bytes-eventCost(old)
-		r.evs[r.start] = nil
-		r.start++
-	}
-	if r.start >= r.max { // compact: the dropped half goes
-		r.evs = append([]*Event(nil), r.evs[r.start:]...)
-		r.start = 0
-	}
-}
-
-// after returns up to limit events with ids in (after, upTo], and false
-// when the window does not reach back to after.
-func (r *recentEvents) after(after, upTo int64, limit int) ([]*Event, bool) {
-	if after < r.floor {
-		return nil, false
-	}
-	w := r.evs[r.start:]
-	i, _ := slices.BinarySearchFunc(w, after+1, func(e *Event, seq int64) int { return cmp.Compare(e.Ev.Seq, seq) })
-	var out []*Event
-	for _, e := range w[i:] {
-		if e.Ev.Seq > upTo || len(out) == limit {
-			break
-		}
-		out = append(out, e)
-	}
-	return out, true
 }
 
 // Event is one outbox row with its message (nil when the message is
@@ -584,31 +512,6 @@ func (h *Hub) Subscribers() int {
 	return h.subs
 }
 
-// indexKeys picks the most selective criterion of f the hub can match on
-// event attributes and returns one index key per value ("" if none).
-func indexKeys(f *read.MessageFilter) []string {
-	if f == nil {
-		return []string{""}
-	}
-	for _, c := range []struct {
-		dim string
-		vs  []string
-	}{
-		{"hash", f.Hashes}, {"sender", f.Senders}, {"owner", f.Owners}, {"channel", f.Channels},
-		{"ref", f.Refs}, {"key", f.ContentKeys}, {"ctype", f.ContentTypes}, {"tag", f.Tags},
-		{"type", f.Types}, {"chain", f.Chains},
-	} {
-		if len(c.vs) > 0 {
-			keys := make([]string, len(c.vs))
-			for i, v := range c.vs {
-				keys[i] = c.dim + "=" + v
-			}
-			return keys
-		}
-	}
-	return []string{""}
-}
-
 // Register adds a subscription and returns the outbox position from which
 // the hub will hand it rows. It waits for Run to know its position.
 // notify, if not nil, is called (from the hub's goroutine, which it must
@@ -647,31 +550,6 @@ func (h *Hub) Unregister(s *Sub) {
 	h.subs--
 }
 
-// messageKeys are the index keys a message matches.
-func messageKeys(hash string, m *ent.Message) []string {
-	keys := []string{"", "hash=" + hash}
-	if m == nil {
-		return keys
-	}
-	add := func(dim string, v *string) {
-		if v != nil && *v != "" {
-			keys = append(keys, dim+"="+*v)
-		}
-	}
-	add("sender", &m.Sender)
-	add("owner", &m.Owner)
-	add("channel", m.Channel)
-	add("ref", m.ContentRef)
-	add("key", m.ContentKey)
-	add("ctype", m.ContentType)
-	add("type", &m.Type)
-	add("chain", &m.Chain)
-	for _, t := range m.Tags {
-		add("tag", &t)
-	}
-	return keys
-}
-
 // dispatch hands e to every subscription whose filter matches, without
 // blocking: a full buffer marks the subscription lagged. Called with mu
 // held.
@@ -689,44 +567,6 @@ func (h *Hub) dispatch(e *Event) {
 			s.push(e, h.cfg.Buffer)
 		}
 	}
-}
-
-// Match is the authoritative filter check, on the message as
-// stored; replayed and live events both pass through it.
-func Match(f *read.MessageFilter, m *ent.Message) bool {
-	if f == nil {
-		return true
-	}
-	if m == nil {
-		return false
-	}
-	in := func(vs []string, v *string) bool {
-		return len(vs) == 0 || (v != nil && slices.Contains(vs, *v))
-	}
-	s := func(v string) *string { return &v }
-	var pay *string
-	if m.PaymentType != nil {
-		pay = m.PaymentType
-	}
-	ok := in(f.Hashes, s(m.ID)) && in(f.Senders, s(m.Sender)) && in(f.Owners, s(m.Owner)) &&
-		in(f.Channels, m.Channel) && in(f.Chains, s(m.Chain)) && in(f.Refs, m.ContentRef) &&
-		in(f.ContentKeys, m.ContentKey) && in(f.ContentTypes, m.ContentType) && in(f.ContentHashes, m.ContentItemHash) &&
-		in(f.Types, s(m.Type)) && in(f.Statuses, s(string(m.Status))) && in(f.PaymentTypes, pay) &&
-		(len(f.Tags) == 0 || slices.ContainsFunc(m.Tags, func(t string) bool { return slices.Contains(f.Tags, t) }))
-	if !ok {
-		return false
-	}
-	if (f.TimeFrom != nil && m.Time.Before(*f.TimeFrom)) || (f.TimeTo != nil && !m.Time.Before(*f.TimeTo)) {
-		return false
-	}
-	h := m.FirstConfirmedHeight
-	if f.HeightFrom != nil && (h == nil && !f.UnconfirmedPassHeightFrom || h != nil && *h < *f.HeightFrom) {
-		return false
-	}
-	if f.HeightTo != nil && (h == nil || *h >= *f.HeightTo) {
-		return false
-	}
-	return true
 }
 
 // outboxEvent rebuilds the event of an outbox row.
