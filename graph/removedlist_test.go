@@ -78,7 +78,7 @@ func TestRemovedListingPages(t *testing.T) {
 				if backward {
 					args = `last: 2, before: $c`
 				}
-				q := `query($c: Cursor) { messages(filter: {statuses: [REMOVED]` + filter + `}, order: {direction: ` + dir + `}, ` + args + `) {
+				q := `query($c: Cursor) { messages(filter: {statuses: [REMOVED]` + filter + `}, orderBy: {direction: ` + dir + `}, ` + args + `) {
 					totalCount edges { node { hash } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
 				out := query(t, srv.URL+"/graphql", q, map[string]any{"c": cur})
 				require.Empty(t, out.Errors)
