@@ -17,6 +17,7 @@ import (
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/live"
 )
 
 // cacheBackends are the in-process cache and a Redis one under a prefix of
@@ -42,7 +43,7 @@ func cacheBackends(t *testing.T) map[string]func(t *testing.T) cache.Cache {
 // Run has read the outbox end, and Ready is closed then.
 func TestHubReadyOnceRunKnowsItsPosition(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		hub, err := graph.NewHub(graph.HubConfig{PollInterval: time.Hour}, db.Client, events.NewLocal(1), dbtest.Logger())
+		hub, err := graph.NewHub(graph.HubConfig{Config: live.Config{PollInterval: time.Hour}}, db.Client, events.NewLocal(1), dbtest.Logger())
 		require.NoError(t, err)
 		require.Error(t, hub.ReadyCheck(t.Context()), "not started")
 		select {
@@ -77,7 +78,7 @@ func waitReady(t testing.TB, hub *graph.Hub, done chan error) {
 // decides when events arrive.
 func startHub(t *testing.T, db *database.DB, bus events.Subscriber) *graph.Hub {
 	t.Helper()
-	hub, err := graph.NewHub(graph.HubConfig{PollInterval: time.Hour}, db.Client, bus, dbtest.Logger())
+	hub, err := graph.NewHub(graph.HubConfig{Config: live.Config{PollInterval: time.Hour}}, db.Client, bus, dbtest.Logger())
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)

@@ -39,15 +39,11 @@ const (
 	kindFile      = "file"
 )
 
-// cacheKeys are the invalidation keys of one outbox row.
-func cacheKeys(e hubEvent) []string { return cache.EventKeys(e.ev, e.msg) }
-
-// CacheStore returns a store of c whose entries are validated by h: its
-// record of the outbox rows it applied, and the outbox end (reads shared
-// by concurrent requests). GraphQL (WithCacheStore) and the REST API use
-// the same one.
+// CacheStore returns a store of c whose entries h validates (see
+// live.Hub.CacheStore), with h's cache TTL. GraphQL (WithCacheStore) and
+// the REST API use the same one.
 func (h *Hub) CacheStore(c cache.Cache, m *cache.Metrics, log *slog.Logger) (*cache.Store, error) {
-	return cache.NewStore(cache.StoreConfig{Cache: c, Gens: h.gens, End: cache.NewEndReader(h.outboxEnd).End, TTL: h.cfg.CacheTTL, Metrics: m}, log)
+	return h.Hub.CacheStore(c, h.cfg.CacheTTL, m, log)
 }
 
 // message returns a message by hash: a processed one through the cache,

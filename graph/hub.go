@@ -1,142 +1,73 @@
 package graph
 
 import (
-	"cmp"
-	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/ent/message"
-	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph/model"
-	"github.com/alephql/alephql/read"
+	"github.com/alephql/alephql/live"
 )
 
-// HubConfig configures a Hub.
+// HubConfig configures a Hub: the live hub's settings and the lifetime of
+// cached rows.
 type HubConfig struct {
-	// Buffer is the number of events a subscription may have waiting before
-	// it is marked lagged and catches up from the outbox. Default 256.
-	Buffer int
-	// SendTimeout is how long a messageStatus subscription waits for its
-	// client to take an update before it is closed as too slow (a messages
-	// subscription is paced by its websocket: see
-	// HandlerConfig.WriteTimeout). Default 30 s.
-	SendTimeout time.Duration
-	// ReplayBatch is the number of outbox rows read per query. Default 500.
-	ReplayBatch int
-	// PollInterval is how often the hub reads the outbox without being
-	// woken, to pick up changes committed by other nodes. Default 1 s.
-	PollInterval time.Duration
-	// GapGrace is how long a hole in the outbox ids is waited for (a lower
-	// id may belong to a transaction still committing) before it is taken
-	// for a rolled-back insert. Default 5 s.
-	GapGrace time.Duration
+	live.Config
 	// CacheTTL is the lifetime of cached rows (see WithCache): the hub
 	// remembers which keys each change invalidated for that long. Default
 	// 5 min.
 	CacheTTL time.Duration
-	// MaxReplays bounds the subscriptions reading the outbox for their
-	// replay at once. Hundreds of clients resuming together would
-	// otherwise take every database connection and hold up the hub's own
-	// read of new events, delaying every live subscriber. Default 4.
-	MaxReplays int
-	// RecentEvents is the number of dispatched events the hub keeps in
-	// memory, with the payloads already encoded for them: a subscription
-	// resuming after an event among them (a client that was away for a
-	// short while, or one that lagged) replays from memory, sharing
-	// those payloads, instead of reading the outbox. Default 4096; -1
-	// keeps none.
-	RecentEvents int
-	// RecentBytes bounds the memory of those events: their messages'
-	// content, counted twice for the payloads encoded from it. Default
-	// 64 MiB.
-	RecentBytes int64
 }
 
 // Validate fills defaults and reports invalid settings.
 func (c *HubConfig) Validate() error {
-	if c.Buffer == 0 {
-		c.Buffer = 256
-	}
-	if c.SendTimeout == 0 {
-		c.SendTimeout = 30 * time.Second
-	}
-	if c.ReplayBatch == 0 {
-		c.ReplayBatch = 500
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = time.Second
-	}
-	if c.GapGrace == 0 {
-		c.GapGrace = 5 * time.Second
-	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = 5 * time.Minute
 	}
-	if c.MaxReplays == 0 {
-		c.MaxReplays = 4
+	if c.CacheTTL < 0 {
+		return errors.New("hub cache TTL must be positive")
 	}
-	switch c.RecentEvents {
-	case 0:
-		c.RecentEvents = 4096
-	case -1:
-		c.RecentEvents = 0
-	}
-	if c.RecentBytes == 0 {
-		c.RecentBytes = 64 << 20
-	}
-	if c.MaxReplays < 1 || c.Buffer < 1 || c.SendTimeout < 0 || c.ReplayBatch < 1 || c.PollInterval < 0 || c.GapGrace < 0 || c.CacheTTL < 0 || c.RecentEvents < 0 || c.RecentBytes < 0 {
-		return errors.New("hub buffer, timeouts and replay batch must be positive")
-	}
-	return nil
+	return c.Config.Validate()
 }
 
-// Hub fans the node's state changes out to subscriptions. The
-// message_events outbox is the source of truth: bus events (and a poll, for
-// changes committed by other nodes) only wake the hub, which then reads the
-// outbox rows after the last one it dispatched, once for all subscribers,
-// loads their messages in one query, and matches each against an index of
-// the subscribers' filters: an event costs a lookup per attribute plus the
-// subscribers that filter on one of its values (or on nothing indexable),
-// not a scan of every subscriber. Reading the outbox in id order is what
-// makes delivery ordered, gap-free and duplicate-free even when events are
-// published out of commit order or dropped by the bus.
+// Hub is the live hub (package live) as the GraphQL API uses it: the
+// lifetime of the cached rows it validates, and the counters of the payloads shared between subscriptions. The live hub it
+// wraps may be shared with other consumers (the REST websocket feed).
 type Hub struct {
-	cfg    HubConfig
-	client *ent.Client
-	bus    events.Subscriber
-	log    *slog.Logger
-
-	// mu guards index, subs, last and recent: a subscription registers
-	// at a known outbox position, and the hub dispatches rows after it.
-	mu     sync.Mutex
-	index  map[string]map[*hubSub]struct{} // "dim=value" -> subscribers; "" = unindexed
-	subs   int
-	last   int64 // last outbox id dispatched
-	recent recentEvents
-
-	lastAt  atomic.Int64  // unix nanoseconds of the last dispatched row
-	ready   chan struct{} // closed once Run knows the outbox position
-	started atomic.Bool
-
-	// gens records the cache keys each applied outbox row invalidated.
-	gens *cache.Gens
+	*live.Hub
+	cfg HubConfig
 
 	// live counts payload executions of live events (see shared.go).
 	live liveStats
-
-	replays chan struct{} // MaxReplays slots for replay reads
 }
+
+// NewHub returns a hub reading the outbox through client, woken by bus.
+// Run must be running for subscriptions to receive live events.
+func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.Logger) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lh, err := live.NewHub(cfg.Config, client, bus, log)
+	if err != nil {
+		return nil, err
+	}
+	return WrapHub(lh, cfg.CacheTTL)
+}
+
+// WrapHub returns the GraphQL hub over lh, whose Run serves both.
+// cacheTTL is HubConfig.CacheTTL (0: its default).
+func WrapHub(lh *live.Hub, cacheTTL time.Duration) (*Hub, error) {
+	cfg := HubConfig{Config: lh.Config(), CacheTTL: cacheTTL}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Hub{Hub: lh, cfg: cfg}, nil
+}
+
+// Live returns the live hub h wraps.
+func (h *Hub) Live() *live.Hub { return h.Hub }
 
 // HubStats are the hub's counters.
 type HubStats struct {
@@ -163,716 +94,53 @@ type HubStats struct {
 
 // Stats returns the hub's counters.
 func (h *Hub) Stats() HubStats {
+	ls := h.Hub.Stats()
 	h.live.mu.Lock()
-	st := HubStats{Executed: h.live.executed, Shared: h.live.shared, Encoded: h.live.encoded,
-		ReplaysFromMemory: h.live.fromMemory, ReplaysFromOutbox: h.live.fromOutbox, Revived: h.live.revived}
+	st := HubStats{Executed: h.live.executed, Shared: h.live.shared, Encoded: h.live.encoded, Revived: h.live.revived}
 	h.live.mu.Unlock()
-	st.Subscribers = h.Subscribers()
+	st.Subscribers, st.ReplaysFromMemory, st.ReplaysFromOutbox = ls.Subscribers, ls.ReplaysFromMemory, ls.ReplaysFromOutbox
 	return st
-}
-
-// NewHub returns a hub reading the outbox through client, woken by bus.
-// Run must be running for subscriptions to receive live events.
-func NewHub(cfg HubConfig, client *ent.Client, bus events.Subscriber, log *slog.Logger) (*Hub, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &Hub{cfg: cfg, client: client, bus: bus, log: log.With("component", "graphql-hub"),
-		index: map[string]map[*hubSub]struct{}{}, recent: recentEvents{max: cfg.RecentEvents, maxBytes: cfg.RecentBytes}, ready: make(chan struct{}), gens: cache.NewGens(cfg.CacheTTL),
-		replays: make(chan struct{}, cfg.MaxReplays)}, nil
-}
-
-// recentEvents are the last events the hub dispatched, in outbox order:
-// every event after floor that the hub dispatched, up to its last. The
-// oldest go first once there are more than max, or once their cost
-// (eventCost) passes maxBytes.
-type recentEvents struct {
-	max      int
-	maxBytes int64
-	bytes    int64       // the cost of evs[start:]
-	floor    int64       // every dispatched event after floor is in evs[start:]
-	evs      []*hubEvent // evs[:start] are dropped (nil), kept for amortized compaction
-	start    int
-}
-
-// eventCost estimates the memory an event keeps while it is recent: its
-// message's content twice (as stored, and in the payloads encoded from
-// it) and a fixed part for the rest.
-func eventCost(e *hubEvent) int64 {
-	n := int64(1024)
-	if m := e.msg; m != nil {
-		n += 2 * int64(len(m.Content))
-		if m.ItemContent != nil {
-			n += int64(len(*m.ItemContent))
-		}
-	}
-	return n
-}
-
-// reset starts an empty window after seq.
-func (r *recentEvents) reset(seq int64) {
-	r.floor, r.evs, r.start, r.bytes = seq, nil, 0, 0
-}
-
-// add appends the event just dispatched, dropping the oldest beyond max.
-func (r *recentEvents) add(e *hubEvent) {
-	if r.max <= 0 {
-		r.floor = e.ev.Seq
-		return
-	}
-	r.evs = append(r.evs, e)
-	r.bytes += eventCost(e)
-	for n := len(r.evs) - r.start; n > r.max || (n > 0 && r.maxBytes > 0 && r.bytes > r.maxBytes); n-- {
-		old := r.evs[r.start]
-		r.floor, r.bytes = old.ev.Seq, r.bytes-eventCost(old)
-		r.evs[r.start] = nil
-		r.start++
-	}
-	if r.start >= r.max { // compact: the dropped half goes
-		r.evs = append([]*hubEvent(nil), r.evs[r.start:]...)
-		r.start = 0
-	}
-}
-
-// after returns up to limit events with ids in (after, upTo], and false
-// when the window does not reach back to after.
-func (r *recentEvents) after(after, upTo int64, limit int) ([]*hubEvent, bool) {
-	if after < r.floor {
-		return nil, false
-	}
-	w := r.evs[r.start:]
-	i, _ := slices.BinarySearchFunc(w, after+1, func(e *hubEvent, seq int64) int { return cmp.Compare(e.ev.Seq, seq) })
-	var out []*hubEvent
-	for _, e := range w[i:] {
-		if e.ev.Seq > upTo || len(out) == limit {
-			break
-		}
-		out = append(out, e)
-	}
-	return out, true
-}
-
-// hubEvent is one outbox row with its message, shared by every
-// subscription it matches.
-type hubEvent struct {
-	ev  events.Event
-	msg *ent.Message
-	// typed and shared are set on dispatched events only (live, or
-	// replayed from the hub's recent events): the GraphQL value every
-	// subscriber sends, and the payloads executed for it.
-	typed  model.MessageEvent
-	shared *sharedPayloads
-}
-
-// hubSub is one subscription's registration: the hub's only handle on it.
-// Its queue grows with the events waiting for it (at most Buffer), so an
-// idle subscription costs a few words rather than a preallocated buffer.
-type hubSub struct {
-	keys   []string
-	f      *model.MessageFilter
-	wake   chan struct{} // capacity 1: "events are queued, or you lagged"
-	notify func()        // if set, also called on every push (must not block)
-
-	mu     sync.Mutex
-	q      []*hubEvent
-	lagged bool // missed events: re-register and replay from the outbox
-}
-
-// push queues e, or marks the subscription lagged when Buffer events are
-// already waiting. Never blocks.
-func (s *hubSub) push(e *hubEvent, limit int) {
-	s.mu.Lock()
-	switch {
-	case s.lagged:
-	case len(s.q) >= limit:
-		s.lagged, s.q = true, nil
-	default:
-		s.q = append(s.q, e)
-	}
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	if s.notify != nil {
-		s.notify()
-	}
-}
-
-// pending reports whether pop has something to return.
-func (s *hubSub) pending() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lagged || len(s.q) > 0
-}
-
-// pop returns the next queued event, or lagged (once) if events were
-// missed, or nothing.
-func (s *hubSub) pop() (e *hubEvent, lagged bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.lagged {
-		s.lagged = false
-		return nil, true
-	}
-	if len(s.q) == 0 {
-		return nil, false
-	}
-	e, s.q[0] = s.q[0], nil
-	if s.q = s.q[1:]; len(s.q) == 0 {
-		s.q = nil
-	}
-	return e, false
-}
-
-// drain discards what is queued: for waiters that only need to know
-// something happened.
-func (s *hubSub) drain() {
-	s.mu.Lock()
-	s.q, s.lagged = nil, false
-	s.mu.Unlock()
-}
-
-// Run dispatches outbox rows until ctx ends, woken by bus events and
-// every PollInterval. When the bus cuts the hub off as slow it listens
-// again: the outbox still holds everything.
-func (h *Hub) Run(ctx context.Context) error {
-	end, err := h.outboxEnd(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped before it started
-		}
-		return err
-	}
-	if !h.started.CompareAndSwap(false, true) {
-		return errors.New("hub already running")
-	}
-	h.mu.Lock()
-	h.last = end
-	h.recent.reset(end)
-	h.gens.Start(end)
-	h.mu.Unlock()
-	close(h.ready)
-	poll := time.NewTicker(h.cfg.PollInterval)
-	defer poll.Stop()
-	for {
-		sub, err := h.bus.Subscribe(ctx)
-		if err != nil {
-			return fmt.Errorf("subscribe to events: %w", err)
-		}
-	listen:
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case _, ok := <-sub.C:
-				if !ok {
-					break listen
-				}
-			case <-poll.C:
-			}
-			// One read of the outbox serves every event already waiting:
-			// a batch's events arrive together, and reading once per event
-			// let the bus outpace the hub and cut it off under load.
-			open := drain(sub.C)
-			if err := h.catchUp(ctx); err != nil && ctx.Err() == nil {
-				h.log.Warn("read outbox", "err", err)
-			}
-			if !open {
-				break listen
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		h.log.Warn("event stream cut off; catching up from the outbox", "err", sub.Err())
-	}
-}
-
-// drain takes every event already waiting in c without blocking and
-// reports whether c is still open.
-func drain(c <-chan events.Event) bool {
-	for {
-		select {
-		case _, ok := <-c:
-			if !ok {
-				return false
-			}
-		default:
-			return true
-		}
-	}
-}
-
-func (h *Hub) outboxEnd(ctx context.Context) (int64, error) {
-	ev, err := h.client.MessageEvent.Query().Order(ent.Desc(messageevent.FieldID)).First(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		return 0, nil
-	case err != nil:
-		return 0, fmt.Errorf("read outbox end: %w", err)
-	}
-	return ev.ID, nil
-}
-
-// readOutbox returns up to ReplayBatch rows after `after` (and at most
-// `upTo` when positive) with their messages, stopping before a recent gap
-// in the ids: a lower id may belong to a transaction still committing.
-func (h *Hub) readOutbox(ctx context.Context, after, upTo int64) ([]hubEvent, error) {
-	rows, err := read.EventsAfter(ctx, h.client, after, upTo, h.cfg.ReplayBatch, h.cfg.GapGrace)
-	if err != nil {
-		return nil, err
-	}
-	hashes := make([]string, len(rows))
-	for i, row := range rows {
-		hashes[i] = row.ItemHash
-	}
-	found, err := h.client.Message.Query().Where(message.IDIn(hashes...)).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load outbox messages: %w", err)
-	}
-	msgs := byKey(found, func(m *ent.Message) string { return m.ID })
-	var elsewhere []string // pending, rejected, forgotten or removed
-	for _, row := range rows {
-		if msgs[row.ItemHash] == nil {
-			elsewhere = append(elsewhere, row.ItemHash)
-		}
-	}
-	if len(elsewhere) > 0 {
-		others, err := read.FindMessagesElsewhere(ctx, h.client, elsewhere)
-		if err != nil {
-			return nil, fmt.Errorf("load outbox messages: %w", err)
-		}
-		maps.Copy(msgs, others)
-	}
-	out := make([]hubEvent, len(rows))
-	for i, row := range rows {
-		out[i] = hubEvent{ev: outboxEvent(row), msg: msgs[row.ItemHash]}
-	}
-	return out, nil
-}
-
-// replayBatch returns up to ReplayBatch events of a subscription's replay
-// in (after, upTo]: from the hub's recent events when they reach back to
-// after, else from the outbox, at most MaxReplays reads at once.
-func (h *Hub) replayBatch(ctx context.Context, after, upTo int64) ([]*hubEvent, error) {
-	h.mu.Lock()
-	evs, ok := h.recent.after(after, upTo, h.cfg.ReplayBatch)
-	h.mu.Unlock()
-	if ok {
-		h.live.replay(true)
-		return evs, nil
-	}
-	h.live.replay(false)
-	select {
-	case h.replays <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-h.replays }()
-	rows, err := h.readOutbox(ctx, after, upTo)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*hubEvent, len(rows))
-	for i := range rows {
-		out[i] = &rows[i]
-	}
-	return out, nil
-}
-
-// catchUp dispatches every outbox row after the last one dispatched.
-func (h *Hub) catchUp(ctx context.Context) error {
-	for {
-		h.mu.Lock()
-		after := h.last
-		h.mu.Unlock()
-		evs, err := h.readOutbox(ctx, after, 0)
-		if err != nil || len(evs) == 0 {
-			return err
-		}
-		h.mu.Lock()
-		if h.last == after { // Run is the only writer; kept for safety
-			for i := range evs {
-				e := &evs[i]
-				e.typed, e.shared = typedEvent(e.ev, e.msg), newSharedPayloads()
-				h.dispatch(e)
-				h.recent.add(e)
-				h.gens.Bump(e.ev.Seq, cacheKeys(*e)...)
-				h.last = e.ev.Seq
-			}
-			h.lastAt.Store(evs[len(evs)-1].ev.At.UnixNano())
-		}
-		h.mu.Unlock()
-		if len(evs) < h.cfg.ReplayBatch {
-			return nil
-		}
-	}
-}
-
-// Ready is closed once Run knows the outbox position it starts from.
-// Until then subscriptions wait, and cache entries written before it
-// are never trusted (they are below the position Run starts from).
-func (h *Hub) Ready() <-chan struct{} { return h.ready }
-
-// ReadyCheck reports whether Run has started (for /readyz).
-func (h *Hub) ReadyCheck(context.Context) error {
-	select {
-	case <-h.ready:
-		return nil
-	default:
-		return errors.New("subscription hub not started")
-	}
-}
-
-// LastEvent returns the last outbox id dispatched and its time.
-func (h *Hub) LastEvent() (int64, time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	at := h.lastAt.Load()
-	if at == 0 {
-		return h.last, time.Time{}
-	}
-	return h.last, time.Unix(0, at).UTC()
-}
-
-// Subscribers returns the number of registered subscriptions.
-func (h *Hub) Subscribers() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.subs
-}
-
-// indexKeys picks the most selective criterion of f the hub can match on
-// event attributes and returns one index key per value ("" if none).
-func indexKeys(f *model.MessageFilter) []string {
-	if f == nil {
-		return []string{""}
-	}
-	for _, c := range []struct {
-		dim string
-		vs  []string
-	}{
-		{"hash", f.Hashes}, {"sender", f.Senders}, {"owner", f.Owners}, {"channel", f.Channels},
-		{"ref", f.Refs}, {"key", f.ContentKeys}, {"ctype", f.ContentTypes}, {"tag", f.Tags},
-		{"type", mapSlice(f.Types, storedMessageType)}, {"chain", f.Chains},
-	} {
-		if len(c.vs) > 0 {
-			keys := make([]string, len(c.vs))
-			for i, v := range c.vs {
-				keys[i] = c.dim + "=" + v
-			}
-			return keys
-		}
-	}
-	return []string{""}
-}
-
-// register adds a subscription and returns the outbox position from which
-// the hub will hand it rows. It waits for Run to know its position.
-// notify, if not nil, is called (from the hub's goroutine, which it must
-// not block) each time events are queued for the subscription.
-func (h *Hub) register(ctx context.Context, f *model.MessageFilter, notify func()) (*hubSub, int64, error) {
-	select {
-	case <-h.ready:
-	case <-ctx.Done():
-		return nil, 0, ctx.Err()
-	}
-	s := &hubSub{keys: indexKeys(f), f: f, wake: make(chan struct{}, 1), notify: notify}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, k := range s.keys {
-		m := h.index[k]
-		if m == nil {
-			m = map[*hubSub]struct{}{}
-			h.index[k] = m
-		}
-		m[s] = struct{}{}
-	}
-	h.subs++
-	return s, h.last, nil
-}
-
-func (h *Hub) unregister(s *hubSub) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, k := range s.keys {
-		delete(h.index[k], s)
-		if len(h.index[k]) == 0 {
-			delete(h.index, k)
-		}
-	}
-	h.subs--
-}
-
-// messageKeys are the index keys a message matches.
-func messageKeys(hash string, m *ent.Message) []string {
-	keys := []string{"", "hash=" + hash}
-	if m == nil {
-		return keys
-	}
-	add := func(dim string, v *string) {
-		if v != nil && *v != "" {
-			keys = append(keys, dim+"="+*v)
-		}
-	}
-	add("sender", &m.Sender)
-	add("owner", &m.Owner)
-	add("channel", m.Channel)
-	add("ref", m.ContentRef)
-	add("key", m.ContentKey)
-	add("ctype", m.ContentType)
-	add("type", &m.Type)
-	add("chain", &m.Chain)
-	for _, t := range m.Tags {
-		add("tag", &t)
-	}
-	return keys
-}
-
-// dispatch hands e to every subscription whose filter matches, without
-// blocking: a full buffer marks the subscription lagged. Called with mu
-// held.
-func (h *Hub) dispatch(e *hubEvent) {
-	seen := map[*hubSub]bool{}
-	for _, k := range messageKeys(e.ev.ItemHash, e.msg) {
-		for s := range h.index[k] {
-			if seen[s] {
-				continue
-			}
-			seen[s] = true
-			if !matchMessage(s.f, e.msg) {
-				continue
-			}
-			s.push(e, h.cfg.Buffer)
-		}
-	}
-}
-
-// matchMessage is the authoritative filter check, on the message as
-// stored; replayed and live events both pass through it.
-func matchMessage(f *model.MessageFilter, m *ent.Message) bool {
-	if f == nil {
-		return true
-	}
-	if m == nil {
-		return false
-	}
-	in := func(vs []string, v *string) bool {
-		return len(vs) == 0 || (v != nil && slices.Contains(vs, *v))
-	}
-	s := func(v string) *string { return &v }
-	var pay *string
-	if m.PaymentType != nil {
-		pay = m.PaymentType
-	}
-	ok := in(f.Hashes, s(m.ID)) && in(f.Senders, s(m.Sender)) && in(f.Owners, s(m.Owner)) &&
-		in(f.Channels, m.Channel) && in(f.Chains, s(m.Chain)) && in(f.Refs, m.ContentRef) &&
-		in(f.ContentKeys, m.ContentKey) && in(f.ContentTypes, m.ContentType) && in(f.ContentHashes, m.ContentItemHash) &&
-		in(mapSlice(f.Types, storedMessageType), s(m.Type)) &&
-		in(mapSlice(f.Statuses, storedEnum[model.MessageStatus]), s(string(m.Status))) &&
-		in(mapSlice(f.PaymentTypes, storedEnum[model.PaymentType]), pay) &&
-		(len(f.Tags) == 0 || slices.ContainsFunc(m.Tags, func(t string) bool { return slices.Contains(f.Tags, t) }))
-	if !ok {
-		return false
-	}
-	if (f.TimeFrom != nil && m.Time.Before(*f.TimeFrom)) || (f.TimeTo != nil && !m.Time.Before(*f.TimeTo)) {
-		return false
-	}
-	h := m.FirstConfirmedHeight
-	if f.ConfirmationHeightFrom != nil && (h == nil || *h < int64(*f.ConfirmationHeightFrom)) {
-		return false
-	}
-	if f.ConfirmationHeightTo != nil && (h == nil || *h >= int64(*f.ConfirmationHeightTo)) {
-		return false
-	}
-	return true
-}
-
-// eventCursor is the cursor of an outbox sequence number.
-func eventCursor(seq int64) string { return strconv.FormatInt(seq, 10) }
-
-// parseEventCursor reads an event cursor.
-func parseEventCursor(s string) (int64, error) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, userError(CodeBadUserInput, "malformed event cursor %q", s)
-	}
-	return n, nil
 }
 
 // ErrSlowClient ends a subscription whose client did not take an event
 // in time.
 var ErrSlowClient = errors.New("subscription client too slow")
 
-// hubStream is one `messages` subscription's position in the event
-// sequence. It is pulled by the subscription's response handler (no
-// goroutine of its own): register at outbox position x, replay the rows in
-// (after, x] from the outbox, then take the hub's rows after x. A stream
-// that falls behind re-registers and replays what it missed.
-type hubStream struct {
-	h      *Hub
-	f      *model.MessageFilter
-	after  *int64 // resume position at the next registration
-	notify func() // set before the first next: see poll
-
-	mu     sync.Mutex // guards s and closed against close
-	s      *hubSub
-	closed bool
-
-	x, last  int64       // registration position, last event passed over
-	buf      []*hubEvent // replayed events not yet passed over
-	bufShort bool        // buf was the last replay batch
-}
-
-// newStream returns a stream after `after` (nil: live from now). It ends
-// and lets go of its registration when ctx ends, whether or not next is
-// being called.
-func (h *Hub) newStream(ctx context.Context, f *model.MessageFilter, after *int64) *hubStream {
-	st := &hubStream{h: h, f: f, after: after}
-	context.AfterFunc(ctx, st.close)
-	return st
-}
-
-func (st *hubStream) close() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.closed = true
-	if st.s != nil {
-		st.h.unregister(st.s)
-		st.s = nil
+// parseEventCursor reads an event cursor.
+func parseEventCursor(s string) (int64, error) {
+	n, err := live.ParseCursor(s)
+	if err != nil {
+		return 0, userError(CodeBadUserInput, "malformed event cursor %q", s)
 	}
+	return n, nil
 }
 
-// next returns the stream's next event, waiting for it; ok is false once
-// the stream ended (ctx done, or the hub never started).
-func (st *hubStream) next(ctx context.Context) (e *hubEvent, ok bool, err error) {
-	e, ok, _, err = st.step(ctx, true)
-	return e, ok, err
+// graphEventKey is the key of an event's *graphEvent (live.Event.Value).
+type graphEventKey struct{}
+
+// graphEvent is what a dispatched event carries for GraphQL: the value
+// every subscriber sends, and the payloads executed for it.
+type graphEvent struct {
+	typed  model.MessageEvent
+	shared *sharedPayloads
 }
 
-// poll is next without the wait: idle is true when no event is ready yet.
-// The stream's notify is called when one may be (it must be set before
-// the stream's first step).
-func (st *hubStream) poll(ctx context.Context) (e *hubEvent, ok, idle bool, err error) {
-	return st.step(ctx, false)
-}
-
-// hasMore reports whether the stream has an event ready or replay rows
-// to read, so that poll would not be idle (it may still find nothing: a
-// replayed row the filter rejects).
-func (st *hubStream) hasMore() bool {
-	st.mu.Lock()
-	s := st.s
-	st.mu.Unlock()
-	return s == nil || len(st.buf) > 0 || st.last < st.x || s.pending()
-}
-
-func (st *hubStream) step(ctx context.Context, block bool) (e *hubEvent, ok, idle bool, err error) {
-	h := st.h
-	for {
-		st.mu.Lock()
-		s := st.s
-		st.mu.Unlock()
-		if s == nil {
-			s, x, err := h.register(ctx, st.f, st.notify)
-			if err != nil {
-				return nil, false, false, nil
-			}
-			st.mu.Lock()
-			if st.closed {
-				st.mu.Unlock()
-				h.unregister(s)
-				return nil, false, false, nil
-			}
-			st.s = s
-			st.mu.Unlock()
-			st.x, st.last, st.buf, st.bufShort = x, x, nil, false
-			if st.after != nil {
-				st.last = *st.after
-			}
-			continue
-		}
-		for len(st.buf) > 0 {
-			e := st.buf[0]
-			st.buf[0] = nil
-			if st.buf = st.buf[1:]; len(st.buf) == 0 {
-				st.buf = nil // let the replayed rows go once passed over
-			}
-			st.last = e.ev.Seq
-			if matchMessage(st.f, e.msg) {
-				return e, true, false, nil
-			}
-		}
-		if st.last < st.x {
-			if st.bufShort {
-				st.last = st.x
-				continue
-			}
-			evs, err := h.replayBatch(ctx, st.last, st.x)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, false, false, nil
-				}
-				return nil, false, false, err
-			}
-			st.buf, st.bufShort = evs, len(evs) < h.cfg.ReplayBatch
-			continue
-		}
-		e, lagged := s.pop()
-		switch {
-		case lagged:
-			after := st.last
-			st.after = &after
-			st.mu.Lock()
-			if st.s != nil {
-				h.unregister(st.s)
-				st.s = nil
-			}
-			st.mu.Unlock()
-			continue
-		case e != nil:
-			if e.ev.Seq <= st.last {
-				continue // resumed past the hub's position: already seen
-			}
-			st.last = e.ev.Seq
-			return e, true, false, nil
-		}
-		if !block {
-			if ctx.Err() != nil {
-				return nil, false, false, nil
-			}
-			return nil, true, true, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, false, false, nil
-		case <-s.wake:
-		}
+// itemOf is the liveItem of one of a stream's events: shared by every
+// subscriber when the hub dispatched it, executed for this subscriber
+// only when it was read for its replay.
+func itemOf(e *live.Event) liveItem {
+	if !e.Live() {
+		return liveItem{ev: typedEvent(e.Ev, e.Message)}
 	}
-}
-
-// item is the liveItem of one of the stream's events.
-func (e *hubEvent) item() liveItem {
-	it := liveItem{ev: e.typed, shared: e.shared}
-	if it.ev == nil { // replayed
-		it.ev = typedEvent(e.ev, e.msg)
-	}
-	return it
-}
-
-// outboxEvent rebuilds the event of an outbox row.
-func outboxEvent(row *ent.MessageEvent) events.Event {
-	ev := events.Event{Seq: row.ID, Kind: events.Kind(row.Kind), At: row.CreatedAt, ItemHash: row.ItemHash, ErrorCode: row.ErrorCode}
-	if row.Related != nil {
-		ev.Related = *row.Related
-	}
-	return ev
+	g := e.Value(graphEventKey{}, func() any {
+		return &graphEvent{typed: typedEvent(e.Ev, e.Message), shared: newSharedPayloads()}
+	}).(*graphEvent)
+	return liveItem{ev: g.typed, shared: g.shared}
 }
 
 // typedEvent maps an event to its GraphQL type.
 func typedEvent(e events.Event, m *ent.Message) model.MessageEvent {
-	cur, seq, at := eventCursor(e.Seq), int(e.Seq), e.At.UTC()
+	cur, seq, at := live.Cursor(e.Seq), int(e.Seq), e.At.UTC()
 	var related *string
 	if e.Related != "" {
 		related = &e.Related

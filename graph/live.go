@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
 )
 
@@ -62,8 +63,13 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 	if r.opts.Hub == nil {
 		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
 	}
-	if _, err := r.messageFilter(f); err != nil {
+	rf, err := r.messageFilter(f)
+	if err != nil {
 		return nil, err
+	}
+	var hf *read.MessageFilter // nil: every event, even of a message that is nowhere
+	if f != nil {
+		hf = &rf
 	}
 	var seq *int64
 	if after != nil {
@@ -82,18 +88,17 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 		if feed.life != nil {
 			life = feed.life
 		}
-		st := r.opts.Hub.newStream(life, f, seq)
-		st.notify = feed.notify
+		st := r.opts.Hub.NewStream(life, hf, seq, feed.notify)
 		feed.stream, feed.log, feed.started = st, r.log, true
 		return feed.inner, nil
 	}
-	st := r.opts.Hub.newStream(ctx, f, seq)
+	st := r.opts.Hub.NewStream(ctx, hf, seq, nil)
 	// Not executed through loaderSchema: a goroutine feeds gqlgen.
 	out := make(chan model.MessageEvent)
 	go func() {
 		defer close(out)
 		for {
-			e, ok, err := st.next(ctx)
+			e, ok, err := st.Next(ctx)
 			if err != nil {
 				r.log.WarnContext(ctx, "subscription ended", "err", err)
 			}
@@ -101,7 +106,7 @@ func (r *Resolver) subscribeMessages(ctx context.Context, f *model.MessageFilter
 				return
 			}
 			select {
-			case out <- e.item().ev:
+			case out <- itemOf(e).ev:
 			case <-ctx.Done():
 				return
 			}
@@ -127,13 +132,13 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 		return nil, userError(CodeUnavailable, "subscriptions are not enabled on this node")
 	}
 	out := make(chan *model.MessageStatusInfo)
-	s, _, err := h.register(ctx, &model.MessageFilter{Hashes: []string{hash}}, nil)
+	s, _, err := h.Register(ctx, &read.MessageFilter{Hashes: []string{hash}}, nil)
 	if err != nil {
 		return nil, err
 	}
 	go func() {
 		defer close(out)
-		defer h.unregister(s)
+		defer h.Unregister(s)
 		var last *model.MessageStatusInfo
 		check := func() bool {
 			st, err := r.currentStatus(ctx, hash)
@@ -164,8 +169,8 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.wake:
-				s.drain()
+			case <-s.Wake():
+				s.Drain()
 			}
 			if !check() {
 				return
@@ -184,13 +189,13 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 		ItemHash string `json:"item_hash"`
 	}
 	_ = json.Unmarshal(raw, &wire) // the submitter validates; this only arms the wait
-	var s *hubSub
+	var s *live.Sub
 	if sync && r.opts.Hub != nil && wire.ItemHash != "" {
 		var err error
-		if s, _, err = r.opts.Hub.register(ctx, &model.MessageFilter{Hashes: []string{wire.ItemHash}}, nil); err != nil {
+		if s, _, err = r.opts.Hub.Register(ctx, &read.MessageFilter{Hashes: []string{wire.ItemHash}}, nil); err != nil {
 			return nil, err
 		}
-		defer r.opts.Hub.unregister(s)
+		defer r.opts.Hub.Unregister(s)
 	}
 	hash, err := r.opts.Submitter.Submit(ctx, raw)
 	if err != nil {
@@ -206,7 +211,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 	defer poll.Stop()
 	var wake <-chan struct{}
 	if s != nil {
-		wake = s.wake
+		wake = s.Wake()
 	}
 	for {
 		st, err := r.currentStatus(ctx, hash)
@@ -230,7 +235,7 @@ func (r *Resolver) submitMessage(ctx context.Context, raw json.RawMessage, sync 
 			return res, nil // still pending after the bound
 		case <-poll.C:
 		case <-wake:
-			s.drain()
+			s.Drain()
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/alephql/alephql/ent/countkey"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/live"
 )
 
 // BenchmarkQueries runs the API benchmark's queries (bench/baseline's
@@ -50,7 +51,7 @@ func BenchmarkQueries(b *testing.B) {
 	ds := seedBench(b, db.Client)
 
 	bus := events.NewLocal(16)
-	hub, err := graph.NewHub(graph.HubConfig{PollInterval: time.Hour}, db.Client, bus, dbtest.Logger())
+	hub, err := graph.NewHub(graph.HubConfig{Config: live.Config{PollInterval: time.Hour}}, db.Client, bus, dbtest.Logger())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,10 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"entgo.io/ent/dialect/sql"
-
-	"github.com/alephql/alephql/ent"
-	"github.com/alephql/alephql/ent/predicate"
 	"github.com/alephql/alephql/ent/removedmessage"
 	"github.com/alephql/alephql/graph/model"
 	"github.com/alephql/alephql/read"
@@ -46,56 +42,24 @@ func (r *Resolver) removedMessages(ctx context.Context, f *model.MessageFilter, 
 			return nil, err
 		}
 	}
-	ps := []predicate.RemovedMessage{removedmessage.RemovedAtNotNil()}
-	add := func(ok bool, p predicate.RemovedMessage) {
-		if ok {
-			ps = append(ps, p)
-		}
-	}
-	add(len(f.Hashes) > 0, removedmessage.IDIn(f.Hashes...))
-	add(len(f.Senders) > 0, removedmessage.SenderIn(f.Senders...))
-	add(len(f.Owners) > 0, removedmessage.OwnerIn(f.Owners...))
-	add(len(f.Channels) > 0, removedmessage.ChannelIn(f.Channels...))
-	add(len(f.Chains) > 0, removedmessage.ChainIn(f.Chains...))
-	add(len(f.Types) > 0, removedmessage.TypeIn(mapSlice(f.Types, storedMessageType)...))
-	add(len(f.PaymentTypes) > 0, removedmessage.PaymentTypeIn(mapSlice(f.PaymentTypes, storedEnum[model.PaymentType])...))
-	add(f.TimeFrom != nil, func(s *sql.Selector) { removedmessage.TimeGTE(f.TimeFrom.UTC())(s) })
-	add(f.TimeTo != nil, func(s *sql.Selector) { removedmessage.TimeLT(f.TimeTo.UTC())(s) })
+	f2 := read.SnapshotFilter{Hashes: f.Hashes, Senders: f.Senders, Owners: f.Owners, Channels: f.Channels, Chains: f.Chains,
+		Types:        mapSlice(f.Types, storedMessageType),
+		PaymentTypes: mapSlice(f.PaymentTypes, storedEnum[model.PaymentType]),
+		TimeFrom:     f.TimeFrom, TimeTo: f.TimeTo}
 	counter := model.NewCounter(func(ctx context.Context) (int64, bool, error) {
-		n, err := r.client.RemovedMessage.Query().Where(ps...).Count(ctx)
-		return int64(n), err == nil, err
+		return r.reader.CountRemoved(ctx, f2)
 	})
-	desc := o == nil || o.Direction == model.OrderDirectionDesc
-	scanDesc := desc != p.backward
-	q := r.client.RemovedMessage.Query().Where(ps...)
+	page := read.Page{N: p.n, Desc: o == nil || o.Direction == model.OrderDirectionDesc, Backward: p.backward}
 	if p.cursor != nil {
 		var c messageCursor
 		if err := decodeCursor(*p.cursor, &c); err != nil {
 			return nil, err
 		}
-		q.Where(func(s *sql.Selector) {
-			cols := []string{s.C(removedmessage.FieldTime), s.C(removedmessage.FieldID)}
-			if scanDesc {
-				s.Where(sql.CompositeLT(cols, c.T.UTC(), c.H))
-			} else {
-				s.Where(sql.CompositeGT(cols, c.T.UTC(), c.H))
-			}
-		})
+		page.After = &read.KeyCursor{A: c.T.UTC(), B: c.H}
 	}
-	order := ent.Asc
-	if scanDesc {
-		order = ent.Desc
-	}
-	rows, err := q.Order(order(removedmessage.FieldTime), order(removedmessage.FieldID)).Limit(p.n + 1).All(ctx)
+	rows, more, err := r.reader.RemovedPage(ctx, f2, removedmessage.FieldTime, page)
 	if err != nil {
 		return nil, err
-	}
-	more := len(rows) > p.n
-	if more {
-		rows = rows[:p.n]
-	}
-	if p.backward {
-		slices.Reverse(rows)
 	}
 	conn := &model.MessageConnection{Edges: make([]*model.MessageEdge, len(rows)), Counter: counter}
 	for i, rm := range rows {

@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/live"
 )
 
 // Shared execution of live events.
@@ -48,8 +49,8 @@ type liveItem struct {
 type liveFeed struct {
 	key     unique.Handle[string] // selection-set key, interned: subscribers share one copy; "" never shares
 	inner   chan model.MessageEvent
-	started bool       // the resolver set stream (during Exec)
-	stream  *hubStream // pulled by next: no goroutine per subscription
+	started bool         // the resolver set stream (during Exec)
+	stream  *live.Stream // pulled by next: no goroutine per subscription
 	log     *slog.Logger
 	stats   *liveStats
 
@@ -74,7 +75,7 @@ type liveFeed struct {
 
 // feedStep is the outcome of one pull on a hub stream.
 type feedStep struct {
-	e        *hubEvent
+	e        *live.Event
 	ok, idle bool
 	err      error
 }
@@ -85,19 +86,7 @@ type liveStats struct {
 	executed int64 // selection sets executed for live events
 	shared   int64 // live payloads sent from another subscriber's execution
 	encoded  int64 // of those, written as the bytes another subscriber's websocket wrote
-	// replay batches served from the hub's recent events, and read from the outbox
-	fromMemory, fromOutbox int64
-	revived                int64 // operations executed again after being let go while idle
-}
-
-func (s *liveStats) replay(fromMemory bool) {
-	s.mu.Lock()
-	if fromMemory {
-		s.fromMemory++
-	} else {
-		s.fromOutbox++
-	}
-	s.mu.Unlock()
+	revived  int64 // operations executed again after being let go while idle
 }
 
 func (s *liveStats) add(executed, shared int64) {
@@ -209,7 +198,7 @@ func (f *liveFeed) next(ctx context.Context, h graphql.ResponseHandler) *graphql
 		f.started = false
 		return h(ctx) // reads the closed channel: ends the stream
 	}
-	it := e.item()
+	it := itemOf(e)
 	exec := func() *graphql.Response {
 		f.inner <- it.ev
 		return h(ctx)
@@ -232,9 +221,9 @@ func (f *liveFeed) take(ctx context.Context) feedStep {
 	}
 	var st feedStep
 	if f.notify != nil {
-		st.e, st.ok, st.idle, st.err = f.stream.poll(ctx)
+		st.e, st.ok, st.idle, st.err = f.stream.Poll(ctx)
 	} else {
-		st.e, st.ok, st.err = f.stream.next(ctx)
+		st.e, st.ok, st.err = f.stream.Next(ctx)
 	}
 	return st
 }
@@ -250,8 +239,8 @@ func (f *liveFeed) encodedNext(ctx context.Context) (payload []byte, ok bool) {
 		return nil, false
 	}
 	st := f.take(ctx)
-	if st.ok && !st.idle && st.e != nil && st.e.shared != nil {
-		if b := st.e.shared.encoded(key); b != nil {
+	if st.ok && !st.idle && st.e != nil && st.e.Live() {
+		if b := itemOf(st.e).shared.encoded(key); b != nil {
 			if f.stats != nil {
 				f.stats.mu.Lock()
 				f.stats.shared++
@@ -287,7 +276,7 @@ func (f *liveFeed) shareEncoded(payload []byte) {
 
 // hasMore reports whether a pull may find an event without waiting.
 func (f *liveFeed) hasMore() bool {
-	return f.hasPeeked || f.stream == nil || f.stream.hasMore()
+	return f.hasPeeked || f.stream == nil || f.stream.HasMore()
 }
 
 // liveFeedFor returns a feed for a subscription operation whose only root

@@ -19,6 +19,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/live"
 )
 
 // wsSub is one graphql-transport-ws subscription on its own connection.
@@ -195,7 +196,7 @@ func TestLiveEventsExecuteOncePerSelectionSet(t *testing.T) {
 func TestSlowSubscriberIsCutOffWithReason(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		var cutOff atomic.Int64
-		hub, bus, srv := liveNode(t, db, graph.HubConfig{Buffer: 4},
+		hub, bus, srv := liveNode(t, db, graph.HubConfig{Config: live.Config{Buffer: 4}},
 			graph.HandlerConfig{WriteTimeout: 300 * time.Millisecond, OnSlowClient: func() { cutOff.Add(1) }})
 		before := runtime.NumGoroutine()
 		slow := subscribe(t, srv, `subscription { messages(filter: {channels: ["BIG"]}) { hash message { content } } }`, nil)

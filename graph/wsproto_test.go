@@ -18,6 +18,7 @@ import (
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/live"
 )
 
 // wsFrame is a server message of either protocol.
@@ -406,7 +407,7 @@ func TestSubscribersOfOneSelectionSetShareEncodedFrames(t *testing.T) {
 // order and then continue live.
 func TestConcurrentReplaysAreBoundedAndComplete(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		hub, bus, srv := liveNode(t, db, graph.HubConfig{MaxReplays: 1, ReplayBatch: 2}, graph.HandlerConfig{})
+		hub, bus, srv := liveNode(t, db, graph.HubConfig{Config: live.Config{MaxReplays: 1, ReplayBatch: 2}}, graph.HandlerConfig{})
 		s := &wsScript{t: t, db: db, bus: bus}
 		var hashes []string
 		for range 5 {

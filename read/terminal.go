@@ -36,11 +36,13 @@ func (r *Reader) PendingCopies(ctx context.Context, hash string) ([]*ent.Pending
 	return r.client.PendingMessage.Query().Where(pendingmessage.ItemHash(hash)).Order(ent.Asc(pendingmessage.FieldID)).All(ctx)
 }
 
-// SnapshotFilter selects forgotten or removed message snapshots. The time
-// bounds apply to forgotten_at (removed_at).
+// SnapshotFilter selects forgotten or removed message snapshots: the
+// criteria a snapshot keeps. From (inclusive) and To (exclusive) bound
+// forgotten_at (removed_at); TimeFrom and TimeTo the message time.
 type SnapshotFilter struct {
 	Hashes, Senders, Owners, Channels, Chains, Types, PaymentTypes []string
 	From, To                                                       *time.Time
+	TimeFrom, TimeTo                                               *time.Time
 }
 
 func (f *SnapshotFilter) apply(s *sql.Selector, at string) {
@@ -67,29 +69,28 @@ func (f *SnapshotFilter) apply(s *sql.Selector, at string) {
 	if f.To != nil {
 		s.Where(sql.LT(s.C(at), f.To.UTC()))
 	}
-}
-
-// snapshotOrder orders a snapshot list by (at, item_hash) and pages it.
-func snapshotOrder(s *sql.Selector, at string, desc bool, n, offset int) {
-	s.OrderExpr(sql.Expr(s.C(at) + dirSuffix(desc)))
-	s.OrderExpr(sql.Expr(s.C("item_hash") + dirSuffix(desc)))
-	s.Limit(n + 1)
-	if offset > 0 {
-		s.Offset(offset)
+	if f.TimeFrom != nil {
+		s.Where(sql.GTE(s.C("time"), f.TimeFrom.UTC()))
+	}
+	if f.TimeTo != nil {
+		s.Where(sql.LT(s.C("time"), f.TimeTo.UTC()))
 	}
 }
 
 // Forgotten reads a page (offset paging) of forgotten message snapshots
 // by forgotten_at, and whether more follow.
 func (r *Reader) Forgotten(ctx context.Context, f SnapshotFilter, desc bool, n, offset int) ([]*ent.ForgottenMessage, bool, error) {
+	p := Page{N: n, Desc: desc, Offset: offset}
+	where, order := p.Keyset(forgottenmessage.FieldForgottenAt, forgottenmessage.FieldID)
 	rows, err := r.client.ForgottenMessage.Query().Modify(func(s *sql.Selector) {
 		f.apply(s, forgottenmessage.FieldForgottenAt)
-		snapshotOrder(s, forgottenmessage.FieldForgottenAt, desc, n, offset)
+		where(s)
+		order(s)
 	}).All(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	rows, more := Trim(Page{N: n}, rows)
+	rows, more := Trim(p, rows)
 	return rows, more, nil
 }
 
@@ -104,14 +105,27 @@ func (r *Reader) CountForgotten(ctx context.Context, f SnapshotFilter) (int64, b
 // removed_at (messages still in their grace period, removed_at NULL, are
 // left out), and whether more follow.
 func (r *Reader) Removed(ctx context.Context, f SnapshotFilter, desc bool, n, offset int) ([]*ent.RemovedMessage, bool, error) {
+	return r.RemovedPage(ctx, f, removedmessage.FieldRemovedAt, Page{N: n, Desc: desc, Offset: offset})
+}
+
+// RemovedPage reads a page of the finalized removed message snapshots
+// (removed_at set) in (by, item_hash) order, by being
+// removedmessage.FieldRemovedAt or removedmessage.FieldTime (then a
+// cursor's A is the message time), and whether more follow.
+func (r *Reader) RemovedPage(ctx context.Context, f SnapshotFilter, by string, p Page) ([]*ent.RemovedMessage, bool, error) {
+	if by != removedmessage.FieldRemovedAt && by != removedmessage.FieldTime {
+		return nil, false, fmt.Errorf("removed snapshots are not ordered by %q", by)
+	}
+	where, order := p.Keyset(by, removedmessage.FieldID)
 	rows, err := r.client.RemovedMessage.Query().Where(removedmessage.RemovedAtNotNil()).Modify(func(s *sql.Selector) {
 		f.apply(s, removedmessage.FieldRemovedAt)
-		snapshotOrder(s, removedmessage.FieldRemovedAt, desc, n, offset)
+		where(s)
+		order(s)
 	}).All(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	rows, more := Trim(Page{N: n}, rows)
+	rows, more := Trim(p, rows)
 	return rows, more, nil
 }
 

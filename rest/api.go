@@ -26,6 +26,7 @@ import (
 
 	"github.com/alephql/alephql/cache"
 	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
@@ -126,6 +127,7 @@ type API struct {
 	cache   *cache.Store // nil: no answer cache
 	log     *slog.Logger
 	feeds   atomic.Int64
+	hub     *live.Hub // nil: the websocket feed answers 503
 }
 
 // New returns the API over reader. submitter and sub may be nil.

@@ -19,7 +19,7 @@ import (
 	"github.com/alephql/alephql/ent/aggregate"
 	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/events"
-	"github.com/alephql/alephql/graph"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/processor/demo"
 	"github.com/alephql/alephql/rest"
 )
@@ -48,20 +48,20 @@ func cacheBackends() map[string]func(t *testing.T) cache.Cache {
 // changes made by other nodes).
 type cachedNode struct {
 	*node
-	hub *graph.Hub
+	hub *live.Hub
 }
 
 func newCachedNode(t *testing.T, db *database.DB, c cache.Cache) *cachedNode {
 	t.Helper()
 	bus := events.NewLocal(0)
-	hub, err := graph.NewHub(graph.HubConfig{PollInterval: 50 * time.Millisecond}, db.Client, bus, dbtest.Logger())
+	hub, err := live.NewHub(live.Config{PollInterval: 50 * time.Millisecond}, db.Client, bus, dbtest.Logger())
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx) }()
 	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 	<-hub.Ready()
-	store, err := hub.CacheStore(c, nil, dbtest.Logger())
+	store, err := hub.CacheStore(c, 5*time.Minute, nil, dbtest.Logger())
 	require.NoError(t, err)
 	return &cachedNode{node: newNodeOn(t, db, bus, rest.Config{}, rest.WithCache(store)), hub: hub}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/demo"
 	"github.com/alephql/alephql/processor/errcode"
@@ -70,7 +71,12 @@ func newNodeOn(t *testing.T, db *database.DB, bus *events.Local, cfg rest.Config
 		}
 		return r.ItemHash, nil
 	})
-	api, err := rest.New(cfg, reader, sub, bus, log, opts...)
+	hub, err := live.NewHub(live.Config{}, db.Client, bus, log)
+	require.NoError(t, err)
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); _ = hub.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-hubDone })
+	api, err := rest.New(cfg, reader, sub, bus, log, append([]rest.Option{rest.WithHub(hub)}, opts...)...)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	for p, h := range api.Routes() {

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/events"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
 )
 
@@ -19,14 +19,14 @@ import (
 const (
 	// wsMaxHistory bounds history (the reference node: 0 <= history < 200).
 	wsMaxHistory = 199
-	// wsBatch is the number of outbox events read at once.
-	wsBatch = 500
-	// wsPoll is how often a feed reads the outbox without a bus event
-	// (events are notifications: one lost must only delay the feed).
-	wsPoll = time.Second
 	// wsWriteTimeout cuts a client that does not read.
 	wsWriteTimeout = 10 * time.Second
 )
+
+// WithHub serves /api/ws0/messages from h, the live hub the GraphQL
+// subscriptions share (it must be running). Without one the feed answers
+// 503.
+func WithHub(h *live.Hub) Option { return func(a *API) { a.hub = h } }
 
 // wsFrame is a live frame: a list-format message and the outbox
 // position to resume after (the "after" parameter).
@@ -40,9 +40,13 @@ type wsFrame struct {
 // every message processed afterwards that matches, with no gap between
 // history and live. Each live frame carries event_seq; a client that
 // reconnects with after=<event_seq> gets every matching message processed
-// since, with no history. Live messages are matched by the same SQL as
-// messages.json (read.Reader.Messages restricted to the new hashes).
+// since, with no history. Live messages come from the live hub, matched
+// by the hub against the same read.MessageFilter messages.json queries
+// with, as GraphQL subscriptions are.
 func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
+	if a.hub == nil {
+		return errorf(http.StatusServiceUnavailable, "the live feed is not enabled on this node")
+	}
 	q, err := a.parseMessageList(r)
 	if err != nil {
 		return err
@@ -57,12 +61,6 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 		return p.err
 	}
 	ctx := r.Context()
-	var sub *events.Subscription
-	if a.events != nil {
-		if sub, err = a.events.Subscribe(ctx); err != nil {
-			sub = nil // polling carries the feed
-		}
-	}
 	// The position is read before the history, a little behind the end
 	// (read.SettledOutboxEnd): a message processed in between, or whose
 	// transaction was still committing, is read live; one already in the
@@ -96,7 +94,7 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 	a.metrics.feedOpened(1)
 	defer a.metrics.feedOpened(-1)
 	ctx = c.CloseRead(ctx) // client frames are ignored; a close ends ctx
-	err = a.feed(ctx, c, q, history, after == nil, seq, end, sub)
+	err = a.feed(ctx, c, q, history, after == nil, seq, end)
 	switch {
 	case err == nil, ctx.Err() != nil:
 		c.Close(websocket.StatusNormalClosure, "")
@@ -111,12 +109,12 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// feed writes the history, then live messages after seq until ctx ends.
-// Events up to end were committed, or committing, when the history was
-// read: their messages are sent unless the history has them or, when the
-// history was full, they sort before its oldest message (the history
-// left them out).
-func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, history int, withHistory bool, seq, end int64, sub *events.Subscription) error {
+// feed writes the history, then the messages processed after seq that
+// match, from a hub stream, until ctx ends. Events up to end were
+// committed, or committing, when the history was read: their messages
+// are sent unless the history has them or, when the history was full,
+// they sort before its oldest message (the history left them out).
+func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, history int, withHistory bool, seq, end int64) error {
 	sent := map[string]bool{}
 	var oldest *time.Time // set when the history was full
 	write := func(m messageItem, seq int64) error {
@@ -128,6 +126,8 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 		defer cancel()
 		return c.Write(wctx, websocket.MessageText, b)
 	}
+	filter := q.filter
+	st := a.hub.NewStream(ctx, &filter, &seq, nil)
 	if withHistory && history > 0 {
 		order := q.order
 		order.Desc = true
@@ -150,102 +150,27 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 			}
 		}
 	}
-	var evs <-chan events.Event
-	if sub != nil {
-		evs = sub.C
-	}
-	tick := time.NewTicker(wsPoll)
-	defer tick.Stop()
 	for {
-		for {
-			skip := func(m *ent.Message, at int64) bool {
-				return at <= end && (sent[m.ID] || (oldest != nil && m.Time.Before(*oldest)))
-			}
-			n, last, err := a.feedBatch(ctx, q, seq, skip, write)
-			if err != nil {
-				return err
-			}
-			seq = last
-			if n < wsBatch {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case _, ok := <-evs:
-			if !ok {
-				evs = nil
-			}
-		case <-tick.C:
-		}
-	}
-}
-
-// feedBatch sends the matching messages processed in the next outbox
-// events after seq; it returns the number of events read and the new
-// position.
-func (a *API) feedBatch(ctx context.Context, q messageListQuery, seq int64, skip func(*ent.Message, int64) bool, write func(messageItem, int64) error) (int, int64, error) {
-	evs, err := a.reader.EventsAfter(ctx, seq, 0, wsBatch, read.DefaultGapGrace)
-	if err != nil || len(evs) == 0 {
-		return 0, seq, err
-	}
-	var hashes []string
-	at := map[string]int64{}
-	for _, e := range evs {
-		if events.Kind(e.Kind) == events.Processed && at[e.ItemHash] == 0 {
-			hashes = append(hashes, e.ItemHash)
-			at[e.ItemHash] = e.ID
-		}
-	}
-	last := evs[len(evs)-1].ID
-	if len(hashes) == 0 {
-		return len(evs), last, nil
-	}
-	f := q.filter
-	if len(f.Hashes) > 0 {
-		keep := map[string]bool{}
-		for _, h := range f.Hashes {
-			keep[h] = true
-		}
-		var both []string
-		for _, h := range hashes {
-			if keep[h] {
-				both = append(both, h)
-			}
-		}
-		hashes = both
-	}
-	var rows []*ent.Message
-	if len(hashes) > 0 {
-		f.Hashes = hashes
-		rows, _, err = a.reader.Messages(ctx, read.MessageQuery{Filter: f, Order: read.MessageOrder{}, N: len(hashes), Columns: messageColumns(q.format)})
+		e, ok, err := st.Next(ctx)
 		if err != nil {
-			return 0, seq, err
+			return err
 		}
-	}
-	keep := rows[:0]
-	for _, m := range rows {
-		if !skip(m, at[m.ID]) {
-			keep = append(keep, m)
-		}
-	}
-	items, err := a.messageItems(ctx, keep, q.format, true)
-	if err != nil {
-		return 0, seq, err
-	}
-	byHash := map[string]messageItem{}
-	for _, it := range items {
-		byHash[it.ItemHash] = it
-	}
-	for _, h := range hashes { // outbox order
-		it, ok := byHash[h]
 		if !ok {
+			return ctx.Err()
+		}
+		m := e.Message
+		if e.Ev.Kind != events.Processed || m == nil {
 			continue
 		}
-		if err := write(it, at[h]); err != nil {
-			return 0, seq, err
+		if e.Ev.Seq <= end && (sent[m.ID] || (oldest != nil && m.Time.Before(*oldest))) {
+			continue
+		}
+		items, err := a.messageItems(ctx, []*ent.Message{m}, q.format, true)
+		if err != nil {
+			return err
+		}
+		if err := write(items[0], e.Ev.Seq); err != nil {
+			return err
 		}
 	}
-	return len(evs), last, nil
 }

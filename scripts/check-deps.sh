@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-deps.sh: enforce the import rules that keep data flowing one way:
-# sources (indexer) -> processor -> ent -> graph, with chains and ipfs as
-# leaves and cmd as the only place that wires everything.
+# sources (indexer) -> processor -> ent -> read -> live -> graph|rest ->
+# server, with chains and ipfs as leaves and cmd as the only place that
+# wires everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -30,7 +31,7 @@ rule() {
 rule 'chains/...'    indexer processor ent graph database server ipfs cmd
 rule 'ipfs/...'      indexer processor ent graph database server chains cmd
 rule 'indexer/...'   processor ent graph database server cmd
-rule 'processor/...' graph server cmd
+rule 'processor/...' graph live server cmd
 rule 'ent/...'       chains ipfs indexer processor graph database server cmd
 rule 'database/...'  chains ipfs indexer processor graph server cmd
 rule 'graph/...'     chains ipfs indexer processor server cmd
@@ -40,7 +41,8 @@ rule 'server/...'    chains ipfs indexer processor ent graph database cmd
 rule 'webui/...'      chains ipfs indexer processor ent graph database server read rest events cmd
 rule 'rest/apidocs/...' chains ipfs indexer processor ent graph database server read events cmd
 rule 'rest/storage/...' chains ipfs indexer processor graph server cmd
-rule 'read/...'      chains ipfs indexer processor graph rest server cmd
+rule 'read/...'      chains ipfs indexer processor graph rest live server cmd
+rule 'live/...'      chains ipfs indexer processor graph rest server cmd
 rule 'rest/...'      chains ipfs indexer processor graph server cmd
 [ $fail -eq 0 ] && echo "import rules hold"
 exit $fail

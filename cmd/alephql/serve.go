@@ -23,6 +23,7 @@ import (
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/graph"
 	"github.com/alephql/alephql/graph/graphiql"
+	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/processor"
 	"github.com/alephql/alephql/processor/handler"
 	"github.com/alephql/alephql/read"
@@ -191,7 +192,12 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	hub, err := graph.NewHub(graph.HubConfig{CacheTTL: rowCacheTTL}, db.Client, bus, log)
+	// One live hub serves the GraphQL subscriptions and the REST feed.
+	liveHub, err := live.NewHub(live.Config{}, db.Client, bus, log)
+	if err != nil {
+		return err
+	}
+	hub, err := graph.WrapHub(liveHub, rowCacheTTL)
 	if err != nil {
 		return err
 	}
@@ -261,7 +267,7 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	restOpts := []rest.Option{rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics)}
+	restOpts := []rest.Option{rest.WithPricer(restPricer{db.Client, handler.DefaultConfig()}), rest.WithMetrics(restMetrics), rest.WithHub(liveHub)}
 	if f.answerCache {
 		restOpts = append(restOpts, rest.WithCache(cacheStore))
 	}

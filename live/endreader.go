@@ -1,4 +1,4 @@
-package cache
+package live
 
 import (
 	"context"
@@ -29,6 +29,7 @@ type endRead struct {
 	waiting int // requests sharing it (guarded by EndReader.mu)
 }
 
+// NewEndReader returns an EndReader sharing the reads of read.
 func NewEndReader(read func(context.Context) (int64, error)) *EndReader {
 	return &EndReader{read: read, timeout: 5 * time.Second}
 }

@@ -1,4 +1,4 @@
-package graph
+package live
 
 import (
 	"context"
@@ -13,17 +13,17 @@ import (
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/events"
-	"github.com/alephql/alephql/graph/model"
+	"github.com/alephql/alephql/read"
 )
 
 // TestRecentEventsWindow: the window answers for every position at or
 // above its floor, with the events after it up to a bound and a limit,
 // and refuses older positions once the oldest events are dropped.
 func TestRecentEventsWindow(t *testing.T) {
-	seqs := func(evs []*hubEvent) []int64 {
+	seqs := func(evs []*Event) []int64 {
 		out := []int64{}
 		for _, e := range evs {
-			out = append(out, e.ev.Seq)
+			out = append(out, e.Ev.Seq)
 		}
 		return out
 	}
@@ -38,7 +38,7 @@ func TestRecentEventsWindow(t *testing.T) {
 	// Ids with a hole (13 was never dispatched): positions inside the
 	// hole answer what follows it.
 	for _, seq := range []int64{11, 12, 14, 15} {
-		r.add(&hubEvent{ev: events.Event{Seq: seq}})
+		r.add(&Event{Ev: events.Event{Seq: seq}})
 	}
 	tests := []struct {
 		after, upTo int64
@@ -66,7 +66,7 @@ func TestRecentEventsWindow(t *testing.T) {
 	// Past max the oldest go and the floor rises to the last one dropped;
 	// compaction keeps the order.
 	for seq := int64(16); seq <= 30; seq++ {
-		r.add(&hubEvent{ev: events.Event{Seq: seq}})
+		r.add(&Event{Ev: events.Event{Seq: seq}})
 	}
 	require.Equal(t, int64(26), r.floor)
 	_, ok = r.after(25, 30, 100)
@@ -78,8 +78,8 @@ func TestRecentEventsWindow(t *testing.T) {
 
 	// The byte bound drops the oldest too: three events of 1 KiB of
 	// content cost 3 KiB each (content twice, and 1 KiB for the rest).
-	big := func(seq int64) *hubEvent {
-		return &hubEvent{ev: events.Event{Seq: seq}, msg: &ent.Message{Content: make([]byte, 1024)}}
+	big := func(seq int64) *Event {
+		return &Event{Ev: events.Event{Seq: seq}, Message: &ent.Message{Content: make([]byte, 1024)}}
 	}
 	sized := recentEvents{max: 100, maxBytes: 7 << 10}
 	sized.reset(0)
@@ -94,7 +94,7 @@ func TestRecentEventsWindow(t *testing.T) {
 
 	none := recentEvents{}
 	none.reset(5)
-	none.add(&hubEvent{ev: events.Event{Seq: 6}})
+	none.add(&Event{Ev: events.Event{Seq: 6}})
 	_, ok = none.after(5, 6, 100)
 	require.False(t, ok, "a hub keeping no events replays from the outbox")
 	_, ok = none.after(6, 6, 100)
@@ -111,7 +111,7 @@ func TestReplayFromMemoryMatchesOutbox(t *testing.T) {
 		ctx := t.Context()
 		bus := events.NewLocal(256)
 		start := func(recent int) *Hub {
-			h, err := NewHub(HubConfig{RecentEvents: recent, ReplayBatch: 3, PollInterval: time.Hour}, db.Client, bus, dbtest.Logger())
+			h, err := NewHub(Config{RecentEvents: recent, ReplayBatch: 3, PollInterval: time.Hour}, db.Client, bus, dbtest.Logger())
 			require.NoError(t, err)
 			hctx, stop := context.WithCancel(ctx)
 			done := make(chan error, 1)
@@ -153,18 +153,16 @@ func TestReplayFromMemoryMatchesOutbox(t *testing.T) {
 		replay := func(h *Hub, after int64) []string {
 			sctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			st := h.newStream(sctx, &model.MessageFilter{Channels: []string{"A"}}, &after)
-			st.notify = func() {}
+			st := h.NewStream(sctx, &read.MessageFilter{Channels: []string{"A"}}, &after, func() {})
 			var out []string
 			for {
-				e, ok, idle, err := st.poll(sctx)
+				e, ok, idle, err := st.Poll(sctx)
 				require.NoError(t, err)
 				require.True(t, ok)
 				if idle {
 					return out
 				}
-				typed := fmt.Sprintf("%T", e.item().ev)
-				out = append(out, fmt.Sprintf("%d %s %s", e.ev.Seq, typed, e.msg.ID[60:]))
+				out = append(out, fmt.Sprintf("%d %s %s", e.Ev.Seq, e.Ev.Kind, e.Message.ID[60:]))
 			}
 		}
 		first := last - 11
@@ -173,7 +171,7 @@ func TestReplayFromMemoryMatchesOutbox(t *testing.T) {
 		}
 		got := replay(mem, last-5)
 		require.Len(t, got, 3, "channel A among the last five events")
-		require.Contains(t, got[0], "*model.MessageConfirmed")
+		require.Contains(t, got[0], " "+string(events.Confirmed)+" ")
 
 		ms, ds := mem.Stats(), disk.Stats()
 		require.Positive(t, ms.ReplaysFromMemory, "recent positions replay from memory")
@@ -185,17 +183,16 @@ func TestReplayFromMemoryMatchesOutbox(t *testing.T) {
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		after := last - 1
-		st := mem.newStream(sctx, nil, &after)
-		st.notify = func() {}
-		e, ok, idle, err := st.poll(sctx)
+		st := mem.NewStream(sctx, nil, &after, func() {})
+		e, ok, idle, err := st.Poll(sctx)
 		require.NoError(t, err)
 		require.True(t, ok && !idle)
-		require.NotNil(t, e.shared, "the event the hub dispatched")
+		require.True(t, e.Live(), "the event the hub dispatched")
 		var dispatched *ent.Message
 		mem.mu.Lock()
 		w := mem.recent.evs[mem.recent.start:]
-		dispatched = w[len(w)-1].msg
+		dispatched = w[len(w)-1].Message
 		mem.mu.Unlock()
-		require.Same(t, dispatched, e.msg)
+		require.Same(t, dispatched, e.Message)
 	})
 }
