@@ -16,6 +16,7 @@ import (
 	"github.com/alephql/alephql/ent/pendingmessage"
 	"github.com/alephql/alephql/ent/pendingtx"
 	"github.com/alephql/alephql/indexer"
+	"github.com/alephql/alephql/processor/handler"
 )
 
 // chainBatchSize is how many messages of a chain transaction one intake
@@ -394,6 +395,10 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 // processed message.
 func (p *Processor) attachPending(ctx context.Context, txHash string, hashes []string) error {
 	err := p.withTx(ctx, func(tx *ent.Tx) error {
+		// It may confirm processed messages: their rows are updated.
+		if err := handler.LockAgainstForget(ctx, tx, p.db.Dialect); err != nil {
+			return err
+		}
 		_, err := tx.PendingMessage.Update().
 			Where(pendingmessage.ItemHashIn(hashes...), pendingmessage.TxHashIsNil()).
 			SetTxHash(txHash).Save(ctx)

@@ -360,9 +360,14 @@ func (p *Processor) claim(ctx context.Context, ids []int, limit int) (*claimed, 
 // apply applies a claimed batch and ends its transaction. It returns the
 // rows settled, and on errAbort the claimed ids (the transaction is then
 // rolled back).
-func (p *Processor) apply(ctx context.Context, c *claimed) (int, []int, error) {
+func (p *Processor) apply(ctx context.Context, c *claimed) (_ int, _ []int, err error) {
 	tx, rows, now := c.tx, c.rows, c.now
-	defer func() { _ = tx.Rollback() }()
+	defer func() {
+		_ = tx.Rollback()
+		if err != nil {
+			p.metrics.failed("process", err, false)
+		}
+	}()
 	claimed := make([]int, len(rows))
 	for i, r := range rows {
 		claimed[i] = r.ID
@@ -386,6 +391,11 @@ func (p *Processor) apply(ctx context.Context, c *claimed) (int, []int, error) {
 	statuses, err := p.statuses(ctx, tx, hashes)
 	if err != nil {
 		return 0, nil, err
+	}
+	// Every advisory lock the batch's handlers will take, sorted, before
+	// its first write (handler/lockkeys.go).
+	if err := handler.LockBatch(ctx, tx, p.db.Dialect, p.handlers, c.msgs); err != nil {
+		return 0, nil, fmt.Errorf("processor: lock batch: %w", err)
 	}
 	for i, r := range rows {
 		if err := p.applyOne(ctx, tx, b, r, c.msgs[i], c.errs[i], existing, statuses); err != nil {
