@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent"
@@ -20,21 +20,9 @@ import (
 	"github.com/alephql/alephql/processor"
 )
 
-// archiveStore serves sync archives by CID to an Expander.
-type archiveStore map[string][]byte
-
-// Get implements indexer.ArchiveFetcher.
-func (s archiveStore) Get(_ context.Context, cid string, _ int64) ([]byte, error) {
-	b, ok := s[cid]
-	if !ok {
-		return nil, fmt.Errorf("archive %s: not found", cid)
-	}
-	return b, nil
-}
-
 // TestParallelArchivesNeverDeadlock: overlapping sync archives (each
 // shares messages with the next, and all touch the same counters,
-// aggregates and amended posts) expanded eight at a time through the
+// aggregates and amended posts) submitted eight at a time through the
 // import path, while the process stage drains what they queue, on
 // PostgreSQL: no transaction meets a deadlock, no direct batch falls back
 // to the queue, no message is processed twice, and the end state is the
@@ -64,15 +52,10 @@ func TestParallelArchivesNeverDeadlock(t *testing.T) {
 	require.NoError(t, err)
 	p, err := processor.New(processor.Config{}, processor.Deps{DB: db, Log: dbtest.Logger(), Metrics: metrics})
 	require.NoError(t, err)
-	store := archiveStore{}
 	var txs []indexer.ChainTx
 	per := n / archives
 	for k := range archives {
-		part := raws[k*per : min((k+1)*per+overlap, n)]
-		archive := []byte(`{"protocol":"aleph","version":1,"content":{"messages":[` + string(bytes.Join(part, []byte(","))) + `]}}`)
-		cid := fmt.Sprintf("Qm%044d", k)
-		store[cid] = archive
-		content, _ := json.Marshal(cid)
+		content, _ := json.Marshal(fmt.Sprintf("Qm%044d", k))
 		txs = append(txs, indexer.ChainTx{Hash: fmt.Sprintf("0x%064x", k), Chain: "ETH", Height: int64(100 + k),
 			Time: time.Unix(1_700_100_000+int64(k), 0), Publisher: "0xpub", Protocol: indexer.ProtocolOffchain,
 			Version: 1, Content: content})
@@ -80,27 +63,40 @@ func TestParallelArchivesNeverDeadlock(t *testing.T) {
 	ctx := t.Context()
 	require.NoError(t, p.CommitChainBatch(ctx, indexer.ChainBatch{Chain: "ETH", Kind: indexer.KindSync,
 		Cursor: indexer.Cursor{Height: 200, Hash: "0xhead"}, Txs: txs}))
-	x, err := indexer.NewExpander(indexer.ExpanderConfig{Parallel: 8, Batch: archives, Poll: 20 * time.Millisecond,
-		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
-		indexer.ExpanderDeps{Sink: p, Fetcher: store, Log: dbtest.Logger()})
-	require.NoError(t, err)
-
+	// Eight archives at a time, each submitted as the expander does
+	// (again while some of its messages wait for a copy pending from
+	// another archive), beside the process stage.
 	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{p.Run, x.Run} {
-		wg.Add(1)
-		go func() { defer wg.Done(); require.NoError(t, run(runCtx)) }()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for k, tx := range txs {
+		g.Go(func() error {
+			var msgs []json.RawMessage
+			for _, raw := range raws[k*per : min((k+1)*per+overlap, n)] {
+				msgs = append(msgs, raw)
+			}
+			for {
+				res, err := p.SubmitTxMessages(gctx, tx.Hash, indexer.TxMessages{Messages: msgs})
+				if err != nil || res.Waiting == 0 {
+					return err
+				}
+				select {
+				case <-gctx.Done():
+					return gctx.Err()
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		})
 	}
+	require.NoError(t, g.Wait())
 	require.Eventually(t, func() bool {
-		due, err := p.DuePendingTxs(ctx, time.Now().Add(time.Hour), 1)
-		if err != nil || len(due) > 0 {
-			return false
-		}
 		left, err := p.Pending(ctx)
 		return err == nil && left == 0
 	}, 180*time.Second, 50*time.Millisecond)
 	cancel()
-	wg.Wait()
+	require.NoError(t, <-done)
 
 	require.Zero(t, metricSum(t, reg, "alephql_processor_deadlocks_total"), "deadlocks")
 	require.Zero(t, metricSum(t, reg, "alephql_processor_direct_fallbacks_total"), "direct fallbacks")

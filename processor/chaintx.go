@@ -311,19 +311,45 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 	}
 	h := txHash
 	var waiting []string
-	for i := 0; i < len(msgs.Messages); i += chainBatchSize {
-		part := msgs.Messages[i:min(i+chainBatchSize, len(msgs.Messages))]
-		ins := make([]Input, len(part))
-		for j, raw := range part {
-			ins[j] = Input{Raw: raw, Origin: OriginOnchain, TxHash: &h, NoSignature: msgs.NoSignature}
+	// The import path (Import): the next batch is decoded and its
+	// signatures checked while the current one is written; inline POSTs
+	// and AGGREGATEs are applied at intake (direct.go), with their
+	// confirmations.
+	type prepared struct {
+		items []intakeItem
+		err   error
+	}
+	ready := make(chan prepared, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		for range ready { // wait for the preparing goroutine
 		}
-		// The import path: inline POSTs and AGGREGATEs are applied at
-		// intake (direct.go), with their confirmations.
-		items, err := p.prepare(ins, true)
-		if err != nil {
-			return res, fmt.Errorf("processor: submit tx messages: %w", err)
+	}()
+	go func() {
+		defer close(ready)
+		for i := 0; i < len(msgs.Messages) && pctx.Err() == nil; i += chainBatchSize {
+			part := msgs.Messages[i:min(i+chainBatchSize, len(msgs.Messages))]
+			ins := make([]Input, len(part))
+			for j, raw := range part {
+				ins[j] = Input{Raw: raw, Origin: OriginOnchain, TxHash: &h, NoSignature: msgs.NoSignature}
+			}
+			items, err := p.prepare(ins, true)
+			select {
+			case ready <- prepared{items, err}:
+			case <-pctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		out, err := p.submitItems(ctx, items)
+	}()
+	for pr := range ready {
+		if pr.err != nil {
+			return res, fmt.Errorf("processor: submit tx messages: %w", pr.err)
+		}
+		out, err := p.submitItems(ctx, pr.items)
 		if err != nil {
 			return res, fmt.Errorf("processor: submit tx messages: %w", err)
 		}
