@@ -94,7 +94,7 @@ func TestParallelArchivesNeverDeadlock(t *testing.T) {
 	require.Eventually(t, func() bool {
 		left, err := p.Pending(ctx)
 		return err == nil && left == 0
-	}, 180*time.Second, 50*time.Millisecond)
+	}, 300*time.Second, 50*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 
@@ -133,7 +133,7 @@ func drainRun(t *testing.T, p *processor.Processor) {
 	require.Eventually(t, func() bool {
 		left, err := p.Pending(t.Context())
 		return err == nil && left == 0
-	}, 120*time.Second, 50*time.Millisecond)
+	}, 300*time.Second, 50*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 }
