@@ -224,8 +224,16 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 				return err
 			}
 		}
-		if err := p.lockIntake(ctx, tx, items, statuses, direct); err != nil {
+		locked, err := p.lockIntake(ctx, tx, items, statuses, direct)
+		if err != nil {
 			return err
+		}
+		if locked {
+			// A FORGET may have removed a message since its status was
+			// read: read them again under the forget lock.
+			if statuses, err = p.statuses(ctx, tx, hashes); err != nil {
+				return err
+			}
 		}
 		now := p.now().UTC()
 		var pend []*ent.PendingMessageCreate
@@ -289,10 +297,11 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 // lockIntake takes, before the intake transaction's first write, the
 // advisory locks it may need (handler/lockkeys.go): the forget lock
 // shared when it confirms messages already processed (it updates their
-// rows), then the sorted keys of the messages it applies directly.
-func (p *Processor) lockIntake(ctx context.Context, tx *ent.Tx, items []intakeItem, st map[string]messagestatus.Status, direct bool) error {
+// rows; locked is then true, and the caller reads the statuses again),
+// then the sorted keys of the messages it applies directly.
+func (p *Processor) lockIntake(ctx context.Context, tx *ent.Tx, items []intakeItem, st map[string]messagestatus.Status, direct bool) (locked bool, err error) {
 	if p.db.Dialect != dialectPostgres {
-		return nil
+		return false, nil
 	}
 	for _, it := range items {
 		if it.m == nil || it.in.TxHash == nil {
@@ -300,13 +309,14 @@ func (p *Processor) lockIntake(ctx context.Context, tx *ent.Tx, items []intakeIt
 		}
 		if s := st[it.m.ItemHash]; s == messagestatus.StatusProcessed || s == messagestatus.StatusRemoving {
 			if err := handler.LockAgainstForget(ctx, tx, p.db.Dialect); err != nil {
-				return fmt.Errorf("lock intake: %w", err)
+				return false, fmt.Errorf("lock intake: %w", err)
 			}
+			locked = true
 			break
 		}
 	}
 	if !direct {
-		return nil
+		return locked, nil
 	}
 	var ms []*message.Message
 	for _, it := range items {
@@ -315,9 +325,9 @@ func (p *Processor) lockIntake(ctx context.Context, tx *ent.Tx, items []intakeIt
 		}
 	}
 	if err := handler.LockBatch(ctx, tx, p.db.Dialect, p.handlers, ms); err != nil {
-		return fmt.Errorf("lock intake: %w", err)
+		return locked, fmt.Errorf("lock intake: %w", err)
 	}
-	return nil
+	return locked, nil
 }
 
 // insertQueued writes the new status rows and the pending rows of an

@@ -384,6 +384,11 @@ func (p *Processor) apply(ctx context.Context, c *claimed) (_ int, _ []int, err 
 	for _, r := range rows {
 		hashes = append(hashes, r.ItemHash)
 	}
+	// Every advisory lock the batch's handlers will take, sorted, before
+	// its first write and its reads of existing rows (handler/lockkeys.go).
+	if err := handler.LockBatch(ctx, tx, p.db.Dialect, p.handlers, c.msgs); err != nil {
+		return 0, nil, fmt.Errorf("processor: lock batch: %w", err)
+	}
 	existing, err := p.existing(ctx, tx, hashes)
 	if err != nil {
 		return 0, nil, err
@@ -391,11 +396,6 @@ func (p *Processor) apply(ctx context.Context, c *claimed) (_ int, _ []int, err 
 	statuses, err := p.statuses(ctx, tx, hashes)
 	if err != nil {
 		return 0, nil, err
-	}
-	// Every advisory lock the batch's handlers will take, sorted, before
-	// its first write (handler/lockkeys.go).
-	if err := handler.LockBatch(ctx, tx, p.db.Dialect, p.handlers, c.msgs); err != nil {
-		return 0, nil, fmt.Errorf("processor: lock batch: %w", err)
 	}
 	for i, r := range rows {
 		if err := p.applyOne(ctx, tx, b, r, c.msgs[i], c.errs[i], existing, statuses); err != nil {
