@@ -46,7 +46,9 @@ func IPFSFetchError(err error) (final bool, reason string) {
 
 // ExpanderConfig configures an Expander.
 type ExpanderConfig struct {
-	// Parallel is how many transactions are expanded at once (default 8).
+	// Parallel is how many transactions' archives are fetched and
+	// parsed at once, ahead of their turn (default 8); their messages are
+	// submitted one transaction at a time, in order.
 	Parallel int
 	// Batch is how many due transactions one round reads (default 200).
 	Batch int
@@ -186,23 +188,93 @@ func (e *Expander) Run(ctx context.Context) error {
 // Step expands one round of due transactions and returns how many it
 // handled. A transaction's failure is recorded on it; the error is a
 // sink (database) failure.
+//
+// Archives are fetched and parsed up to Parallel at a time, ahead of
+// their turn, but their messages are submitted one transaction after the
+// other, in the order the transactions are due (chain order for first
+// attempts): the processor then sees the messages in the order an
+// import of the same archives would, so a message's dependencies (the
+// post it amends, the security aggregate that authorizes it) come first
+// and its batches are applied at intake, instead of racing other
+// archives' batches into the queue (what made catching up slower than
+// an import). At most Parallel fetched archives are held at once. A
+// retried transaction is submitted as soon as its archive is there, out
+// of order, so that an archive that cannot be fetched yet delays the
+// others only at its first attempt (FetchTimeout at most).
 func (e *Expander) Step(ctx context.Context) (int, error) {
 	due, err := e.deps.Sink.DuePendingTxs(ctx, e.deps.Now(), e.cfg.Batch)
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.cfg.Parallel)
-	for _, tx := range due {
-		g.Go(func() error { return e.expand(gctx, tx) })
+	type fetched struct {
+		msgs TxMessages
+		err  error
+		done chan struct{}
 	}
-	return len(due), g.Wait()
+	slots := make([]fetched, len(due))
+	for i := range slots {
+		slots[i].done = make(chan struct{})
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(gctx)
+	sem := make(chan struct{}, e.cfg.Parallel)
+	g.Go(func() error {
+		for i, tx := range due {
+			select {
+			case sem <- struct{}{}:
+			case <-gctx.Done():
+				return nil
+			}
+			g.Go(func() error {
+				msgs, err := e.messages(gctx, tx)
+				if tx.Retries > 0 {
+					// A retry (its archive was missing, or it waited for
+					// messages pending from elsewhere) keeps no place in
+					// the order: it must not hold the others up.
+					defer func() { <-sem }()
+					return e.expand(gctx, tx, msgs, err)
+				}
+				slots[i].msgs, slots[i].err = msgs, err
+				close(slots[i].done)
+				return nil
+			})
+		}
+		return nil
+	})
+	var serr error
+	for i, tx := range due {
+		if tx.Retries > 0 {
+			continue
+		}
+		select {
+		case <-slots[i].done:
+		case <-gctx.Done(): // ctx ended, or a retried transaction's sink failed
+			serr = gctx.Err()
+		}
+		if serr != nil {
+			break
+		}
+		serr = e.expand(ctx, tx, slots[i].msgs, slots[i].err)
+		slots[i].msgs = TxMessages{} // let the archive go
+		<-sem
+		if serr != nil {
+			break
+		}
+	}
+	if serr != nil {
+		cancel()
+	}
+	if err := g.Wait(); err != nil {
+		serr = err
+	}
+	return len(due), serr
 }
 
-// expand handles one pending transaction.
-func (e *Expander) expand(ctx context.Context, tx PendingTx) error {
+// expand handles one pending transaction, given its messages or why it
+// has none.
+func (e *Expander) expand(ctx context.Context, tx PendingTx, msgs TxMessages, err error) error {
 	log := e.log.With("chain", tx.Chain, "tx", tx.Hash, "protocol", tx.Protocol)
-	msgs, err := e.messages(ctx, tx)
 	var retry *retryError
 	switch {
 	case errors.As(err, &retry):

@@ -16,6 +16,7 @@ import (
 	"github.com/alephql/alephql/ent/pendingmessage"
 	"github.com/alephql/alephql/ent/pendingtx"
 	"github.com/alephql/alephql/indexer"
+	"github.com/alephql/alephql/processor/handler"
 )
 
 // chainBatchSize is how many messages of a chain transaction one intake
@@ -310,19 +311,45 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 	}
 	h := txHash
 	var waiting []string
-	for i := 0; i < len(msgs.Messages); i += chainBatchSize {
-		part := msgs.Messages[i:min(i+chainBatchSize, len(msgs.Messages))]
-		ins := make([]Input, len(part))
-		for j, raw := range part {
-			ins[j] = Input{Raw: raw, Origin: OriginOnchain, TxHash: &h, NoSignature: msgs.NoSignature}
+	// The import path (Import): the next batch is decoded and its
+	// signatures checked while the current one is written; inline POSTs
+	// and AGGREGATEs are applied at intake (direct.go), with their
+	// confirmations.
+	type prepared struct {
+		items []intakeItem
+		err   error
+	}
+	ready := make(chan prepared, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		for range ready { // wait for the preparing goroutine
 		}
-		// The import path: inline POSTs and AGGREGATEs are applied at
-		// intake (direct.go), with their confirmations.
-		items, err := p.prepare(ins, true)
-		if err != nil {
-			return res, fmt.Errorf("processor: submit tx messages: %w", err)
+	}()
+	go func() {
+		defer close(ready)
+		for i := 0; i < len(msgs.Messages) && pctx.Err() == nil; i += chainBatchSize {
+			part := msgs.Messages[i:min(i+chainBatchSize, len(msgs.Messages))]
+			ins := make([]Input, len(part))
+			for j, raw := range part {
+				ins[j] = Input{Raw: raw, Origin: OriginOnchain, TxHash: &h, NoSignature: msgs.NoSignature}
+			}
+			items, err := p.prepare(ins, true)
+			select {
+			case ready <- prepared{items, err}:
+			case <-pctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		out, err := p.submitItems(ctx, items)
+	}()
+	for pr := range ready {
+		if pr.err != nil {
+			return res, fmt.Errorf("processor: submit tx messages: %w", pr.err)
+		}
+		out, err := p.submitItems(ctx, pr.items)
 		if err != nil {
 			return res, fmt.Errorf("processor: submit tx messages: %w", err)
 		}
@@ -394,6 +421,10 @@ func (p *Processor) SubmitTxMessages(ctx context.Context, txHash string, msgs in
 // processed message.
 func (p *Processor) attachPending(ctx context.Context, txHash string, hashes []string) error {
 	err := p.withTx(ctx, func(tx *ent.Tx) error {
+		// It may confirm processed messages: their rows are updated.
+		if err := handler.LockAgainstForget(ctx, tx, p.db.Dialect); err != nil {
+			return err
+		}
 		_, err := tx.PendingMessage.Update().
 			Where(pendingmessage.ItemHashIn(hashes...), pendingmessage.TxHashIsNil()).
 			SetTxHash(txHash).Save(ctx)

@@ -61,9 +61,15 @@ func (p *Processor) wakeDependents(ctx context.Context, tx *ent.Tx, b *batch) er
 
 // dependencyKeys returns what the processed messages among evs satisfy:
 // their item hashes, and for AGGREGATE messages their aggregate's key.
+// A forgotten message settles what waits for it too (an amend of a post
+// forgotten meanwhile is forgotten with it at its next try).
 func dependencyKeys(evs []events.Event) []string {
 	var keys []string
 	for _, e := range evs {
+		if e.Kind == events.Forgotten {
+			keys = append(keys, e.ItemHash)
+			continue
+		}
 		if e.Kind != events.Processed {
 			continue
 		}

@@ -1,6 +1,10 @@
 package processor
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
 
 // Errors of the processor.
 var (
@@ -13,3 +17,10 @@ var (
 	// applied one at a time.
 	errAbort = errors.New("processor: batch aborted")
 )
+
+// isDeadlock reports whether err is (or wraps) a PostgreSQL deadlock
+// (SQLSTATE 40P01).
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/alephql/alephql/ent/rejectedmessage"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/processor/errcode"
+	"github.com/alephql/alephql/processor/handler"
 	"github.com/alephql/alephql/processor/message"
 )
 
@@ -173,8 +174,12 @@ func (p *Processor) prepare(ins []Input, direct bool) ([]intakeItem, error) {
 func (p *Processor) submitItems(ctx context.Context, items []intakeItem) ([]SubmitResult, error) {
 	res, err := p.submitTx(ctx, items, true)
 	if errors.Is(err, errAbort) {
+		p.metrics.failed("intake", err, true)
 		p.log.Warn("direct apply failed; queueing the batch", "err", err)
 		res, err = p.submitTx(ctx, items, false)
+	}
+	if err != nil {
+		p.metrics.failed("intake", err, false)
 	}
 	return res, err
 }
@@ -216,6 +221,17 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 		}
 		if direct {
 			if direct, err = p.directInOrder(ctx, tx, items); err != nil {
+				return err
+			}
+		}
+		locked, err := p.lockIntake(ctx, tx, items, statuses, direct)
+		if err != nil {
+			return err
+		}
+		if locked {
+			// A FORGET may have removed a message since its status was
+			// read: read them again under the forget lock.
+			if statuses, err = p.statuses(ctx, tx, hashes); err != nil {
 				return err
 			}
 		}
@@ -276,6 +292,42 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 		notify(p.wakeF)
 	}
 	return results, nil
+}
+
+// lockIntake takes, before the intake transaction's first write, the
+// advisory locks it may need (handler/lockkeys.go): the forget lock
+// shared when it confirms messages already processed (it updates their
+// rows; locked is then true, and the caller reads the statuses again),
+// then the sorted keys of the messages it applies directly.
+func (p *Processor) lockIntake(ctx context.Context, tx *ent.Tx, items []intakeItem, st map[string]messagestatus.Status, direct bool) (locked bool, err error) {
+	if p.db.Dialect != dialectPostgres {
+		return false, nil
+	}
+	for _, it := range items {
+		if it.m == nil || it.in.TxHash == nil {
+			continue
+		}
+		if s := st[it.m.ItemHash]; s == messagestatus.StatusProcessed || s == messagestatus.StatusRemoving {
+			if err := handler.LockAgainstForget(ctx, tx, p.db.Dialect); err != nil {
+				return false, fmt.Errorf("lock intake: %w", err)
+			}
+			locked = true
+			break
+		}
+	}
+	if !direct {
+		return locked, nil
+	}
+	var ms []*message.Message
+	for _, it := range items {
+		if it.direct && it.m != nil {
+			ms = append(ms, it.m)
+		}
+	}
+	if err := handler.LockBatch(ctx, tx, p.db.Dialect, p.handlers, ms); err != nil {
+		return locked, fmt.Errorf("lock intake: %w", err)
+	}
+	return locked, nil
 }
 
 // insertQueued writes the new status rows and the pending rows of an

@@ -29,12 +29,20 @@ import (
 //     latest published event (time() minus it is how long the processor
 //     has been idle or stuck);
 //   - alephql_processor_pending_messages: the queue's length, read at
-//     scrape time (see Processor.Metrics).
+//     scrape time (see Processor.Metrics);
+//   - alephql_processor_deadlocks_total{stage}: PostgreSQL deadlocks met
+//     by an intake transaction (stage intake) or a process-stage batch
+//     (stage process); the lock order makes them not happen, so any is a
+//     bug;
+//   - alephql_processor_direct_fallbacks_total: intake batches whose
+//     direct application failed and that were queued instead.
 //
 // A nil *Metrics counts nothing.
 type Metrics struct {
 	events     *prometheus.CounterVec
 	rejections *prometheus.CounterVec
+	deadlocks  *prometheus.CounterVec
+	fallbacks  prometheus.Counter
 	lastEvent  atomic.Int64 // unix nanoseconds
 }
 
@@ -49,6 +57,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "alephql", Subsystem: "processor", Name: "rejections_total",
 			Help: "Rejected messages by protocol error code.",
 		}, []string{"code"}),
+		deadlocks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "alephql", Subsystem: "processor", Name: "deadlocks_total",
+			Help: "PostgreSQL deadlocks met by intake transactions and process-stage batches.",
+		}, []string{"stage"}),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "alephql", Subsystem: "processor", Name: "direct_fallbacks_total",
+			Help: "Intake batches whose direct application failed and that were queued instead.",
+		}),
 	}
 	last := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "alephql", Subsystem: "processor", Name: "last_event_timestamp_seconds",
@@ -60,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 		return float64(ns) / 1e9
 	})
-	for _, c := range []prometheus.Collector{m.events, m.rejections, last} {
+	for _, c := range []prometheus.Collector{m.events, m.rejections, m.deadlocks, m.fallbacks, last} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -104,6 +120,21 @@ func (m *Metrics) observe(evs []events.Event) {
 		if old >= ns || m.lastEvent.CompareAndSwap(old, ns) {
 			return
 		}
+	}
+}
+
+// failed counts a failed intake or process transaction (stage intake or
+// process): a deadlock among its causes, and for an intake whose direct
+// application failed (fallback), the fallback.
+func (m *Metrics) failed(stage string, err error, fallback bool) {
+	if m == nil {
+		return
+	}
+	if isDeadlock(err) {
+		m.deadlocks.WithLabelValues(stage).Inc()
+	}
+	if fallback {
+		m.fallbacks.Inc()
 	}
 }
 

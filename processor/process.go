@@ -360,9 +360,14 @@ func (p *Processor) claim(ctx context.Context, ids []int, limit int) (*claimed, 
 // apply applies a claimed batch and ends its transaction. It returns the
 // rows settled, and on errAbort the claimed ids (the transaction is then
 // rolled back).
-func (p *Processor) apply(ctx context.Context, c *claimed) (int, []int, error) {
+func (p *Processor) apply(ctx context.Context, c *claimed) (_ int, _ []int, err error) {
 	tx, rows, now := c.tx, c.rows, c.now
-	defer func() { _ = tx.Rollback() }()
+	defer func() {
+		_ = tx.Rollback()
+		if err != nil {
+			p.metrics.failed("process", err, false)
+		}
+	}()
 	claimed := make([]int, len(rows))
 	for i, r := range rows {
 		claimed[i] = r.ID
@@ -378,6 +383,11 @@ func (p *Processor) apply(ctx context.Context, c *claimed) (int, []int, error) {
 	hashes := make([]string, 0, len(rows))
 	for _, r := range rows {
 		hashes = append(hashes, r.ItemHash)
+	}
+	// Every advisory lock the batch's handlers will take, sorted, before
+	// its first write and its reads of existing rows (handler/lockkeys.go).
+	if err := handler.LockBatch(ctx, tx, p.db.Dialect, p.handlers, c.msgs); err != nil {
+		return 0, nil, fmt.Errorf("processor: lock batch: %w", err)
 	}
 	existing, err := p.existing(ctx, tx, hashes)
 	if err != nil {
@@ -499,6 +509,10 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 		return p.fail(ctx, tx, b, r, errcode.Newf(errcode.InvalidFormat, "no handler for %s messages", m.Type))
 	}
 	if err := hd.CheckDependencies(ctx, tx, m); err != nil {
+		var fe *handler.ForgottenTargetError
+		if errors.As(err, &fe) {
+			return p.settleForgotten(ctx, tx, b, r, m, fe)
+		}
 		return p.failChecked(ctx, tx, b, r, err)
 	}
 	if err := hd.CheckPermissions(ctx, tx, m); err != nil {
@@ -527,6 +541,57 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 	if b.settled != nil {
 		b.settled[h] = messagestatus.StatusProcessed
 	}
+	return nil
+}
+
+// settleForgotten settles a message whose target a FORGET removed (an
+// amend of a forgotten post) as forgotten by the same FORGETs: the
+// forgotten_messages skeleton and status that a FORGET processed after it
+// would have left, and a Forgotten event. It is never processed, so no
+// counter changes.
+func (p *Processor) settleForgotten(ctx context.Context, tx *ent.Tx, b *batch, r *ent.PendingMessage, m *msg.Message, fe *handler.ForgottenTargetError) error {
+	h := r.ItemHash
+	by := fe.By
+	if len(by) == 0 {
+		by = []string{}
+	}
+	c := tx.ForgottenMessage.Create().
+		SetID(h).SetType(string(m.Type)).SetChain(string(m.Chain)).SetSender(m.Sender).
+		SetItemType(string(m.ItemType)).SetTime(r.Time).SetOwner(m.Owner()).
+		SetSize(int64(m.Content.Base().Size)).SetForgottenBy(by).SetForgottenAt(fe.At).
+		SetPaymentType("hold")
+	if m.Signature != "" {
+		c.SetSignature(m.Signature)
+	}
+	if s := m.PaymentType(); s != "" {
+		c.SetPaymentType(string(s))
+	}
+	if m.HasChannel {
+		c.SetChannel(m.Channel)
+	}
+	if err := c.OnConflictColumns("item_hash").DoNothing().Exec(ctx); err != nil && !isNoRows(err) {
+		return &abortError{id: r.ID, err: fmt.Errorf("insert forgotten message: %w", err)}
+	}
+	var err error
+	if b.direct != nil {
+		err = tx.MessageStatus.Create().SetID(h).SetStatus(messagestatus.StatusForgotten).
+			SetReceptionTime(b.now).SetUpdatedAt(b.now).Exec(ctx)
+	} else {
+		err = tx.MessageStatus.UpdateOneID(h).SetStatus(messagestatus.StatusForgotten).SetUpdatedAt(b.now).Exec(ctx)
+	}
+	if err != nil {
+		return &abortError{id: r.ID, err: fmt.Errorf("forgotten status: %w", err)}
+	}
+	ev := eventOf(m, events.Forgotten, b.now)
+	if len(by) > 0 {
+		ev.Related = by[0]
+	}
+	b.events = append(b.events, ev)
+	b.done = append(b.done, r.ID)
+	if b.settled != nil {
+		b.settled[h] = messagestatus.StatusForgotten
+	}
+	p.log.Debug("message forgotten with its target", "item_hash", h, "target", fe.Target)
 	return nil
 }
 

@@ -57,6 +57,7 @@ type Processor struct {
 	wakeF    chan struct{} // fetch stage
 	storage  handler.Storage
 	hcfg     handler.Config
+	metrics  *Metrics
 	// onRelease, for tests, is called when a prefetched batch is released
 	// because the batch before it failed (pipeline.go).
 	onRelease func(rows int)
@@ -97,7 +98,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		cfg: cfg, db: deps.DB, client: deps.DB.Client, events: deps.Events,
 		log: deps.Log.With("component", "processor"), now: deps.Now,
 		wake: make(chan struct{}, 1), wakeF: make(chan struct{}, 1),
-		storage: hd.Storage, hcfg: hd.Config,
+		storage: hd.Storage, hcfg: hd.Config, metrics: deps.Metrics,
 	}
 	if deps.Metrics != nil {
 		p.events = countingPublisher{next: deps.Events, m: deps.Metrics}

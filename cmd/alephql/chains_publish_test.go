@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,16 +22,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alephql/alephql/database/dbtest"
+	"github.com/alephql/alephql/ent"
+	"github.com/alephql/alephql/ent/messageconfirmation"
+	"github.com/alephql/alephql/ent/messageevent"
+	"github.com/alephql/alephql/ent/messagestatus"
+	"github.com/alephql/alephql/indexer"
 	"github.com/alephql/alephql/indexer/evm/alephsync"
+	"github.com/alephql/alephql/ipfs"
 	"github.com/alephql/alephql/processor/demo"
 )
 
 // TestTwoNodesOneChain: node A takes messages from clients (GraphQL
 // submit) and publishes archives on geth --dev; node B, configured only
 // with the same geth, contract and kubo, ends with the same processed
-// messages, statuses and confirmations — also when it is stopped in the
-// middle of its catch-up and restarted on the same database. Both
-// back-ends.
+// messages, statuses and confirmations — also when, running as a process
+// of its own, it is killed with SIGKILL in the middle of its catch-up (of
+// 3000 more messages in six archives) and restarted on the same database:
+// nothing processed twice, one confirmation per message, counters equal
+// to the rows. Both back-ends.
 func TestTwoNodesOneChain(t *testing.T) {
 	url := os.Getenv("ALEPHQL_TEST_ETH_RPC")
 	api := os.Getenv("ALEPHQL_TEST_IPFS")
@@ -77,10 +87,12 @@ func TestTwoNodesOneChain(t *testing.T) {
 			keyFile := filepath.Join(t.TempDir(), "eth.key")
 			require.NoError(t, os.WriteFile(keyFile, []byte(hex.EncodeToString(crypto.FromECDSA(key))), 0o600))
 
+			// The dev account emits bulk archives (below) beside A's publisher.
 			chainArgs := []string{"--log-level", "warn", "--ipfs-api", api, "--eth-rpc", url,
-				"--eth-contract", contract.Hex(), "--eth-emitters", pubAddr.Hex(),
+				"--eth-contract", contract.Hex(), "--eth-emitters", pubAddr.Hex() + "," + dev.Hex(),
 				"--eth-start-height", deployed.BlockNumber.String()}
-			baseA, stopA := startServe(t, append([]string{"--db", b.URL(t), "--data-dir", t.TempDir(),
+			dbA := b.URL(t)
+			baseA, stopA := startServe(t, append([]string{"--db", dbA, "--data-dir", t.TempDir(),
 				"--eth-publish-key", keyFile, "--eth-publish-interval", "200ms"}, chainArgs...)...)
 
 			acct, err := demo.NewAccount()
@@ -130,20 +142,77 @@ func TestTwoNodesOneChain(t *testing.T) {
 				return false
 			}, 120*time.Second, 10*time.Millisecond, "A confirms its publications: %v", stA)
 
-			// Node B: the chain only. Stopped as soon as it has something,
-			// then restarted on the same database.
+			// Bulk for B's catch-up, so that it can be killed in the
+			// middle: archives of posts (each later archive amending posts
+			// of the one before, never an amend) emitted by the dev account.
+			svc, err := ipfs.New(ipfs.Config{Dir: t.TempDir(), API: api}, nil, dbtest.Logger())
+			require.NoError(t, err)
+			const archives, perArchive = 6, 500
+			var bulk, prev []string
+			emit := alephsync.NewAlephSync()
+			for k := range archives {
+				var raws [][]byte
+				var cur []string
+				for i := range perArchive {
+					at := float64(1_700_000_000 + k*perArchive + i)
+					var raw []byte
+					var h string
+					if k > 0 && i%10 == 0 {
+						raw, h, err = acct.Amend(at, "TEST", prev[i+1], map[string]any{"k": k, "i": i})
+					} else {
+						raw, h, err = acct.Post(at, "TEST", "bulk", map[string]any{"k": k, "i": i}, "")
+					}
+					require.NoError(t, err)
+					raws, cur, bulk = append(raws, raw), append(cur, h), append(bulk, h)
+				}
+				prev = cur
+				archive := `{"protocol":"aleph","version":1,"content":{"messages":[` + string(bytes.Join(raws, []byte(","))) + `]}}`
+				cid, err := svc.Add(t.Context(), strings.NewReader(archive), ipfs.AddOptions{Pin: true})
+				require.NoError(t, err)
+				send(&contract, nil, emit.PackDoEmit(indexer.OnChainPayload(cid)))
+			}
+			dbClientA := dbtest.Open(t, dbA).Client
+			processed := func(c *ent.Client) int {
+				n := 0
+				for i := 0; i < len(bulk); i += 500 {
+					k, err := c.MessageStatus.Query().Where(messagestatus.IDIn(bulk[i:min(i+500, len(bulk))]...),
+						messagestatus.StatusEQ(messagestatus.StatusProcessed)).Count(t.Context())
+					require.NoError(t, err)
+					n += k
+				}
+				return n
+			}
+			require.Eventually(t, func() bool {
+				if processed(dbClientA) == len(bulk) {
+					return true
+				}
+				send(&dev, nil, nil) // padding until the archives are final
+				return false
+			}, 180*time.Second, 10*time.Millisecond, "A processes the bulk archives")
+
+			// Node B: the chain only, a process of its own, killed with
+			// SIGKILL in the middle of its catch-up, then restarted on the
+			// same database.
 			dbB, dirB := b.URL(t), t.TempDir()
 			argsB := append([]string{"--db", dbB, "--data-dir", dirB}, chainArgs...)
-			baseB, stopB := startServe(t, argsB...)
-			require.Eventually(t, func() bool { return len(state(baseB)) > 0 }, 60*time.Second, 5*time.Millisecond)
-			require.Equal(t, 0, stopB())
-			baseB, stopB = startServe(t, argsB...)
+			nodeB := startChild(t, argsB...)
+			dbClientB := dbtest.Open(t, dbB).Client
+			var atKill int
+			require.Eventually(t, func() bool { atKill = processed(dbClientB); return atKill > 0 },
+				120*time.Second, 2*time.Millisecond, "B starts catching up")
+			nodeB.kill(t)
+			atKill = processed(dbClientB)
+			t.Logf("B killed with %d of %d bulk messages processed", atKill, len(bulk))
+			require.Less(t, atKill, len(bulk), "B was killed before the end of its catch-up")
+			nodeB = startChild(t, argsB...)
+			baseB := nodeB.base
 			var stB map[string]string
 			require.Eventually(t, func() bool {
 				stB = state(baseB)
-				return allConfirmed(stB)
-			}, 60*time.Second, 50*time.Millisecond, "B catches up: %v", stB)
+				return allConfirmed(stB) && processed(dbClientB) == len(bulk)
+			}, 180*time.Second, 50*time.Millisecond, "B catches up: %v", stB)
 			require.Equal(t, stA, stB)
+			requireOnceEach(t, dbClientB)
 
 			// chainSources: each node's reader; only A publishes.
 			const srcQ = `{ chainSources { chain kind holdsLease cursorHeight safeHead lagBlocks lagSeconds pendingTxs lastError
@@ -192,8 +261,40 @@ func TestTwoNodesOneChain(t *testing.T) {
 			} {
 				require.Regexp(t, re, string(metrics))
 			}
-			require.Equal(t, 0, stopB())
+			require.NoError(t, nodeB.cmd.Process.Signal(syscall.SIGTERM))
+			require.NoError(t, nodeB.cmd.Wait())
 			require.Equal(t, 0, stopA())
 		})
 	}
+}
+
+// requireOnceEach checks a node's database after a kill and a restart:
+// no message processed twice (one processed event each), exactly one
+// confirmation per message (every message came from one transaction), and
+// the message counter equal to the messages table.
+func requireOnceEach(t *testing.T, c *ent.Client) {
+	t.Helper()
+	ctx := t.Context()
+	var rows []struct {
+		ItemHash string `json:"item_hash"`
+		Count    int    `json:"count"`
+	}
+	require.NoError(t, c.MessageEvent.Query().Where(messageevent.KindEQ("processed")).
+		GroupBy(messageevent.FieldItemHash).Aggregate(ent.Count()).Scan(ctx, &rows))
+	for _, r := range rows {
+		require.Equal(t, 1, r.Count, "%s processed %d times", r.ItemHash, r.Count)
+	}
+	msgs, err := c.Message.Query().Count(ctx)
+	require.NoError(t, err)
+	require.Len(t, rows, msgs, "one processed event per message")
+	rows = rows[:0]
+	require.NoError(t, c.MessageConfirmation.Query().
+		GroupBy(messageconfirmation.FieldItemHash).Aggregate(ent.Count()).Scan(ctx, &rows))
+	require.Len(t, rows, msgs, "every message confirmed")
+	for _, r := range rows {
+		require.Equal(t, 1, r.Count, "%s confirmed %d times", r.ItemHash, r.Count)
+	}
+	all, err := c.MessageCounter.Get(ctx, "*")
+	require.NoError(t, err)
+	require.EqualValues(t, msgs, all.Count, "message counter")
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type PublishClient interface {
 	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
 	PendingNonceAt(ctx context.Context, account common.Address) (uint64, error)
 	SuggestGasTipCap(ctx context.Context) (*big.Int, error)
+	FeeHistory(ctx context.Context, blockCount uint64, lastBlock *big.Int, rewardPercentiles []float64) (*ethereum.FeeHistory, error)
 	EstimateGas(ctx context.Context, msg ethereum.CallMsg) (uint64, error)
 	SendTransaction(ctx context.Context, tx *types.Transaction) error
 	TransactionReceipt(ctx context.Context, txHash common.Hash) (*types.Receipt, error)
@@ -81,6 +83,14 @@ type PublisherConfig struct {
 	MaxGasPrice *big.Int
 	// ReceiptPoll is the wait between receipt polls (default 1s).
 	ReceiptPoll time.Duration
+	// TipPercentile is the percentile of the priority fees paid in the
+	// last FeeHistoryBlocks blocks (eth_feeHistory) that the publisher
+	// offers as its tip: the median over those blocks of each block's
+	// percentile (default 50).
+	TipPercentile float64
+	// FeeHistoryBlocks is how many recent blocks the tip is read from
+	// (default 20).
+	FeeHistoryBlocks uint64
 }
 
 func (c PublisherConfig) withDefaults() PublisherConfig {
@@ -92,6 +102,12 @@ func (c PublisherConfig) withDefaults() PublisherConfig {
 	}
 	if c.ReceiptPoll == 0 {
 		c.ReceiptPoll = time.Second
+	}
+	if c.TipPercentile == 0 {
+		c.TipPercentile = 50
+	}
+	if c.FeeHistoryBlocks == 0 {
+		c.FeeHistoryBlocks = 20
 	}
 	return c
 }
@@ -110,6 +126,9 @@ func (c PublisherConfig) Validate() error {
 	}
 	if c.Interval < 0 || c.ReceiptPoll < 0 || c.MaxMessages < 0 {
 		errs = append(errs, errors.New("negative interval, receipt poll or max messages"))
+	}
+	if c.TipPercentile < 0 || c.TipPercentile > 100 {
+		errs = append(errs, errors.New("tip percentile outside [0, 100]"))
 	}
 	if c.MaxGasPrice != nil && c.MaxGasPrice.Sign() <= 0 {
 		errs = append(errs, errors.New("non-positive max gas price"))
@@ -347,8 +366,54 @@ func (p *Publisher) settle(ctx context.Context) error {
 	return nil
 }
 
+// tip is the priority fee to offer: the median, over the last
+// FeeHistoryBlocks blocks, of each block's TipPercentile-th percentile
+// of the tips it included (eth_feeHistory), what transactions like ours
+// actually paid. Blocks without transactions report 0 and are left out;
+// when none is left (an idle chain) or the node has no fee history, the
+// node's suggestion (eth_maxPriorityFeePerGas) is used.
+func (p *Publisher) tip(ctx context.Context) (*big.Int, error) {
+	h, err := p.deps.Client.FeeHistory(ctx, p.cfg.FeeHistoryBlocks, nil, []float64{p.cfg.TipPercentile})
+	if err == nil {
+		if t := medianTip(h); t != nil {
+			return t, nil
+		}
+	} else if ctx.Err() != nil {
+		return nil, fmt.Errorf("fee history: %w", err)
+	}
+	t, serr := p.deps.Client.SuggestGasTipCap(ctx)
+	if serr != nil {
+		return nil, fmt.Errorf("tip: %w", errors.Join(err, serr))
+	}
+	return t, nil
+}
+
+// medianTip is the median of the blocks' non-zero first reward
+// percentile, nil when there is none.
+func medianTip(h *ethereum.FeeHistory) *big.Int {
+	if h == nil {
+		return nil
+	}
+	var tips []*big.Int
+	for i, r := range h.Reward {
+		if len(r) == 0 || r[0] == nil || r[0].Sign() <= 0 {
+			continue
+		}
+		if i < len(h.GasUsedRatio) && h.GasUsedRatio[i] == 0 {
+			continue
+		}
+		tips = append(tips, r[0])
+	}
+	if len(tips) == 0 {
+		return nil
+	}
+	slices.SortFunc(tips, func(a, b *big.Int) int { return a.Cmp(b) })
+	return new(big.Int).Set(tips[len(tips)/2])
+}
+
 // buildTx signs a doEmit(payload) transaction with EIP-1559 fees: tip
-// from the node, maxFee = 2·baseFee + tip, refused above MaxGasPrice.
+// from the fee history (tip), maxFee = 2·baseFee + tip, refused above
+// MaxGasPrice.
 func (p *Publisher) buildTx(ctx context.Context, payload string) (*types.Transaction, error) {
 	data, err := p.abi.TryPackDoEmit(payload)
 	if err != nil {
@@ -365,9 +430,9 @@ func (p *Publisher) buildTx(ctx context.Context, payload string) (*types.Transac
 	if head.BaseFee == nil {
 		return nil, errors.New("chain has no base fee (pre-London)")
 	}
-	tip, err := p.deps.Client.SuggestGasTipCap(ctx)
+	tip, err := p.tip(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("tip: %w", err)
+		return nil, err
 	}
 	maxFee := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
 	if p.cfg.MaxGasPrice != nil && maxFee.Cmp(p.cfg.MaxGasPrice) > 0 {

@@ -1,6 +1,9 @@
 package handler
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Storage errors. Implementations of Storage wrap one of these (package
 // ipfs maps its own sentinels to them), so that the pipeline can tell a
@@ -16,3 +19,23 @@ var (
 
 // ErrNoStorage is returned by NoStorage.
 var ErrNoStorage = errors.New("no storage configured")
+
+// ForgottenTargetError is returned by a check when the message depends on
+// a message that a FORGET removed: an amend of a forgotten post. The
+// protocol forgets an amend with its original, so the pipeline settles
+// such a message as forgotten by the same FORGETs, at once, instead of
+// retrying it until it is rejected (which is what the reference node does
+// when the FORGET came first; a bulk import in time order forgets it).
+type ForgottenTargetError struct {
+	// Target is the forgotten message depended on.
+	Target string
+	// By are the FORGET messages that removed Target.
+	By []string
+	// At is when Target was forgotten (its first FORGET's time).
+	At time.Time
+}
+
+// Error implements error.
+func (e *ForgottenTargetError) Error() string {
+	return "target " + e.Target + " is forgotten"
+}

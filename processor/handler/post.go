@@ -53,7 +53,7 @@ func (h *Post) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.Mes
 	}
 	orig, err := tx.Post.Get(ctx, c.Ref)
 	if ent.IsNotFound(err) {
-		return errcode.Newf(errcode.PostAmendTargetNotFound, "amended post %s is not known", c.Ref).Awaiting(c.Ref)
+		return h.forgottenOriginal(ctx, tx, m, c)
 	}
 	if err != nil {
 		return errcode.Wrap(errcode.InternalError, err, "read amended post")
@@ -62,6 +62,34 @@ func (h *Post) CheckDependencies(ctx context.Context, tx *ent.Tx, m *message.Mes
 		return errcode.Newf(errcode.PostAmendAmend, "post %s is itself an amend", c.Ref)
 	}
 	return nil
+}
+
+// forgottenOriginal decides about an amend whose original is not a post:
+// when a FORGET removed the original (a POST in forgotten_messages), the
+// amend is forgotten with it (*ForgottenTargetError), provided it would
+// have been allowed to amend it (same owner, the sender authorized for
+// the original's chain and channel; the original's post type is gone, so
+// a delegation restricted to post types does not cover it). Otherwise
+// the amend waits for its original.
+func (h *Post) forgottenOriginal(ctx context.Context, tx *ent.Tx, m *message.Message, c *message.PostContent) error {
+	fm, err := tx.ForgottenMessage.Get(ctx, c.Ref)
+	switch {
+	case ent.IsNotFound(err) || err == nil && fm.Type != string(message.TypePost):
+		return errcode.Newf(errcode.PostAmendTargetNotFound, "amended post %s is not known", c.Ref).Awaiting(c.Ref)
+	case err != nil:
+		return errcode.Wrap(errcode.InternalError, err, "read forgotten post")
+	}
+	if !strings.EqualFold(fm.Owner, c.Address) {
+		return errcode.Newf(errcode.PermissionDenied, "amend owner %s differs from the original's %s", c.Address, fm.Owner)
+	}
+	a := Action{Sender: m.Sender, Owner: fm.Owner, Type: string(message.TypePost), Chain: fm.Chain}
+	if fm.Channel != nil {
+		a.Channel, a.HasChan = *fm.Channel, true
+	}
+	if err := Authorize(ctx, tx, a); err != nil {
+		return err
+	}
+	return &ForgottenTargetError{Target: c.Ref, By: fm.ForgottenBy, At: fm.ForgottenAt}
 }
 
 // CheckPermissions implements Handler: an amend must keep the original's

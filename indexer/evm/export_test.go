@@ -1,0 +1,4 @@
+package evm
+
+// MedianTip exports medianTip to the tests.
+var MedianTip = medianTip
