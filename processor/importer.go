@@ -178,6 +178,21 @@ func (p *Processor) Import(ctx context.Context, r io.Reader, batchSize int, prog
 	return sum, err
 }
 
+// ImportBatch takes one batch of history in through Import's path: inline
+// POST and AGGREGATE messages are applied at intake (direct.go) when
+// nothing earlier waits, signatures are checked on all cores. Unlike
+// Import, every input keeps its own origin (OriginImport, or OriginPeer
+// for messages read from another node's API) and the per-message results
+// are returned, in input order. Inputs of other origins are queued as by
+// SubmitBatch.
+func (p *Processor) ImportBatch(ctx context.Context, ins []Input) ([]SubmitResult, error) {
+	items, err := p.prepare(ins, true)
+	if err != nil {
+		return nil, err
+	}
+	return p.submitItems(ctx, items)
+}
+
 // Garbage collector settings of an import process (TuneImportGC).
 const (
 	// ImportGCPercent is the GOGC of an import: an import allocates a

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -240,21 +239,30 @@ type netSubmitter struct{ p *processor.Processor }
 
 // SubmitRaw implements indexer.Submitter.
 func (s netSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
-	o := processor.OriginPeer
-	switch origin {
-	case indexer.OriginP2P:
-		o = processor.OriginP2P
-	case indexer.OriginIPFS:
-		o = processor.OriginIPFS
-	}
 	ins := make([]processor.Input, len(raws))
 	for i, r := range raws {
-		ins[i] = processor.Input{Raw: r, Origin: o}
+		ins[i] = processor.Input{Raw: r, Origin: processorOrigin(origin)}
 	}
 	res, err := s.p.SubmitBatch(ctx, ins)
 	if err != nil {
 		return nil, err
 	}
+	return indexerResults(res), nil
+}
+
+// processorOrigin is the processor's name of a network origin.
+func processorOrigin(o indexer.Origin) processor.Origin {
+	switch o {
+	case indexer.OriginP2P:
+		return processor.OriginP2P
+	case indexer.OriginIPFS:
+		return processor.OriginIPFS
+	}
+	return processor.OriginPeer
+}
+
+// indexerResults turns intake results into the sources' verdicts.
+func indexerResults(res []processor.SubmitResult) []indexer.Result {
 	out := make([]indexer.Result, len(res))
 	for i, r := range res {
 		out[i] = indexer.Result{ItemHash: r.ItemHash, Err: r.Err}
@@ -267,39 +275,31 @@ func (s netSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws
 			out[i].Outcome = indexer.Duplicate
 		}
 	}
-	return out, nil
+	return out
 }
 
 // bulkSubmitter is a followed node's intake: its pages are history in
-// time order, so they go through the processor's import path (the same
-// intake and verification; inline POSTs and AGGREGATEs applied in the
-// transaction that takes them in, signatures checked on all cores). The
-// import reports counts, not per-message verdicts: the results carry the
-// outcomes only (no item hash), which is all the follower counts. The
-// messages' origin is recorded as "import".
+// time order, so they go through the processor's import path
+// (ImportBatch: the same intake and verification; inline POSTs and
+// AGGREGATEs applied in the transaction that takes them in, signatures
+// checked on all cores). The messages are recorded with origin "peer":
+// the reference node has no intake from another node's API (its origins
+// are p2p, ipfs and onchain, spec §3.1, §10), so this node names it
+// apart rather than pass such messages off as gossip or as a local
+// import.
 type bulkSubmitter struct{ p *processor.Processor }
 
 // SubmitRaw implements indexer.Submitter.
-func (s bulkSubmitter) SubmitRaw(ctx context.Context, _ indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
-	var buf bytes.Buffer
-	for _, r := range raws {
-		buf.Write(r)
-		buf.WriteByte('\n')
+func (s bulkSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
+	ins := make([]processor.Input, len(raws))
+	for i, r := range raws {
+		ins[i] = processor.Input{Raw: r, Origin: processorOrigin(origin)}
 	}
-	sum, err := s.p.Import(ctx, &buf, len(raws), nil)
+	res, err := s.p.ImportBatch(ctx, ins)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]indexer.Result, 0, len(raws))
-	add := func(n int, o indexer.Outcome) {
-		for range n {
-			out = append(out, indexer.Result{Outcome: o})
-		}
-	}
-	add(sum.Queued, indexer.Accepted)
-	add(sum.Duplicate+sum.Confirmed, indexer.Duplicate)
-	add(sum.Rejected, indexer.Rejected)
-	return out, nil
+	return indexerResults(res), nil
 }
 
 // entPeers records peers in the peers table.
