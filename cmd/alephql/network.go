@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ type networkFlags struct {
 	p2pAnnounce   stringList
 	p2pKey        string
 	aliveInterval time.Duration
+	aliveAllow    stringList
 	follow        stringList
 }
 
@@ -66,6 +68,7 @@ func (f *networkFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.p2pAnnounce, "p2p-announce", "libp2p address announced to peers on ALIVE, repeatable; default the first listen address (env ALEPHQL_P2P_ANNOUNCE, comma-separated)")
 	fs.StringVar(&f.p2pKey, "p2p-key", "", "libp2p identity key file, generated on first start; default DATA_DIR/node-key (env ALEPHQL_P2P_KEY)")
 	fs.DurationVar(&f.aliveInterval, "alive-interval", 120*time.Second, "period of this node's aliveness announcements (env ALEPHQL_ALIVE_INTERVAL)")
+	fs.Var(&f.aliveAllow, "alive-allow", "peer id (or multiaddr ending in /p2p/<id>) whose aliveness announcements are taken on ALIVE and ALEPH_ALIVE, beside the bootstrap peers and the corechannel nodes; repeatable (env ALEPHQL_ALIVE_ALLOW, comma-separated)")
 	fs.Var(&f.follow, "follow", "mirror the node at this API URL (https://node.example): backfill its messages, then follow them live; every message is verified here; repeatable (env ALEPHQL_FOLLOW, comma-separated)")
 	fs.IntVar(&f.highWater, "network-queue-high-water", indexer.DefaultHighWater, "network sources pause while the processing queue holds this many messages (env ALEPHQL_NETWORK_QUEUE_HIGH_WATER)")
 }
@@ -94,12 +97,14 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 	throttle := indexer.NewThrottle(proc, f.highWater, 0)
 	sub := netSubmitter{proc}
 	peers := entPeers{client}
+	// One allowlist for both aliveness topics (spec §8.2).
+	allow := indexer.NewAllowlist(append(slices.Clone(f.p2pBootstrap), f.aliveAllow...), coreChannelNodes{client}, 0, log)
 	if f.ipfsPubsub {
 		if content == nil || !content.KuboConfigured() {
 			return nil, usageError{errors.New("--ipfs-pubsub (ALEPHQL_IPFS_PUBSUB) needs --ipfs-api")}
 		}
 		src, err := pubsub.New(pubsub.Config{HTTPAddress: f.publicURL, Version: version, AliveInterval: f.aliveInterval}, pubsub.Deps{
-			Kubo: pubsub.FromService(content), Submitter: sub, Throttle: throttle, Peers: peers,
+			Kubo: pubsub.FromService(content), Submitter: sub, Throttle: throttle, Peers: peers, Allow: allow,
 			Stats: n.Stats.Source("ipfs-pubsub", "ipfs"), Log: log,
 		})
 		if err != nil {
@@ -117,7 +122,7 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 			KeyFile: key, Listen: f.p2pListen, Bootstrap: f.p2pBootstrap, Announce: f.p2pAnnounce,
 			HTTPAddress: f.publicURL, Version: version, AliveInterval: f.aliveInterval,
 		}, p2p.Deps{
-			Submitter: sub, Throttle: throttle, Peers: peers, Nodes: coreChannelNodes{client},
+			Submitter: sub, Throttle: throttle, Peers: peers, Allow: allow,
 			Stats: n.Stats.Source("p2p-gossip", "p2p"), Log: log,
 		})
 		if err != nil {
