@@ -134,7 +134,7 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 	}
 	for _, u := range f.follow {
 		fl, err := follow.New(follow.Config{URL: u}, follow.Deps{
-			Submitter: bulkSubmitter{proc}, Cursors: followCursors{client}, Throttle: throttle,
+			Submitter: bulkSubmitter{proc}, Cursors: followCursors{client}, Throttle: throttle, Forgotten: skeletons{proc},
 			Stats: n.Stats.Source(u, "follow"), Log: log,
 		})
 		if err != nil {
@@ -307,6 +307,44 @@ func (s bulkSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raw
 	return indexerResults(res), nil
 }
 
+// skeletons hands a followed node's forgotten skeletons to the processor.
+type skeletons struct{ p *processor.Processor }
+
+// ForgetSkeletons implements follow.Forgotten.
+func (s skeletons) ForgetSkeletons(ctx context.Context, forget []byte, raws []json.RawMessage) (int, error) {
+	sks := make([]processor.Skeleton, 0, len(raws))
+	for _, r := range raws {
+		var sk processor.Skeleton
+		if json.Unmarshal(r, &sk) == nil {
+			sks = append(sks, sk)
+		}
+	}
+	done, err := s.p.ForgetSkeletons(ctx, forget, sks)
+	return len(done), err
+}
+
+// Prepare implements follow.Preparer: decoding and signature checks.
+func (s bulkSubmitter) Prepare(origin indexer.Origin, raws [][]byte) (follow.Prepared, error) {
+	ins := make([]processor.Input, len(raws))
+	for i, r := range raws {
+		ins[i] = processor.Input{Raw: r, Origin: processorOrigin(origin)}
+	}
+	return s.p.PrepareImport(ins)
+}
+
+// SubmitPrepared implements follow.Preparer.
+func (s bulkSubmitter) SubmitPrepared(ctx context.Context, b follow.Prepared) ([]indexer.Result, error) {
+	pb, ok := b.(*processor.Prepared)
+	if !ok {
+		return nil, fmt.Errorf("follow: prepared batch of type %T", b)
+	}
+	res, err := s.p.SubmitPrepared(ctx, pb)
+	if err != nil {
+		return nil, err
+	}
+	return indexerResults(res), nil
+}
+
 // entPeers records peers in the peers table.
 type entPeers struct{ c *ent.Client }
 
@@ -378,10 +416,11 @@ func (c coreChannelNodes) NodeAddrs(ctx context.Context) ([]string, error) {
 // Interface guards
 var (
 	_ indexer.Submitter    = netSubmitter{}
-	_ indexer.Submitter    = bulkSubmitter{}
+	_ follow.Preparer      = bulkSubmitter{}
 	_ indexer.PeerRecorder = entPeers{}
 	_ p2p.NodeLister       = coreChannelNodes{}
 	_ follow.Cursors       = followCursors{}
+	_ follow.Forgotten     = skeletons{}
 	_ ipfs.PeerLister      = networkFlags{}
 	_ graph.Submitter      = publishingSubmitter{}
 	_ graph.NetworkStatus  = (*networkNode)(nil)
