@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/alephql/alephql/chains"
 	"github.com/alephql/alephql/ent"
@@ -28,8 +29,9 @@ import (
 // skeleton, under these checks, none of which trusts the peer:
 //
 //   - the FORGET itself is a valid message (hash, schema, signature) that
-//     names the target in content.hashes; it then goes through intake and
-//     processing as any other message;
+//     names the target in content.hashes (or, for the amends that go with
+//     a forgotten post, names a target of the same signer); it then goes
+//     through intake and processing as any other message;
 //   - the skeleton's signature verifies over its chain, sender, type and
 //     item hash (what a message's signature covers): its sender did sign
 //     a message of that hash;
@@ -106,9 +108,9 @@ func (p *Processor) ForgetSkeletons(ctx context.Context, forget []byte, skels []
 	}
 	var cands []Skeleton
 	var hashes []string
-	for _, s := range skels {
-		if !named[s.ItemHash] || s.Type == string(message.TypeForget) || slices.Contains(hashes, s.ItemHash) {
-			continue
+	valid := func(s Skeleton) bool {
+		if s.Type == string(message.TypeForget) || slices.Contains(hashes, s.ItemHash) {
+			return false
 		}
 		w, err := s.wire()
 		if err == nil {
@@ -116,10 +118,30 @@ func (p *Processor) ForgetSkeletons(ctx context.Context, forget []byte, skels []
 		}
 		if err != nil {
 			p.log.Debug("skipping a forgotten skeleton", "item_hash", s.ItemHash, "err", err)
-			continue
+			return false
 		}
-		cands = append(cands, s)
-		hashes = append(hashes, s.ItemHash)
+		return true
+	}
+	signers := map[string]bool{}
+	for _, s := range skels {
+		if named[s.ItemHash] && valid(s) {
+			cands = append(cands, s)
+			hashes = append(hashes, s.ItemHash)
+			signers[strings.ToLower(s.Sender)] = true
+		}
+	}
+	// The amends of a forgotten post go with it (spec §4.2): the peer
+	// lists them forgotten by the same FORGET, which does not name them.
+	// Such a POST is taken when its signer signed a target the FORGET
+	// names (an amend has its original's owner). That it amends that
+	// target is the peer's word: at worst a post of the same signer,
+	// which this node never had, is recorded forgotten.
+	for _, s := range skels {
+		if !named[s.ItemHash] && s.Type == string(message.TypePost) && signers[strings.ToLower(s.Sender)] &&
+			slices.Contains(s.ForgottenBy, f.ItemHash) && valid(s) {
+			cands = append(cands, s)
+			hashes = append(hashes, s.ItemHash)
+		}
 	}
 	if len(cands) == 0 {
 		return nil, nil

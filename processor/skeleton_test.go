@@ -37,7 +37,8 @@ func TestForgetSkeletons(t *testing.T) {
 		x, xh := m(alice.Post(base, "TEST", "note", map[string]any{"i": 1}, ""))
 		y, yh := m(alice.Post(base+1, "TEST", "note", map[string]any{"i": 2}, ""))
 		here, hh := m(alice.Post(base+2, "TEST", "note", map[string]any{"i": 3}, ""))
-		unnamed, uh := m(alice.Post(base+3, "TEST", "note", map[string]any{"i": 4}, ""))
+		unnamed, uh := m(mallory.Post(base+3, "TEST", "note", map[string]any{"i": 4}, ""))
+		amend, amh := m(alice.Amend(base+4, "TEST", xh, map[string]any{"i": 5}))
 		e.submit(here)
 		e.drain()
 		f, fh := m(alice.Forget(base+10, "TEST", xh, yh, hh))
@@ -52,10 +53,12 @@ func TestForgetSkeletons(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, done)
 
-		skels := []processor.Skeleton{skeletonOf(t, x, fh), bad, skeletonOf(t, here, fh), skeletonOf(t, unnamed, fh)}
+		skels := []processor.Skeleton{skeletonOf(t, amend, fh), skeletonOf(t, x, fh), bad, skeletonOf(t, here, fh), skeletonOf(t, unnamed, fh)}
 		done, err = e.p.ForgetSkeletons(e.ctx, f, skels)
 		require.NoError(t, err)
-		require.Equal(t, []string{xh}, done, "only the valid skeleton the FORGET names, of a message unknown here")
+		require.Equal(t, []string{xh, amh}, done,
+			"the valid skeleton the FORGET names, of a message unknown here, and the amend that went with it (same signer)")
+		require.Equal(t, messagestatus.StatusForgotten, e.status(amh))
 		require.Equal(t, messagestatus.StatusForgotten, e.status(xh))
 		fm, err := db.Client.ForgottenMessage.Get(e.ctx, xh)
 		require.NoError(t, err)

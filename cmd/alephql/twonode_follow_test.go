@@ -300,7 +300,15 @@ func followTwoNodes(t *testing.T, bin, dbB string) {
 	// What the killed process had claimed in the fetch stage (STORE
 	// files from A) waits for its lease (2 min) to run out.
 	b = startNodeProc(t, bin, addrB, argsB...)
-	if !assert.Eventually(t, matches(b.base), 300*time.Second, 500*time.Millisecond) {
+	lastLog := time.Now()
+	if !assert.Eventually(t, func() bool {
+		ok := matches(b.base)()
+		if !ok && time.Since(lastLog) > 30*time.Second {
+			lastLog = time.Now()
+			t.Log(why)
+		}
+		return ok
+	}, 300*time.Second, 500*time.Millisecond) {
 		t.Fatal(why)
 	}
 

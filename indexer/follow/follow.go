@@ -14,6 +14,7 @@
 package follow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -457,23 +459,34 @@ func (f *Follower) loadForgotten(ctx context.Context, since time.Time) error {
 		if err != nil {
 			return fmt.Errorf("forgotten messages: %w", err)
 		}
+		skels := 0
 		for _, m := range p.Messages {
 			var sk struct {
 				ItemHash    string   `json:"item_hash"`
+				Status      string   `json:"status"`
 				ForgottenBy []string `json:"forgotten_by"`
 			}
-			if json.Unmarshal(m, &sk) != nil || sk.ItemHash == "" {
+			if json.Unmarshal(m, &sk) != nil || sk.ItemHash == "" || sk.Status != "forgotten" {
 				continue
 			}
+			skels++
 			for _, by := range sk.ForgottenBy {
-				f.skels[by] = append(f.skels[by], m)
+				if !slices.ContainsFunc(f.skels[by], func(o json.RawMessage) bool { return bytes.Equal(o, m) }) {
+					f.skels[by] = append(f.skels[by], m)
+				}
 			}
 		}
-		if len(p.Messages) < f.cfg.PageSize {
+		// A short page ends the listing; so does a page of no skeleton
+		// (a node that ignores msgStatuses, or the page parameter).
+		if len(p.Messages) < f.cfg.PageSize || skels == 0 || pg >= maxForgottenPages {
 			return nil
 		}
 	}
 }
+
+// maxForgottenPages bounds one reading of the peer's forgotten listing
+// (200 000 skeletons at the default page size).
+const maxForgottenPages = 1000
 
 // fetch reads one page, oldest first, from cursor (and since, if set).
 func (f *Follower) fetch(ctx context.Context, cursor string, since time.Time) (page, error) {
