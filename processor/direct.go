@@ -29,9 +29,10 @@ import (
 // settled once, and the message_status row is written once with its
 // final status.
 //
-// What may be applied this way (directEligible): messages of an Import
-// (not of SubmitBatch, whose callers may count on the queue), inline
-// POST or AGGREGATE, signature checked, no transaction attached, and not
+// What may be applied this way (directEligible): messages of an Import or
+// an ImportBatch (not of SubmitBatch, whose callers may count on the
+// queue) of origin import or peer with no transaction attached, or of a
+// chain transaction; inline POST or AGGREGATE, signature checked, and not
 // known to the node before (intakeOne). A message whose checks ask for a
 // retry (an amend whose target is not there yet) gets a pending row and a
 // pending status, as if it had been queued and tried once. If applying
@@ -52,9 +53,10 @@ const directStatus = "direct"
 
 // directEligible reports whether an input may be applied at intake.
 func directEligible(in Input, m *message.Message) bool {
-	// An import, or the messages of a chain transaction (archives):
-	// their confirmation rows are written with them.
-	return (in.Origin == OriginImport && in.TxHash == nil || in.Origin == OriginOnchain && in.TxHash != nil) &&
+	// An import or another node's history (ImportBatch), or the messages
+	// of a chain transaction (archives): their confirmation rows are
+	// written with them.
+	return ((in.Origin == OriginImport || in.Origin == OriginPeer) && in.TxHash == nil || in.Origin == OriginOnchain && in.TxHash != nil) &&
 		!in.NoSignature && in.Wire == nil &&
 		m.ItemType == message.ItemInline && (m.Type == message.TypePost || m.Type == message.TypeAggregate)
 }

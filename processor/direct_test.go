@@ -157,3 +157,48 @@ func TestImportFallsBackToQueue(t *testing.T) {
 		requireExactlyOnce(t, db, hashes)
 	})
 }
+
+func TestImportBatchKeepsThePeerOrigin(t *testing.T) {
+	// A followed node's pages go through ImportBatch with origin peer:
+	// inline POSTs are applied at intake like an import's, per-message
+	// results come back in input order, and what has to wait (an amend
+	// whose target is not there, a FORGET) keeps origin peer in the
+	// queue, not import.
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{})
+		alice := account(t)
+		m := must(t)
+		post, ph := m(alice.Post(base, "TEST", "note", map[string]any{"i": 1}, ""))
+		amend, ah := m(alice.Amend(base+1, "TEST", "0000000000000000000000000000000000000000000000000000000000000001", map[string]any{"v": 2}))
+		forget, fh := m(alice.Forget(base+2, "TEST", ph))
+		ins := []processor.Input{
+			{Raw: post, Origin: processor.OriginPeer},
+			{Raw: amend, Origin: processor.OriginPeer},
+			{Raw: forget, Origin: processor.OriginPeer},
+		}
+		res, err := e.p.ImportBatch(e.ctx, ins)
+		require.NoError(t, err)
+		require.Len(t, res, 3)
+		for i, h := range []string{ph, ah, fh} {
+			require.Equal(t, h, res[i].ItemHash)
+			require.Equal(t, processor.Queued, res[i].Outcome)
+		}
+		require.Equal(t, messagestatus.StatusProcessed, e.status(ph), "applied at intake")
+		require.Equal(t, []string{"processed"}, e.eventKinds(ph))
+		rows, err := db.Client.PendingMessage.Query().Order(pendingmessage.ByItemHash()).All(e.ctx)
+		require.NoError(t, err)
+		require.Len(t, rows, 2)
+		for _, r := range rows {
+			require.Contains(t, []string{ah, fh}, r.ItemHash)
+			require.Equal(t, pendingmessage.OriginPeer, r.Origin, r.ItemHash)
+		}
+		e.drain()
+		require.Equal(t, messagestatus.StatusForgotten, e.status(ph))
+		require.Equal(t, messagestatus.StatusProcessed, e.status(fh))
+
+		// The same history again: duplicates, still per message.
+		res, err = e.p.ImportBatch(e.ctx, ins[:1])
+		require.NoError(t, err)
+		require.Equal(t, processor.Duplicate, res[0].Outcome)
+	})
+}

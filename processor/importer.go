@@ -178,6 +178,48 @@ func (p *Processor) Import(ctx context.Context, r io.Reader, batchSize int, prog
 	return sum, err
 }
 
+// ImportBatch takes one batch of history in through Import's path: inline
+// POST and AGGREGATE messages are applied at intake (direct.go) when
+// nothing earlier waits, signatures are checked on all cores. Unlike
+// Import, every input keeps its own origin (OriginImport, or OriginPeer
+// for messages read from another node's API) and the per-message results
+// are returned, in input order. Inputs of other origins are queued as by
+// SubmitBatch. It is PrepareImport then SubmitPrepared.
+func (p *Processor) ImportBatch(ctx context.Context, ins []Input) ([]SubmitResult, error) {
+	b, err := p.PrepareImport(ins)
+	if err != nil {
+		return nil, err
+	}
+	return p.SubmitPrepared(ctx, b)
+}
+
+// Prepared is a batch decoded and signature-checked by PrepareImport,
+// ready for SubmitPrepared.
+type Prepared struct{ items []intakeItem }
+
+// Len is the number of inputs of the batch.
+func (b *Prepared) Len() int { return len(b.items) }
+
+// PrepareImport does the part of ImportBatch that touches no database:
+// decoding every input and checking the signatures of those that may be
+// applied at intake, on all cores. A caller overlaps it with the
+// SubmitPrepared of the batch before, as Import does. The error is an
+// unknown origin.
+func (p *Processor) PrepareImport(ins []Input) (*Prepared, error) {
+	items, err := p.prepare(ins, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{items: items}, nil
+}
+
+// SubmitPrepared stores a prepared batch (see ImportBatch). Batches must
+// be submitted in their order; a batch may be submitted again after an
+// error.
+func (p *Processor) SubmitPrepared(ctx context.Context, b *Prepared) ([]SubmitResult, error) {
+	return p.submitItems(ctx, b.items)
+}
+
 // Garbage collector settings of an import process (TuneImportGC).
 const (
 	// ImportGCPercent is the GOGC of an import: an import allocates a

@@ -66,6 +66,13 @@ func (p *lyingPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *lyingPeer) messages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	require.Equal(p.t, "1", q.Get("sortOrder"))
+	if q.Get("msgStatuses") == "forgotten" {
+		// The forgotten skeletons (page mode): none here.
+		require.False(p.t, q.Has("cursor"), "no cursor mode for forgotten messages")
+		_ = json.NewEncoder(w).Encode(map[string]any{"messages": []any{}, "pagination_page": 1, "pagination_per_page": 200,
+			"pagination_total": 0, "pagination_item": "messages"})
+		return
+	}
 	require.True(p.t, q.Has("cursor"), "cursor mode")
 	i := 0
 	if c := q.Get("cursor"); c != "" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +55,7 @@ type networkFlags struct {
 	p2pAnnounce   stringList
 	p2pKey        string
 	aliveInterval time.Duration
+	aliveAllow    stringList
 	follow        stringList
 }
 
@@ -67,6 +68,7 @@ func (f *networkFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.p2pAnnounce, "p2p-announce", "libp2p address announced to peers on ALIVE, repeatable; default the first listen address (env ALEPHQL_P2P_ANNOUNCE, comma-separated)")
 	fs.StringVar(&f.p2pKey, "p2p-key", "", "libp2p identity key file, generated on first start; default DATA_DIR/node-key (env ALEPHQL_P2P_KEY)")
 	fs.DurationVar(&f.aliveInterval, "alive-interval", 120*time.Second, "period of this node's aliveness announcements (env ALEPHQL_ALIVE_INTERVAL)")
+	fs.Var(&f.aliveAllow, "alive-allow", "peer id (or multiaddr ending in /p2p/<id>) whose aliveness announcements are taken on ALIVE and ALEPH_ALIVE, beside the bootstrap peers and the corechannel nodes; repeatable (env ALEPHQL_ALIVE_ALLOW, comma-separated)")
 	fs.Var(&f.follow, "follow", "mirror the node at this API URL (https://node.example): backfill its messages, then follow them live; every message is verified here; repeatable (env ALEPHQL_FOLLOW, comma-separated)")
 	fs.IntVar(&f.highWater, "network-queue-high-water", indexer.DefaultHighWater, "network sources pause while the processing queue holds this many messages (env ALEPHQL_NETWORK_QUEUE_HIGH_WATER)")
 }
@@ -95,12 +97,14 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 	throttle := indexer.NewThrottle(proc, f.highWater, 0)
 	sub := netSubmitter{proc}
 	peers := entPeers{client}
+	// One allowlist for both aliveness topics (spec §8.2).
+	allow := indexer.NewAllowlist(append(slices.Clone(f.p2pBootstrap), f.aliveAllow...), coreChannelNodes{client}, 0, log)
 	if f.ipfsPubsub {
 		if content == nil || !content.KuboConfigured() {
 			return nil, usageError{errors.New("--ipfs-pubsub (ALEPHQL_IPFS_PUBSUB) needs --ipfs-api")}
 		}
 		src, err := pubsub.New(pubsub.Config{HTTPAddress: f.publicURL, Version: version, AliveInterval: f.aliveInterval}, pubsub.Deps{
-			Kubo: pubsub.FromService(content), Submitter: sub, Throttle: throttle, Peers: peers,
+			Kubo: pubsub.FromService(content), Submitter: sub, Throttle: throttle, Peers: peers, Allow: allow,
 			Stats: n.Stats.Source("ipfs-pubsub", "ipfs"), Log: log,
 		})
 		if err != nil {
@@ -118,7 +122,7 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 			KeyFile: key, Listen: f.p2pListen, Bootstrap: f.p2pBootstrap, Announce: f.p2pAnnounce,
 			HTTPAddress: f.publicURL, Version: version, AliveInterval: f.aliveInterval,
 		}, p2p.Deps{
-			Submitter: sub, Throttle: throttle, Peers: peers, Nodes: coreChannelNodes{client},
+			Submitter: sub, Throttle: throttle, Peers: peers, Allow: allow,
 			Stats: n.Stats.Source("p2p-gossip", "p2p"), Log: log,
 		})
 		if err != nil {
@@ -130,7 +134,7 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 	}
 	for _, u := range f.follow {
 		fl, err := follow.New(follow.Config{URL: u}, follow.Deps{
-			Submitter: bulkSubmitter{proc}, Cursors: followCursors{client}, Throttle: throttle,
+			Submitter: bulkSubmitter{proc}, Cursors: followCursors{client}, Throttle: throttle, Forgotten: skeletons{proc},
 			Stats: n.Stats.Source(u, "follow"), Log: log,
 		})
 		if err != nil {
@@ -240,21 +244,30 @@ type netSubmitter struct{ p *processor.Processor }
 
 // SubmitRaw implements indexer.Submitter.
 func (s netSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
-	o := processor.OriginPeer
-	switch origin {
-	case indexer.OriginP2P:
-		o = processor.OriginP2P
-	case indexer.OriginIPFS:
-		o = processor.OriginIPFS
-	}
 	ins := make([]processor.Input, len(raws))
 	for i, r := range raws {
-		ins[i] = processor.Input{Raw: r, Origin: o}
+		ins[i] = processor.Input{Raw: r, Origin: processorOrigin(origin)}
 	}
 	res, err := s.p.SubmitBatch(ctx, ins)
 	if err != nil {
 		return nil, err
 	}
+	return indexerResults(res), nil
+}
+
+// processorOrigin is the processor's name of a network origin.
+func processorOrigin(o indexer.Origin) processor.Origin {
+	switch o {
+	case indexer.OriginP2P:
+		return processor.OriginP2P
+	case indexer.OriginIPFS:
+		return processor.OriginIPFS
+	}
+	return processor.OriginPeer
+}
+
+// indexerResults turns intake results into the sources' verdicts.
+func indexerResults(res []processor.SubmitResult) []indexer.Result {
 	out := make([]indexer.Result, len(res))
 	for i, r := range res {
 		out[i] = indexer.Result{ItemHash: r.ItemHash, Err: r.Err}
@@ -267,39 +280,69 @@ func (s netSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws
 			out[i].Outcome = indexer.Duplicate
 		}
 	}
-	return out, nil
+	return out
 }
 
 // bulkSubmitter is a followed node's intake: its pages are history in
-// time order, so they go through the processor's import path (the same
-// intake and verification; inline POSTs and AGGREGATEs applied in the
-// transaction that takes them in, signatures checked on all cores). The
-// import reports counts, not per-message verdicts: the results carry the
-// outcomes only (no item hash), which is all the follower counts. The
-// messages' origin is recorded as "import".
+// time order, so they go through the processor's import path
+// (ImportBatch: the same intake and verification; inline POSTs and
+// AGGREGATEs applied in the transaction that takes them in, signatures
+// checked on all cores). The messages are recorded with origin "peer":
+// the reference node has no intake from another node's API (its origins
+// are p2p, ipfs and onchain, spec §3.1, §10), so this node names it
+// apart rather than pass such messages off as gossip or as a local
+// import.
 type bulkSubmitter struct{ p *processor.Processor }
 
 // SubmitRaw implements indexer.Submitter.
-func (s bulkSubmitter) SubmitRaw(ctx context.Context, _ indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
-	var buf bytes.Buffer
-	for _, r := range raws {
-		buf.Write(r)
-		buf.WriteByte('\n')
+func (s bulkSubmitter) SubmitRaw(ctx context.Context, origin indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
+	ins := make([]processor.Input, len(raws))
+	for i, r := range raws {
+		ins[i] = processor.Input{Raw: r, Origin: processorOrigin(origin)}
 	}
-	sum, err := s.p.Import(ctx, &buf, len(raws), nil)
+	res, err := s.p.ImportBatch(ctx, ins)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]indexer.Result, 0, len(raws))
-	add := func(n int, o indexer.Outcome) {
-		for range n {
-			out = append(out, indexer.Result{Outcome: o})
+	return indexerResults(res), nil
+}
+
+// skeletons hands a followed node's forgotten skeletons to the processor.
+type skeletons struct{ p *processor.Processor }
+
+// ForgetSkeletons implements follow.Forgotten.
+func (s skeletons) ForgetSkeletons(ctx context.Context, forget []byte, raws []json.RawMessage) (int, error) {
+	sks := make([]processor.Skeleton, 0, len(raws))
+	for _, r := range raws {
+		var sk processor.Skeleton
+		if json.Unmarshal(r, &sk) == nil {
+			sks = append(sks, sk)
 		}
 	}
-	add(sum.Queued, indexer.Accepted)
-	add(sum.Duplicate+sum.Confirmed, indexer.Duplicate)
-	add(sum.Rejected, indexer.Rejected)
-	return out, nil
+	done, err := s.p.ForgetSkeletons(ctx, forget, sks)
+	return len(done), err
+}
+
+// Prepare implements follow.Preparer: decoding and signature checks.
+func (s bulkSubmitter) Prepare(origin indexer.Origin, raws [][]byte) (follow.Prepared, error) {
+	ins := make([]processor.Input, len(raws))
+	for i, r := range raws {
+		ins[i] = processor.Input{Raw: r, Origin: processorOrigin(origin)}
+	}
+	return s.p.PrepareImport(ins)
+}
+
+// SubmitPrepared implements follow.Preparer.
+func (s bulkSubmitter) SubmitPrepared(ctx context.Context, b follow.Prepared) ([]indexer.Result, error) {
+	pb, ok := b.(*processor.Prepared)
+	if !ok {
+		return nil, fmt.Errorf("follow: prepared batch of type %T", b)
+	}
+	res, err := s.p.SubmitPrepared(ctx, pb)
+	if err != nil {
+		return nil, err
+	}
+	return indexerResults(res), nil
 }
 
 // entPeers records peers in the peers table.
@@ -373,10 +416,11 @@ func (c coreChannelNodes) NodeAddrs(ctx context.Context) ([]string, error) {
 // Interface guards
 var (
 	_ indexer.Submitter    = netSubmitter{}
-	_ indexer.Submitter    = bulkSubmitter{}
+	_ follow.Preparer      = bulkSubmitter{}
 	_ indexer.PeerRecorder = entPeers{}
 	_ p2p.NodeLister       = coreChannelNodes{}
 	_ follow.Cursors       = followCursors{}
+	_ follow.Forgotten     = skeletons{}
 	_ ipfs.PeerLister      = networkFlags{}
 	_ graph.Submitter      = publishingSubmitter{}
 	_ graph.NetworkStatus  = (*networkNode)(nil)

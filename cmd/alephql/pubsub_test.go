@@ -32,8 +32,9 @@ func TestIPFSPubsubCarriesMessagesBetweenNodes(t *testing.T) {
 	kuboB.Connect(kuboA)
 	baseA, stopA := startServe(t, "--data-dir", t.TempDir(), "--log-level", "warn",
 		"--ipfs-api", kuboA.API, "--ipfs-pubsub", "--public-url", "http://a.example:4024", "--alive-interval", "200ms")
+	// B takes A's announcements: A is in its allowlist (spec §8.2).
 	baseB, stopB := startServe(t, "--data-dir", t.TempDir(), "--log-level", "warn",
-		"--ipfs-api", kuboB.API, "--ipfs-pubsub")
+		"--ipfs-api", kuboB.API, "--ipfs-pubsub", "--alive-allow", kuboA.ID())
 
 	acct, err := demo.NewAccount()
 	require.NoError(t, err)

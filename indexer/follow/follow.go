@@ -14,6 +14,7 @@
 package follow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,6 +126,26 @@ type Cursors interface {
 	Save(ctx context.Context, url string, p Position) error
 }
 
+// Forgotten records the targets a peer forgot before this node followed
+// it, from their skeletons (processor.ForgetSkeletons: each is checked,
+// none trusted), before the FORGET naming them is submitted.
+type Forgotten interface {
+	ForgetSkeletons(ctx context.Context, forget []byte, skels []json.RawMessage) (int, error)
+}
+
+// Preparer is a Submitter that splits a submission in two: Prepare
+// touches no database (decoding, signature checks), SubmitPrepared stores
+// (processor.PrepareImport, SubmitPrepared). The backfill then prepares a
+// batch while the one before is stored.
+type Preparer interface {
+	indexer.Submitter
+	Prepare(origin indexer.Origin, raws [][]byte) (Prepared, error)
+	SubmitPrepared(ctx context.Context, b Prepared) ([]indexer.Result, error)
+}
+
+// Prepared is a batch made by Preparer.Prepare.
+type Prepared any
+
 // Deps are a Follower's collaborators.
 type Deps struct {
 	// Submitter takes the messages in (required).
@@ -134,6 +156,10 @@ type Deps struct {
 	Throttle *indexer.Throttle
 	// Stats counts the messages (nil: not counted).
 	Stats *netstat.Source
+	// Forgotten takes the skeletons of what the peer forgot (nil: the
+	// peer's forgotten messages are not read; their FORGETs wait for
+	// targets that never come).
+	Forgotten Forgotten
 	// HTTP is the client (nil: a default one).
 	HTTP *http.Client
 	// Log is the logger.
@@ -149,6 +175,9 @@ type Follower struct {
 	log   *slog.Logger
 	pos   Position
 	total int64
+	// skels are the peer's forgotten skeletons by the FORGETs that
+	// forgot them (loadForgotten).
+	skels map[string][]json.RawMessage
 }
 
 // New returns a Follower.
@@ -204,6 +233,9 @@ func (f *Follower) Run(ctx context.Context) error {
 func (f *Follower) session(ctx context.Context, backfilled *bool) error {
 	if !*backfilled {
 		f.deps.Stats.SetState(netstat.Backfilling)
+		if err := f.loadForgotten(ctx, time.Time{}); err != nil {
+			return err
+		}
 		if err := f.backfill(ctx); err != nil {
 			return err
 		}
@@ -269,9 +301,37 @@ func (f *Follower) backfill(ctx context.Context) error {
 		}
 	}()
 	var pending error // a read failure after pages still to take
+	// One batch is stored while the next is gathered and prepared; the
+	// cursor is saved once a batch is stored, batches in order.
+	var prev *inflight
+	wait := func() error {
+		if prev == nil {
+			return nil
+		}
+		err := <-prev.done
+		cur := prev
+		prev = nil
+		if err != nil {
+			return err
+		}
+		f.pos.Cursor = cur.cursor
+		if err := f.deps.Cursors.Save(ctx, f.cfg.URL, f.pos); err != nil {
+			return fmt.Errorf("save cursor: %w", err)
+		}
+		if !f.pos.Newest.IsZero() {
+			f.deps.Stats.SetLag(time.Since(f.pos.Newest))
+		}
+		if time.Since(last) >= f.cfg.Progress || cur.end {
+			last = time.Now()
+			el := time.Since(start).Seconds()
+			f.log.Info("backfill progress", "messages", f.total, "newest", f.pos.Newest.Format(time.RFC3339),
+				"per_second", math.Round(float64(f.total)/max(el, 1e-3)), "done", cur.end)
+		}
+		return nil
+	}
 	for fp := range pages {
 		if fp.err != nil {
-			return fp.err
+			return errors.Join(fp.err, wait())
 		}
 		p, cursor := fp.p, fp.cursor
 		msgs := p.Messages
@@ -294,36 +354,53 @@ func (f *Follower) backfill(ctx context.Context) error {
 				break merge
 			}
 		}
-		if err := f.take(ctx, msgs); err != nil {
-			return err
-		}
 		end := p.NextCursor == nil || *p.NextCursor == ""
 		// At the end the cursor stays the last page's: a later backfill
 		// re-reads that page (dedupe drops what was taken) and goes on.
-		f.pos.Cursor = cursor
+		next := cursor
 		if !end {
-			f.pos.Cursor = *p.NextCursor
+			next = *p.NextCursor
 		}
-		if err := f.deps.Cursors.Save(ctx, f.cfg.URL, f.pos); err != nil {
-			return fmt.Errorf("save cursor: %w", err)
+		g, err := f.gather(ctx, msgs)
+		if err != nil {
+			return errors.Join(err, wait())
 		}
-		if !f.pos.Newest.IsZero() {
-			f.deps.Stats.SetLag(time.Since(f.pos.Newest))
+		sub := f.deps.Submitter
+		if pr, ok := sub.(Preparer); ok && len(g.raws) > 0 {
+			// Decoded and signature-checked while the batch before is
+			// being stored.
+			b, err := pr.Prepare(indexer.OriginPeer, g.raws)
+			if err != nil {
+				f.unsee(g)
+				return errors.Join(err, wait())
+			}
+			sub = indexer.SubmitterFunc(func(ctx context.Context, _ indexer.Origin, _ [][]byte) ([]indexer.Result, error) {
+				return pr.SubmitPrepared(ctx, b)
+			})
 		}
-		if time.Since(last) >= f.cfg.Progress || end {
-			last = time.Now()
-			el := time.Since(start).Seconds()
-			f.log.Info("backfill progress", "messages", f.total, "newest", f.pos.Newest.Format(time.RFC3339),
-				"per_second", math.Round(float64(f.total)/max(el, 1e-3)), "done", end)
+		if err := wait(); err != nil {
+			f.unsee(g)
+			return err
 		}
+		cur := &inflight{done: make(chan error, 1), cursor: next, end: end}
+		go func() { cur.done <- f.submit(ctx, g, sub) }()
+		prev = cur
 		if end {
-			return nil
+			return wait()
 		}
 		if pending != nil {
-			return pending
+			return errors.Join(pending, wait())
 		}
 	}
-	return ctx.Err()
+	return errors.Join(ctx.Err(), wait())
+}
+
+// inflight is a backfill batch being stored, and where the backfill
+// stands once it is.
+type inflight struct {
+	done   chan error
+	cursor string
+	end    bool
 }
 
 // mergeMax bounds the messages of pages taken together in a backfill.
@@ -334,6 +411,9 @@ func (f *Follower) catchUp(ctx context.Context) error {
 	var since time.Time
 	if !f.pos.Newest.IsZero() {
 		since = f.pos.Newest.Add(-f.cfg.CatchUp)
+	}
+	if err := f.loadForgotten(ctx, since); err != nil {
+		return err
 	}
 	cursor := ""
 	for {
@@ -351,6 +431,63 @@ func (f *Follower) catchUp(ctx context.Context) error {
 	}
 }
 
+// loadForgotten reads the skeletons of the messages the peer forgot (at
+// or after since, if set: the reference node filters them on
+// forgotten_at), messages.json?msgStatuses=forgotten in page mode (the
+// reference node has no cursor for them), and keeps them by the FORGETs
+// that forgot them: take hands them over with those FORGETs. A follower
+// never sees a message its peer forgot before it joined (its content is
+// gone); this is how the FORGET still finds its target here (see
+// processor.ForgetSkeletons). Skeletons are few beside the messages.
+func (f *Follower) loadForgotten(ctx context.Context, since time.Time) error {
+	if f.deps.Forgotten == nil {
+		return nil
+	}
+	if f.skels == nil {
+		f.skels = map[string][]json.RawMessage{}
+	}
+	for pg := 1; ; pg++ {
+		q := url.Values{}
+		q.Set("msgStatuses", "forgotten")
+		q.Set("sortOrder", "1")
+		q.Set("pagination", strconv.Itoa(f.cfg.PageSize))
+		q.Set("page", strconv.Itoa(pg))
+		if !since.IsZero() {
+			q.Set("startDate", strconv.FormatFloat(float64(since.UnixMicro())/1e6, 'f', -1, 64))
+		}
+		p, err := f.get(ctx, q)
+		if err != nil {
+			return fmt.Errorf("forgotten messages: %w", err)
+		}
+		skels := 0
+		for _, m := range p.Messages {
+			var sk struct {
+				ItemHash    string   `json:"item_hash"`
+				Status      string   `json:"status"`
+				ForgottenBy []string `json:"forgotten_by"`
+			}
+			if json.Unmarshal(m, &sk) != nil || sk.ItemHash == "" || sk.Status != "forgotten" {
+				continue
+			}
+			skels++
+			for _, by := range sk.ForgottenBy {
+				if !slices.ContainsFunc(f.skels[by], func(o json.RawMessage) bool { return bytes.Equal(o, m) }) {
+					f.skels[by] = append(f.skels[by], m)
+				}
+			}
+		}
+		// A short page ends the listing; so does a page of no skeleton
+		// (a node that ignores msgStatuses, or the page parameter).
+		if len(p.Messages) < f.cfg.PageSize || skels == 0 || pg >= maxForgottenPages {
+			return nil
+		}
+	}
+}
+
+// maxForgottenPages bounds one reading of the peer's forgotten listing
+// (200 000 skeletons at the default page size).
+const maxForgottenPages = 1000
+
 // fetch reads one page, oldest first, from cursor (and since, if set).
 func (f *Follower) fetch(ctx context.Context, cursor string, since time.Time) (page, error) {
 	q := url.Values{}
@@ -360,6 +497,11 @@ func (f *Follower) fetch(ctx context.Context, cursor string, since time.Time) (p
 	if !since.IsZero() {
 		q.Set("startDate", strconv.FormatFloat(float64(since.UnixMicro())/1e6, 'f', -1, 64))
 	}
+	return f.get(ctx, q)
+}
+
+// get reads one messages.json page.
+func (f *Follower) get(ctx context.Context, q url.Values) (page, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base+"/api/v0/messages.json?"+q.Encode(), nil)
@@ -385,19 +527,37 @@ func (f *Follower) fetch(ctx context.Context, cursor string, since time.Time) (p
 // take submits the messages of a page (or frame) that are new to this
 // follower, in order.
 func (f *Follower) take(ctx context.Context, msgs []json.RawMessage) error {
+	g, err := f.gather(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	return f.submit(ctx, g, f.deps.Submitter)
+}
+
+// batch is what gather kept of some messages: the wire messages new to
+// this follower and their newest time.
+type batch struct {
+	raws   [][]byte
+	newest time.Time
+}
+
+// gather turns messages as the peer shows them into wire messages,
+// counting them and dropping the malformed and those already taken; the
+// skeletons of what a FORGET among them forgot on the peer are recorded
+// first (loadForgotten).
+func (f *Follower) gather(ctx context.Context, msgs []json.RawMessage) (batch, error) {
 	f.deps.Stats.Received(len(msgs))
-	raws := make([][]byte, 0, len(msgs))
-	var newest time.Time
+	g := batch{raws: make([][]byte, 0, len(msgs))}
 	bad := 0
 	for _, m := range msgs {
-		w, _, t, err := Wire(m)
+		w, hash, t, err := Wire(m)
 		if err != nil {
 			bad++
 			f.log.Debug("dropping a malformed message from the peer", "err", err)
 			continue
 		}
-		if t.After(newest) {
-			newest = t
+		if t.After(g.newest) {
+			g.newest = t
 		}
 		// Keyed by the wire bytes, not the item hash: a tampered copy
 		// must not keep the genuine one out.
@@ -405,7 +565,17 @@ func (f *Follower) take(ctx context.Context, msgs []json.RawMessage) error {
 			f.deps.Stats.Duplicate(1)
 			continue
 		}
-		raws = append(raws, w)
+		if sk, ok := f.skels[hash]; ok {
+			// A FORGET of messages the peer forgot before this node
+			// saw them: their skeletons first.
+			if _, err := f.deps.Forgotten.ForgetSkeletons(ctx, w, sk); err != nil {
+				f.seen.Forget(w)
+				f.unsee(g)
+				return batch{}, fmt.Errorf("forgotten skeletons: %w", err)
+			}
+			delete(f.skels, hash)
+		}
+		g.raws = append(g.raws, w)
 	}
 	if bad > 0 {
 		rs := make([]indexer.Result, bad)
@@ -414,17 +584,28 @@ func (f *Follower) take(ctx context.Context, msgs []json.RawMessage) error {
 		}
 		f.deps.Stats.Record(rs)
 	}
-	if len(raws) > 0 {
-		if err := indexer.SubmitRetry(ctx, f.deps.Submitter, f.deps.Throttle, f.deps.Stats, indexer.OriginPeer, raws, f.cfg.MaxBackoff, f.log); err != nil {
-			for _, w := range raws {
-				f.seen.Forget(w)
-			}
+	return g, nil
+}
+
+// unsee forgets a batch that was not submitted, so that it is taken again.
+func (f *Follower) unsee(g batch) {
+	for _, w := range g.raws {
+		f.seen.Forget(w)
+	}
+}
+
+// submit hands a gathered batch to sub, retrying until it is taken or
+// ctx ends.
+func (f *Follower) submit(ctx context.Context, g batch, sub indexer.Submitter) error {
+	if len(g.raws) > 0 {
+		if err := indexer.SubmitRetry(ctx, sub, f.deps.Throttle, f.deps.Stats, indexer.OriginPeer, g.raws, f.cfg.MaxBackoff, f.log); err != nil {
+			f.unsee(g)
 			return err
 		}
-		f.total += int64(len(raws))
+		f.total += int64(len(g.raws))
 	}
-	if newest.After(f.pos.Newest) {
-		f.pos.Newest = newest
+	if g.newest.After(f.pos.Newest) {
+		f.pos.Newest = g.newest
 	}
 	return nil
 }

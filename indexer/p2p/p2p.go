@@ -176,9 +176,7 @@ func LoadOrCreateKey(path string) (crypto.PrivKey, error) {
 // NodeLister returns the multiaddrs of the network's core channel nodes
 // (the corechannel aggregate's nodes[].multiaddress), whose peer ids are
 // in the alive allowlist.
-type NodeLister interface {
-	NodeAddrs(ctx context.Context) ([]string, error)
-}
+type NodeLister = indexer.NodeLister
 
 // Deps are a Node's collaborators.
 type Deps struct {
@@ -188,8 +186,12 @@ type Deps struct {
 	Throttle *indexer.Throttle
 	// Peers records the peers announcing themselves (nil: not recorded).
 	Peers indexer.PeerRecorder
-	// Nodes extends the allowlist (nil: bootstrap peers only).
+	// Nodes extends the allowlist (nil: bootstrap peers only). Unused
+	// when Allow is set.
 	Nodes NodeLister
+	// Allow is the alive allowlist (nil: the bootstrap peers and Nodes,
+	// cached AllowlistCache).
+	Allow *indexer.Allowlist
 	// Stats counts the messages (nil: not counted).
 	Stats *netstat.Source
 	// Log is the logger.
@@ -207,10 +209,7 @@ type Node struct {
 	alive *pubsub.Topic
 	boot  []peer.AddrInfo
 	in    chan []byte
-
-	mu        sync.Mutex
-	allowed   map[peer.ID]bool // corechannel nodes
-	allowedAt time.Time
+	allow *indexer.Allowlist
 }
 
 // New starts the libp2p host and joins the topics; Run then takes the
@@ -239,6 +238,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	for _, b := range cfg.Bootstrap {
 		ai, _ := peer.AddrInfoFromString(b) // checked by Validate
 		n.boot = append(n.boot, *ai)
+	}
+	n.allow = deps.Allow
+	if n.allow == nil {
+		n.allow = indexer.NewAllowlist(cfg.Bootstrap, deps.Nodes, cfg.AllowlistCache, n.log)
 	}
 	n.ps, err = pubsub.NewGossipSub(ctx, h,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
@@ -306,34 +309,10 @@ func (n *Node) validateAlive(ctx context.Context, _ peer.ID, m *pubsub.Message) 
 	return pubsub.ValidationIgnore
 }
 
-// Allowed reports whether id is in the alive allowlist: a bootstrap peer
-// or a core channel node.
+// Allowed reports whether id is in the alive allowlist (spec §8.2): a
+// bootstrap peer or a core channel node.
 func (n *Node) Allowed(ctx context.Context, id peer.ID) bool {
-	for _, b := range n.boot {
-		if b.ID == id {
-			return true
-		}
-	}
-	if n.deps.Nodes == nil {
-		return false
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.allowed == nil || time.Since(n.allowedAt) > n.cfg.AllowlistCache {
-		addrs, err := n.deps.Nodes.NodeAddrs(ctx)
-		if err != nil {
-			n.log.Warn("reading the core channel nodes failed", "err", err)
-		} else {
-			n.allowed = map[peer.ID]bool{}
-			for _, a := range addrs {
-				if ai, err := peer.AddrInfoFromString(a); err == nil {
-					n.allowed[ai.ID] = true
-				}
-			}
-			n.allowedAt = time.Now()
-		}
-	}
-	return n.allowed[id]
+	return n.allow.Allowed(ctx, id.String())
 }
 
 // ID is the node's peer id.

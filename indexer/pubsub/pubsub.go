@@ -133,7 +133,9 @@ type Deps struct {
 	Throttle *indexer.Throttle
 	// Peers records the peers heard on the alive topic (nil: not recorded).
 	Peers indexer.PeerRecorder
-	// Allow filters alive announcements by sender (nil: every sender).
+	// Allow filters alive announcements by sender, the allowlist of spec
+	// §8.2 shared with the libp2p ALIVE topic (*indexer.Allowlist). Nil:
+	// no announcement is taken.
 	Allow Allowlist
 	// Stats counts the messages (nil: not counted).
 	Stats *netstat.Source
@@ -413,7 +415,7 @@ func (s *Source) listenAlive(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		if s.deps.Allow != nil && !s.deps.Allow.Allowed(ctx, m.From) {
+		if s.deps.Allow == nil || !s.deps.Allow.Allowed(ctx, m.From) {
 			s.log.Debug("ignoring alive message from a peer outside the allowlist", "peer", m.From)
 			continue
 		}
@@ -441,4 +443,5 @@ func compact(raw []byte) ([]byte, error) {
 var (
 	_ indexer.Publisher = (*Source)(nil)
 	_ Kubo              = service{}
+	_ Allowlist         = (*indexer.Allowlist)(nil)
 )
