@@ -30,4 +30,6 @@ type gensObserver struct{ gens *cache.Gens }
 func (o gensObserver) Started(seq int64) { o.gens.Start(seq) }
 
 // Dispatched implements Observer.
-func (o gensObserver) Dispatched(e *Event) { o.gens.Bump(e.Ev.Seq, cache.EventKeys(e.Ev, e.Message)...) }
+func (o gensObserver) Dispatched(e *Event) {
+	o.gens.Bump(e.Ev.Seq, cache.EventKeys(e.Ev, e.Message)...)
+}

@@ -3,17 +3,16 @@ package processor
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"time"
 )
 
 // Config tunes the pipeline. Zero fields take the defaults of
 // DefaultConfig.
 type Config struct {
-	// ID names this processor in claimed_by (lease holder); hostname and
-	// pid by default.
+	// ID names this processor in claimed_by (lease holder); by default
+	// "host:pid:nonce", which lets a restarted node release the claims of
+	// its dead predecessor at once (see releaseDeadClaims).
 	ID string
 	// BatchSize is the most messages applied in one transaction.
 	BatchSize int
@@ -38,9 +37,8 @@ type Config struct {
 // DefaultConfig returns the defaults: batches of 500, 10 retries, back-off
 // capped at 300 s as in the reference node.
 func DefaultConfig() Config {
-	host, _ := os.Hostname()
 	return Config{
-		ID:            host + ":" + strconv.Itoa(os.Getpid()),
+		ID:            defaultID(),
 		BatchSize:     500,
 		VerifyWorkers: runtime.GOMAXPROCS(0),
 		FetchWorkers:  10,

@@ -69,6 +69,7 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	runningIDs.Store(cfg.ID, struct{}{})
 	if deps.DB == nil {
 		return nil, errors.New("processor: no database")
 	}
@@ -120,6 +121,11 @@ func New(cfg Config, deps Deps) (*Processor, error) {
 func (p *Processor) Run(ctx context.Context) error {
 	if err := p.SeedErrorCodes(ctx); err != nil {
 		return err
+	}
+	if n, err := p.releaseDeadClaims(ctx); err != nil {
+		p.log.Warn("releasing the claims of dead processes", "err", err)
+	} else if n > 0 {
+		p.log.Info("released the claims of dead processes of this host", "messages", n)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.loop(ctx, p.wakeF, p.FetchOnce) })
