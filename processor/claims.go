@@ -31,7 +31,7 @@ func (p *Processor) releaseDeadClaims(ctx context.Context) (int, error) {
 		return 0, nil // a custom ID: nothing tells its incarnations apart
 	}
 	holders, err := p.db.Client.PendingMessage.Query().
-		Where(pendingmessage.ClaimedByHasPrefix(host+":")).
+		Where(pendingmessage.ClaimedByHasPrefix(host + ":")).
 		Unique(true).Select(pendingmessage.FieldClaimedBy).Strings(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("processor: read claim holders: %w", err)
