@@ -197,6 +197,22 @@ func (s *resumingSubscriber) follow(ctx context.Context, url, channel string, af
 		return
 	}
 	defer c.CloseNow()
+	followFeed(ctx, c, channel, after, func() {
+		s.mu.Lock()
+		s.acked = true
+		s.mu.Unlock()
+	}, func(e liveEvent) {
+		s.mu.Lock()
+		s.events = append(s.events, e)
+		s.mu.Unlock()
+	})
+}
+
+// followFeed subscribes to `messages` on channel over the
+// graphql-transport-ws connection c, after the cursor *after, until the
+// connection or the subscription ends: acked is called on the server's
+// connection_ack, event with each event received, *after advancing to it.
+func followFeed(ctx context.Context, c *websocket.Conn, channel string, after *string, acked func(), event func(liveEvent)) {
 	c.SetReadLimit(1 << 20)
 	send := func(v any) error {
 		b, _ := json.Marshal(v)
@@ -228,17 +244,13 @@ func (s *resumingSubscriber) follow(ctx context.Context, url, channel string, af
 		}
 		switch m.Type {
 		case "connection_ack":
-			s.mu.Lock()
-			s.acked = true
-			s.mu.Unlock()
+			acked()
 		case "ping":
 			_ = send(map[string]any{"type": "pong"})
 		case "next":
 			if e := m.Payload.Data.Messages; e != nil {
-				s.mu.Lock()
-				s.events = append(s.events, *e)
-				s.mu.Unlock()
 				*after = e.Cursor
+				event(*e)
 			}
 		case "error", "complete":
 			return

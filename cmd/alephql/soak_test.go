@@ -421,12 +421,12 @@ func soakSubscribe(ctx context.Context, base, channel string, events, reconnects
 	for ctx.Err() == nil {
 		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 		if err == nil {
-			soakFollow(ctx, c, channel, &after, events, func() {
+			followFeed(ctx, c, channel, &after, func() {
 				if first {
 					connected.Add(1)
 					first = false
 				}
-			})
+			}, func(liveEvent) { events.Add(1) })
 			c.CloseNow()
 		}
 		if ctx.Err() != nil {
@@ -436,54 +436,6 @@ func soakSubscribe(ctx context.Context, base, channel string, events, reconnects
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
-		}
-	}
-}
-
-func soakFollow(ctx context.Context, c *websocket.Conn, channel string, after *string, events *atomic.Int64, acked func()) {
-	c.SetReadLimit(1 << 20)
-	send := func(v any) error {
-		b, _ := json.Marshal(v)
-		return c.Write(ctx, websocket.MessageText, b)
-	}
-	if send(map[string]any{"type": "connection_init", "payload": map[string]any{}}) != nil {
-		return
-	}
-	q := `subscription($f: MessageFilter, $after: Cursor) { messages(filter: $f, after: $after) { cursor } }`
-	if send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": q,
-		"variables": map[string]any{"f": map[string]any{"channels": []string{channel}}, "after": *after}}}) != nil {
-		return
-	}
-	for {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			return
-		}
-		var m struct {
-			Type    string `json:"type"`
-			Payload struct {
-				Data struct {
-					Messages *struct {
-						Cursor string `json:"cursor"`
-					} `json:"messages"`
-				} `json:"data"`
-			} `json:"payload"`
-		}
-		if json.Unmarshal(b, &m) != nil {
-			return
-		}
-		switch m.Type {
-		case "connection_ack":
-			acked()
-		case "ping":
-			_ = send(map[string]any{"type": "pong"})
-		case "next":
-			if e := m.Payload.Data.Messages; e != nil {
-				events.Add(1)
-				*after = e.Cursor
-			}
-		case "error", "complete":
-			return
 		}
 	}
 }
