@@ -94,24 +94,51 @@ func senderOf(key string) string {
 	return strings.NewReplacer("%7C", "|", "%3D", "=", "%25", "%").Replace(key)
 }
 
+// StatsSender is a sender of StatsSenders with its position.
+type StatsSender struct {
+	Sender string
+	// Key and Count are the counter the list is ordered by.
+	Key   string
+	Count int64
+}
+
+// StatsCursor is the position of a sender in StatsSenders: its counter.
+type StatsCursor struct {
+	Count int64
+	Key   string
+}
+
 // StatsSenders lists senders with processed messages by their count of
-// o.Type (or total), then by key, n from offset.
-func (r *Reader) StatsSenders(ctx context.Context, o StatsOrder, n, offset int) ([]string, error) {
+// o.Type (or total; descending when o.Desc), then by counter key
+// (ascending), n beyond after (keyset; nil: the start) or from offset;
+// more reports rows beyond the page.
+func (r *Reader) StatsSenders(ctx context.Context, o StatsOrder, n, offset int, after *StatsCursor) ([]StatsSender, bool, error) {
 	ord := ent.Asc
 	if o.Desc {
 		ord = ent.Desc
 	}
 	t := StatTypes[o.Type]
-	rows, err := r.client.MessageCounter.Query().Where(func(s *sql.Selector) { senderKeys(t, o.Contains)(s) }).
-		Order(ord(messagecounter.FieldCount), ent.Asc(messagecounter.FieldID)).Limit(n).Offset(offset).All(ctx)
+	q := r.client.MessageCounter.Query().Where(func(s *sql.Selector) { senderKeys(t, o.Contains)(s) })
+	if after != nil {
+		q.Where(func(s *sql.Selector) {
+			cnt, id := s.C(messagecounter.FieldCount), s.C(messagecounter.FieldID)
+			beyond := sql.GT(cnt, after.Count)
+			if o.Desc {
+				beyond = sql.LT(cnt, after.Count)
+			}
+			s.Where(sql.Or(beyond, sql.And(sql.EQ(cnt, after.Count), sql.GT(id, after.Key))))
+		})
+	}
+	rows, err := q.Order(ord(messagecounter.FieldCount), ent.Asc(messagecounter.FieldID)).Limit(n + 1).Offset(offset).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	out := make([]string, len(rows))
+	rows, more := Trim(Page{N: n}, rows)
+	out := make([]StatsSender, len(rows))
 	for i, c := range rows {
-		out[i] = senderOf(c.ID)
+		out[i] = StatsSender{Sender: senderOf(c.ID), Key: c.ID, Count: c.Count}
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // CountStatsSenders counts the senders StatsSenders lists.

@@ -72,16 +72,41 @@ func (f CreditHistoryFilter) predicates() []predicate.CreditHistory {
 	return ps
 }
 
+// CreditCursor is the position of an entry in a credit history.
+type CreditCursor struct {
+	Timestamp time.Time
+	Ref       string
+	Index     int
+}
+
+// CreditHistoryCursor is the position of h in CreditHistory.
+func CreditHistoryCursor(h *ent.CreditHistory) CreditCursor {
+	return CreditCursor{Timestamp: h.MessageTimestamp.UTC(), Ref: h.CreditRef, Index: h.CreditIndex}
+}
+
 // CreditHistory lists credit history entries by message time, then
-// credit_ref and index (descending when desc), n from offset.
-func (r *Reader) CreditHistory(ctx context.Context, f CreditHistoryFilter, desc bool, n, offset int) ([]*ent.CreditHistory, error) {
+// credit_ref and index (descending when p.Desc), p.N beyond after
+// (keyset; nil: the start) or from p.Offset; more reports rows beyond
+// the page.
+func (r *Reader) CreditHistory(ctx context.Context, f CreditHistoryFilter, p Page, after *CreditCursor) ([]*ent.CreditHistory, bool, error) {
 	o := ent.Asc
-	if desc {
+	if p.Desc {
 		o = ent.Desc
 	}
-	return r.client.CreditHistory.Query().Where(f.predicates()...).
-		Order(o(credithistory.FieldMessageTimestamp), o(credithistory.FieldCreditRef), o(credithistory.FieldCreditIndex)).
-		Limit(n).Offset(offset).All(ctx)
+	q := r.client.CreditHistory.Query().Where(f.predicates()...)
+	if after != nil {
+		q.Where(func(s *sql.Selector) {
+			keysetAfter(s, p.Desc, []string{s.C(credithistory.FieldMessageTimestamp), s.C(credithistory.FieldCreditRef),
+				s.C(credithistory.FieldCreditIndex)}, after.Timestamp.UTC(), after.Ref, after.Index)
+		})
+	}
+	rows, err := q.Order(o(credithistory.FieldMessageTimestamp), o(credithistory.FieldCreditRef), o(credithistory.FieldCreditIndex)).
+		Limit(p.N + 1).Offset(p.Offset).All(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, more := Trim(Page{N: p.N}, rows)
+	return rows, more, nil
 }
 
 // CreditSummary sums the credit history entries f selects.
@@ -165,14 +190,22 @@ func creditTotals(now time.Time, min int64) func(*sql.Selector) {
 }
 
 // CreditBalances lists the addresses' credit balances at now (at least
-// min) by address, n from offset.
-func (r *Reader) CreditBalances(ctx context.Context, now time.Time, min int64, n, offset int) ([]AddressCredits, error) {
+// min) by address, p.N beyond the address after (keyset; "": the start)
+// or from p.Offset; more reports rows beyond the page.
+func (r *Reader) CreditBalances(ctx context.Context, now time.Time, min int64, p Page, after string) ([]AddressCredits, bool, error) {
 	var out []AddressCredits
 	err := r.client.CreditBalance.Query().Modify(func(s *sql.Selector) {
+		if after != "" {
+			s.Where(sql.GT(s.C(creditbalance.FieldAddress), after))
+		}
 		creditTotals(now, min)(s)
-		s.OrderBy(s.C(creditbalance.FieldAddress)).Limit(n).Offset(offset)
+		s.OrderBy(s.C(creditbalance.FieldAddress)).Limit(p.N + 1).Offset(p.Offset)
 	}).Scan(ctx, &out)
-	return out, err
+	if err != nil {
+		return nil, false, err
+	}
+	out, more := Trim(Page{N: p.N}, out)
+	return out, more, nil
 }
 
 // CountCreditBalances counts the addresses CreditBalances lists.

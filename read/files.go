@@ -2,6 +2,7 @@ package read
 
 import (
 	"context"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -22,15 +23,38 @@ func accountPins(owner, fileHash string) []predicate.FilePin {
 	return ps
 }
 
+// FileCursor is the position of a pin in an address's file list.
+type FileCursor struct {
+	Created time.Time
+	ID      int
+}
+
+// AccountFileCursor is the position of pin in AccountFiles.
+func AccountFileCursor(pin *ent.FilePin) FileCursor {
+	return FileCursor{Created: pin.Created.UTC(), ID: pin.ID}
+}
+
 // AccountFiles lists the files an address stored (its STORE messages'
-// pins, with their file), by creation time then pin id, n from offset.
-func (r *Reader) AccountFiles(ctx context.Context, owner, fileHash string, desc bool, n, offset int) ([]*ent.FilePin, error) {
+// pins, with their file), by creation time then pin id (descending when
+// p.Desc), p.N beyond after (keyset; nil: the start) or from p.Offset;
+// more reports rows beyond the page.
+func (r *Reader) AccountFiles(ctx context.Context, owner, fileHash string, p Page, after *FileCursor) ([]*ent.FilePin, bool, error) {
 	o := ent.Asc
-	if desc {
+	if p.Desc {
 		o = ent.Desc
 	}
-	return r.client.FilePin.Query().Where(accountPins(owner, fileHash)...).WithFile().
-		Order(o(filepin.FieldCreated), o(filepin.FieldID)).Limit(n).Offset(offset).All(ctx)
+	q := r.client.FilePin.Query().Where(accountPins(owner, fileHash)...)
+	if after != nil {
+		q.Where(func(s *sql.Selector) {
+			keysetAfter(s, p.Desc, []string{s.C(filepin.FieldCreated), s.C(filepin.FieldID)}, after.Created.UTC(), after.ID)
+		})
+	}
+	rows, err := q.WithFile().Order(o(filepin.FieldCreated), o(filepin.FieldID)).Limit(p.N + 1).Offset(p.Offset).All(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, more := Trim(Page{N: p.N}, rows)
+	return rows, more, nil
 }
 
 // AccountFilesTotal counts an address's stored files (pins) and adds up

@@ -72,6 +72,17 @@ func (p Page) Keyset(a, b string) (where, order func(*sql.Selector)) {
 	return where, order
 }
 
+// keysetAfter selects the rows beyond the position pos in an order over
+// cols, all ascending or all descending (the last column unique among
+// rows equal on the others).
+func keysetAfter(s *sql.Selector, desc bool, cols []string, pos ...any) {
+	if desc {
+		s.Where(sql.CompositeLT(cols, pos...))
+	} else {
+		s.Where(sql.CompositeGT(cols, pos...))
+	}
+}
+
 // Trim cuts the N+1 rows of a scan to the page and restores the list
 // order; more reports whether rows lie beyond the page.
 func Trim[T any](p Page, rows []T) (page []T, more bool) {

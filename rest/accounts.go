@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -128,19 +127,34 @@ type accountFile struct {
 	ItemHash string `json:"item_hash"`
 }
 
-// accountFiles serves GET /api/v0/addresses/{address}/files (page mode;
-// 404 when the address stored nothing).
+// fileCursor is the files list's keyset position.
+type fileCursor struct {
+	Created time.Time `json:"t"`
+	ID      int       `json:"i"`
+}
+
+// accountFiles serves GET /api/v0/addresses/{address}/files, page mode or
+// cursor mode (keyset on creation time and pin id); 404 when the address
+// stored nothing.
 func (a *API) accountFiles(w http.ResponseWriter, r *http.Request) error {
 	addr := r.PathValue("address")
 	p := newParams(r.URL.Query(), a.cfg.MaxFilterValues)
 	pg := a.paging(p, r, 100)
 	desc := p.integer("sort_order", -1, -1, 1) == -1
 	fileHash := p.str("file_hash", "")
-	if pg.cursor != nil {
-		p.bad("cursor", "cursor mode is not served on this route; use page")
-	}
 	if p.err != nil {
 		return p.err
+	}
+	page := read.Page{N: pg.perPage, Desc: desc}
+	var after *read.FileCursor
+	if pg.cursor == nil {
+		page.Offset = pg.offset()
+	} else if *pg.cursor != "" {
+		var c fileCursor
+		if err := decodeCursor(*pg.cursor, &c, func() bool { return !c.Created.IsZero() && c.ID > 0 }); err != nil {
+			return err
+		}
+		after = &read.FileCursor{Created: c.Created, ID: c.ID}
 	}
 	ctx := r.Context()
 	n, size, err := a.reader.AccountFilesTotal(ctx, addr, fileHash)
@@ -150,7 +164,7 @@ func (a *API) accountFiles(w http.ResponseWriter, r *http.Request) error {
 	if n == 0 {
 		return errorf(http.StatusNotFound, "no files found for this address")
 	}
-	pins, err := a.reader.AccountFiles(ctx, addr, fileHash, desc, pg.perPage, pg.offset())
+	pins, more, err := a.reader.AccountFiles(ctx, addr, fileHash, page, after)
 	if err != nil {
 		return err
 	}
@@ -162,7 +176,19 @@ func (a *API) accountFiles(w http.ResponseWriter, r *http.Request) error {
 		}
 		files = append(files, f)
 	}
-	out := pageEnvelope("files", files, pg, n)
+	var out map[string]any
+	if pg.cursor != nil {
+		next, err := nextCursor(more, len(pins), func() any {
+			c := read.AccountFileCursor(pins[len(pins)-1])
+			return fileCursor{Created: c.Created, ID: c.ID}
+		})
+		if err != nil {
+			return err
+		}
+		out = cursorEnvelope("files", files, pg, next)
+	} else {
+		out = pageEnvelope("files", files, pg, n)
+	}
 	out["address"], out["total_size"] = addr, size
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -201,8 +227,16 @@ type creditEntry struct {
 	MessageTimestamp string  `json:"message_timestamp"`
 }
 
-// creditHistory serves GET /api/v0/addresses/{address}/credit_history
-// (page mode; pagination=0 is capped like everywhere).
+// creditCursor is the credit history's keyset position.
+type creditCursor struct {
+	Timestamp time.Time `json:"t"`
+	Ref       string    `json:"r"`
+	Index     int       `json:"i"`
+}
+
+// creditHistory serves GET /api/v0/addresses/{address}/credit_history,
+// page mode or cursor mode (keyset on message time, credit_ref and
+// index); pagination=0 is capped like everywhere.
 func (a *API) creditHistory(w http.ResponseWriter, r *http.Request) error {
 	addr := r.PathValue("address")
 	p := newParams(r.URL.Query(), a.cfg.MaxFilterValues)
@@ -210,14 +244,22 @@ func (a *API) creditHistory(w http.ResponseWriter, r *http.Request) error {
 	pg := a.paging(p, r, 0)
 	desc := p.integer("sort_order", -1, -1, 1) == -1
 	p.oneOf("sort_by", "message_timestamp", "message_timestamp")
-	if pg.cursor != nil {
-		p.bad("cursor", "cursor mode is not served on this route; use page")
-	}
 	if p.err != nil {
 		return p.err
 	}
+	page := read.Page{N: pg.perPage, Desc: desc}
+	var after *read.CreditCursor
+	if pg.cursor == nil {
+		page.Offset = pg.offset()
+	} else if *pg.cursor != "" {
+		var c creditCursor
+		if err := decodeCursor(*pg.cursor, &c, func() bool { return !c.Timestamp.IsZero() && c.Ref != "" }); err != nil {
+			return err
+		}
+		after = &read.CreditCursor{Timestamp: c.Timestamp, Ref: c.Ref, Index: c.Index}
+	}
 	ctx := r.Context()
-	rows, err := a.reader.CreditHistory(ctx, f, desc, pg.perPage, pg.offset())
+	rows, more, err := a.reader.CreditHistory(ctx, f, page, after)
 	if err != nil {
 		return err
 	}
@@ -231,6 +273,18 @@ func (a *API) creditHistory(w http.ResponseWriter, r *http.Request) error {
 			e.ExpirationDate = &s
 		}
 		items[i] = e
+	}
+	if pg.cursor != nil {
+		next, err := nextCursor(more, len(rows), func() any {
+			c := read.CreditHistoryCursor(rows[len(rows)-1])
+			return creditCursor{Timestamp: c.Timestamp, Ref: c.Ref, Index: c.Index}
+		})
+		if err != nil {
+			return err
+		}
+		out := cursorEnvelope("credit_history", items, pg, next)
+		out["address"] = addr
+		return writeJSON(w, http.StatusOK, out)
 	}
 	total, err := pageTotal(pg, len(rows), func() (int64, error) {
 		s, err := a.reader.CreditHistorySummary(ctx, f)
@@ -283,9 +337,8 @@ func (a *API) balances(w http.ResponseWriter, r *http.Request) error {
 		page.Offset = pg.offset()
 	} else if *pg.cursor != "" {
 		var c balanceCursor
-		b, err := base64.RawURLEncoding.DecodeString(*pg.cursor)
-		if err != nil || json.Unmarshal(b, &c) != nil || c.Address == "" {
-			return badParam("cursor", "malformed cursor")
+		if err := decodeCursor(*pg.cursor, &c, func() bool { return c.Address != "" }); err != nil {
+			return err
 		}
 		page.After = &read.KeyCursor{A: c.Address, B: c.Chain}
 	}
@@ -304,15 +357,12 @@ func (a *API) balances(w http.ResponseWriter, r *http.Request) error {
 		items[i] = item{Address: b.Address, Balance: decimal(b.Balance), Chain: b.Chain}
 	}
 	if pg.cursor != nil {
-		var next *string
-		if more && len(rows) > 0 {
+		next, err := nextCursor(more, len(rows), func() any {
 			last := rows[len(rows)-1]
-			b, err := json.Marshal(balanceCursor{Address: last.Address, Chain: last.Chain})
-			if err != nil {
-				return err
-			}
-			s := base64.RawURLEncoding.EncodeToString(b)
-			next = &s
+			return balanceCursor{Address: last.Address, Chain: last.Chain}
+		})
+		if err != nil {
+			return err
 		}
 		return writeJSON(w, http.StatusOK, cursorEnvelope("balances", items, pg, next))
 	}
@@ -326,23 +376,44 @@ func (a *API) balances(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, pageEnvelope("balances", items, pg, total))
 }
 
+// creditBalanceCursor is the credit balances list's keyset position.
+type creditBalanceCursor struct {
+	Address string `json:"a"`
+}
+
 // creditBalances serves GET /api/v0/credit_balances: each address's
-// unexpired credits, by address (page mode).
+// unexpired credits, by address, page mode or cursor mode (keyset on the
+// address).
 func (a *API) creditBalances(w http.ResponseWriter, r *http.Request) error {
 	p := newParams(r.URL.Query(), a.cfg.MaxFilterValues)
 	min := p.integer("min_balance", 1, 0, 1<<62)
 	pg := a.paging(p, r, 100)
-	if pg.cursor != nil {
-		p.bad("cursor", "cursor mode is not served on this route; use page")
-	}
 	if p.err != nil {
 		return p.err
 	}
+	page := read.Page{N: pg.perPage}
+	var after string
+	if pg.cursor == nil {
+		page.Offset = pg.offset()
+	} else if *pg.cursor != "" {
+		var c creditBalanceCursor
+		if err := decodeCursor(*pg.cursor, &c, func() bool { return c.Address != "" }); err != nil {
+			return err
+		}
+		after = c.Address
+	}
 	ctx := r.Context()
 	now := time.Now()
-	rows, err := a.reader.CreditBalances(ctx, now, min, pg.perPage, pg.offset())
+	rows, more, err := a.reader.CreditBalances(ctx, now, min, page, after)
 	if err != nil {
 		return err
+	}
+	if pg.cursor != nil {
+		next, err := nextCursor(more, len(rows), func() any { return creditBalanceCursor{Address: rows[len(rows)-1].Address} })
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, cursorEnvelope("credit_balances", nonNil(rows), pg, next))
 	}
 	total, err := pageTotal(pg, len(rows), func() (int64, error) { return a.reader.CountCreditBalances(ctx, now, min) })
 	if err != nil {
@@ -369,8 +440,16 @@ func (a *API) statsV0(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"data": stats})
 }
 
+// statsCursor is the v1 stats list's keyset position: the last sender's
+// counter.
+type statsCursor struct {
+	Count int64  `json:"n"`
+	Key   string `json:"k"`
+}
+
 // statsV1 serves GET /api/v1/addresses/stats.json: senders by their
-// message count (total or one type), page mode.
+// message count (total or one type), page mode or cursor mode (keyset on
+// the count and the counter key).
 func (a *API) statsV1(w http.ResponseWriter, r *http.Request) error {
 	p := newParams(r.URL.Query(), a.cfg.MaxFilterValues)
 	o := read.StatsOrder{Contains: p.str("addressContains", "")}
@@ -383,16 +462,28 @@ func (a *API) statsV1(w http.ResponseWriter, r *http.Request) error {
 	}
 	o.Desc = p.integer("sortOrder", -1, -1, 1) == -1
 	pg := a.paging(p, r, 20)
-	if pg.cursor != nil {
-		p.bad("cursor", "cursor mode is not served on this route; use page")
-	}
 	if p.err != nil {
 		return p.err
 	}
+	offset := 0
+	var after *read.StatsCursor
+	if pg.cursor == nil {
+		offset = pg.offset()
+	} else if *pg.cursor != "" {
+		var c statsCursor
+		if err := decodeCursor(*pg.cursor, &c, func() bool { return c.Key != "" }); err != nil {
+			return err
+		}
+		after = &read.StatsCursor{Count: c.Count, Key: c.Key}
+	}
 	ctx := r.Context()
-	senders, err := a.reader.StatsSenders(ctx, o, pg.perPage, pg.offset())
+	rows, more, err := a.reader.StatsSenders(ctx, o, pg.perPage, offset, after)
 	if err != nil {
 		return err
+	}
+	senders := make([]string, len(rows))
+	for i, s := range rows {
+		senders[i] = s.Sender
 	}
 	stats, err := a.reader.Stats(ctx, senders)
 	if err != nil {
@@ -406,6 +497,16 @@ func (a *API) statsV1(w http.ResponseWriter, r *http.Request) error {
 		}
 		m["total"] = stats[s]["messages"]
 		data[i] = m
+	}
+	if pg.cursor != nil {
+		next, err := nextCursor(more, len(rows), func() any {
+			last := rows[len(rows)-1]
+			return statsCursor{Count: last.Count, Key: last.Key}
+		})
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, cursorEnvelope("data", data, pg, next))
 	}
 	total, err := pageTotal(pg, len(senders), func() (int64, error) {
 		n, err := a.reader.CountStatsSenders(ctx, o)

@@ -21,7 +21,8 @@ func (pg paging) offset() int { return (pg.page - 1) * pg.perPage }
 
 // paging reads pagination, page (the path's /page/{n}.json wins) and
 // cursor. pagination=0, "unlimited" on the reference node, and values
-// over MaxPageSize are capped at MaxPageSize; in cursor mode 0 is refused.
+// over MaxPageSize are capped at MaxPageSize; in cursor mode an explicit 0
+// is refused (a route's default of 0 is the cap).
 func (a *API) paging(p *params, r *http.Request, def int) paging {
 	pg := paging{page: 1}
 	n := p.integer("pagination", int64(def), 0, 1<<31)
@@ -35,7 +36,7 @@ func (a *API) paging(p *params, r *http.Request, def int) paging {
 	}
 	if c, ok := p.raw("cursor"); ok {
 		pg.cursor = &c
-		if n == 0 {
+		if _, given := p.raw("pagination"); given && n == 0 {
 			p.bad("pagination", "must be positive in cursor mode")
 		}
 	}
@@ -110,4 +111,34 @@ func decodeTimeCursor(s string) (*timeCursorPos, *Error) {
 type timeCursorPos struct {
 	Hash string
 	Time time.Time
+}
+
+// encodeCursor is the opaque cursor of a keyset position: base64url
+// without padding of v's compact JSON.
+func encodeCursor(v any) (*string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	s := base64.RawURLEncoding.EncodeToString(b)
+	return &s, nil
+}
+
+// decodeCursor reads an encodeCursor cursor into v; ok(v) tells whether
+// the position is complete. A malformed cursor is a 422 naming it.
+func decodeCursor(s string, v any, ok func() bool) *Error {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, v) != nil || !ok() {
+		return badParam("cursor", "malformed cursor")
+	}
+	return nil
+}
+
+// nextCursor is next_cursor: the position of the page's last row when
+// rows lie beyond it, else nil.
+func nextCursor(more bool, n int, last func() any) (*string, error) {
+	if !more || n == 0 {
+		return nil, nil
+	}
+	return encodeCursor(last())
 }
