@@ -14,8 +14,10 @@ import (
 )
 
 // Unpublished returns up to limit signed, processed messages that no
-// chain confirms yet and that this node has not published on chain,
-// oldest first: what a publisher puts in its next archive.
+// chain confirms yet and that this node has not published on any chain
+// (a message is published once: a publication pending on one chain
+// keeps it out of the others' archives until dropped), oldest first:
+// what chain's publisher puts in its next archive.
 func (p *Processor) Unpublished(ctx context.Context, chain string, limit int) ([]indexer.ArchiveMessage, []string, error) {
 	ms, err := p.client.Message.Query().
 		Where(message.SignatureNotNil(), message.FirstConfirmedAtIsNil(),
@@ -23,8 +25,7 @@ func (p *Processor) Unpublished(ctx context.Context, chain string, limit int) ([
 			func(s *sql.Selector) {
 				t := sql.Table(publishedmessage.Table)
 				s.Where(sql.Not(sql.Exists(sql.Select(t.C(publishedmessage.FieldID)).From(t).
-					Where(sql.And(sql.ColumnsEQ(t.C(publishedmessage.FieldItemHash), s.C(message.FieldID)),
-						sql.EQ(t.C(publishedmessage.FieldChain), chain))))))
+					Where(sql.ColumnsEQ(t.C(publishedmessage.FieldItemHash), s.C(message.FieldID))))))
 			}).
 		Order(ent.Asc(message.FieldTime), ent.Asc(message.FieldID)).
 		Limit(limit).All(ctx)
@@ -106,4 +107,16 @@ func (p *Processor) OpenPublications(ctx context.Context, chain string) ([]index
 		out[i].Messages++
 	}
 	return out, nil
+}
+
+// ReplacePublication records that archive cid's transaction was
+// replaced: txHashes lists every transaction sent for it, newest first,
+// comma-separated.
+func (p *Processor) ReplacePublication(ctx context.Context, chain, cid, txHashes string) error {
+	_, err := p.client.PublishedMessage.Update().
+		Where(publishedmessage.Chain(chain), publishedmessage.Cid(cid)).SetTxHash(txHashes).Save(ctx)
+	if err != nil {
+		return fmt.Errorf("processor: replace publication: %w", err)
+	}
+	return nil
 }
