@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/publishedmessage"
 	"github.com/alephql/alephql/indexer"
+	"github.com/alephql/alephql/processor/handler"
 )
 
 // Unpublished returns up to limit signed, processed messages that no
@@ -45,6 +47,10 @@ func (p *Processor) Unpublished(ctx context.Context, chain string, limit int) ([
 	return out, hashes, nil
 }
 
+// ErrAlreadyPublished: a message of a publication being reserved is
+// already published (on any chain); nothing is reserved.
+var ErrAlreadyPublished = errors.New("message already published")
+
 // ReservePublication records, before transaction txHash is sent, that
 // the messages hashes are published on chain in archive cid.
 func (p *Processor) ReservePublication(ctx context.Context, chain, cid, txHash string, hashes []string, at time.Time) error {
@@ -52,6 +58,24 @@ func (p *Processor) ReservePublication(ctx context.Context, chain, cid, txHash s
 	tx, err := p.client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("processor: reserve publication: %w", err)
+	}
+	// One reservation at a time across the nodes and chains, so that two
+	// chains' publishers never both reserve a message (the rows' unique
+	// key is per chain).
+	if err := handler.Lock(ctx, tx, p.db.Dialect, "publish:reserve"); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("processor: reserve publication: %w", err)
+	}
+	for i := 0; i < len(hashes); i += batch {
+		part := hashes[i:min(i+batch, len(hashes))]
+		n, err := tx.PublishedMessage.Query().Where(publishedmessage.ItemHashIn(part...)).Count(ctx)
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%w: %d of the messages", ErrAlreadyPublished, n)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("processor: reserve publication: %w", err)
+		}
 	}
 	for i := 0; i < len(hashes); i += batch {
 		part := hashes[i:min(i+batch, len(hashes))]

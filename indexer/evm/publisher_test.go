@@ -233,6 +233,13 @@ func TestPublisherRepublishesLostTransactions(t *testing.T) {
 		open, err := n.p.OpenPublications(ctx, "ETH")
 		require.NoError(t, err)
 		require.Len(t, open, 2)
+		// Published on ETH: another chain cannot reserve it (nor the
+		// unpublished one beside it: nothing is reserved).
+		err = n.p.ReservePublication(ctx, "BSC", "QmOther", common.Hash{2}.Hex(), hashes[1:], at)
+		require.ErrorIs(t, err, processor.ErrAlreadyPublished)
+		open, err = n.p.OpenPublications(ctx, "BSC")
+		require.NoError(t, err)
+		require.Empty(t, open)
 
 		p1, err := pub.Step(ctx)
 		require.NoError(t, err)
