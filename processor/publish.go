@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,11 +12,14 @@ import (
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/publishedmessage"
 	"github.com/alephql/alephql/indexer"
+	"github.com/alephql/alephql/processor/handler"
 )
 
 // Unpublished returns up to limit signed, processed messages that no
-// chain confirms yet and that this node has not published on chain,
-// oldest first: what a publisher puts in its next archive.
+// chain confirms yet and that this node has not published on any chain
+// (a message is published once: a publication pending on one chain
+// keeps it out of the others' archives until dropped), oldest first:
+// what chain's publisher puts in its next archive.
 func (p *Processor) Unpublished(ctx context.Context, chain string, limit int) ([]indexer.ArchiveMessage, []string, error) {
 	ms, err := p.client.Message.Query().
 		Where(message.SignatureNotNil(), message.FirstConfirmedAtIsNil(),
@@ -23,8 +27,7 @@ func (p *Processor) Unpublished(ctx context.Context, chain string, limit int) ([
 			func(s *sql.Selector) {
 				t := sql.Table(publishedmessage.Table)
 				s.Where(sql.Not(sql.Exists(sql.Select(t.C(publishedmessage.FieldID)).From(t).
-					Where(sql.And(sql.ColumnsEQ(t.C(publishedmessage.FieldItemHash), s.C(message.FieldID)),
-						sql.EQ(t.C(publishedmessage.FieldChain), chain))))))
+					Where(sql.ColumnsEQ(t.C(publishedmessage.FieldItemHash), s.C(message.FieldID))))))
 			}).
 		Order(ent.Asc(message.FieldTime), ent.Asc(message.FieldID)).
 		Limit(limit).All(ctx)
@@ -44,6 +47,10 @@ func (p *Processor) Unpublished(ctx context.Context, chain string, limit int) ([
 	return out, hashes, nil
 }
 
+// ErrAlreadyPublished: a message of a publication being reserved is
+// already published (on any chain); nothing is reserved.
+var ErrAlreadyPublished = errors.New("message already published")
+
 // ReservePublication records, before transaction txHash is sent, that
 // the messages hashes are published on chain in archive cid.
 func (p *Processor) ReservePublication(ctx context.Context, chain, cid, txHash string, hashes []string, at time.Time) error {
@@ -51,6 +58,24 @@ func (p *Processor) ReservePublication(ctx context.Context, chain, cid, txHash s
 	tx, err := p.client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("processor: reserve publication: %w", err)
+	}
+	// One reservation at a time across the nodes and chains, so that two
+	// chains' publishers never both reserve a message (the rows' unique
+	// key is per chain).
+	if err := handler.Lock(ctx, tx, p.db.Dialect, "publish:reserve"); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("processor: reserve publication: %w", err)
+	}
+	for i := 0; i < len(hashes); i += batch {
+		part := hashes[i:min(i+batch, len(hashes))]
+		n, err := tx.PublishedMessage.Query().Where(publishedmessage.ItemHashIn(part...)).Count(ctx)
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%w: %d of the messages", ErrAlreadyPublished, n)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("processor: reserve publication: %w", err)
+		}
 	}
 	for i := 0; i < len(hashes); i += batch {
 		part := hashes[i:min(i+batch, len(hashes))]
@@ -106,4 +131,16 @@ func (p *Processor) OpenPublications(ctx context.Context, chain string) ([]index
 		out[i].Messages++
 	}
 	return out, nil
+}
+
+// ReplacePublication records that archive cid's transaction was
+// replaced: txHashes lists every transaction sent for it, newest first,
+// comma-separated.
+func (p *Processor) ReplacePublication(ctx context.Context, chain, cid, txHashes string) error {
+	_, err := p.client.PublishedMessage.Update().
+		Where(publishedmessage.Chain(chain), publishedmessage.Cid(cid)).SetTxHash(txHashes).Save(ctx)
+	if err != nil {
+		return fmt.Errorf("processor: replace publication: %w", err)
+	}
+	return nil
 }

@@ -46,6 +46,7 @@ type chainFlags struct {
 	ethPublishKey      string
 	ethPublishInterval time.Duration
 	ethMaxGasPrice     string
+	ethReplaceAfter    time.Duration
 }
 
 // evmChainFlag collects repeated --evm-chain settings.
@@ -63,7 +64,8 @@ func (f *chainFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ethPublishKey, "eth-publish-key", "", "file holding a hex private key: publish this node's unconfirmed messages on Ethereum (sync archives on IPFS, doEmit from the key's account); needs --eth-rpc and kubo; empty: no publisher (env ALEPHQL_ETH_PUBLISH_KEY)")
 	fs.DurationVar(&f.ethPublishInterval, "eth-publish-interval", time.Minute, "wait between two publications (env ALEPHQL_ETH_PUBLISH_INTERVAL)")
 	fs.StringVar(&f.ethMaxGasPrice, "eth-max-gas-price", "", "largest maxFeePerGas the publisher pays, in wei; a higher fee is refused; empty: no cap (env ALEPHQL_ETH_MAX_GAS_PRICE)")
-	fs.Var(&f.evmChains, "evm-chain", "another EVM chain carrying the sync contract, repeatable: name=BSC,rpc=URL,contract=0x...,start=N[,emitters=0xA;0xB][,confirmations=N] (env ALEPHQL_EVM_CHAIN)")
+	fs.DurationVar(&f.ethReplaceAfter, "eth-publish-replace-after", 5*time.Minute, "replace a publication transaction pending this long (same nonce, fees bumped by at least 12.5%, within --eth-max-gas-price) (env ALEPHQL_ETH_PUBLISH_REPLACE_AFTER)")
+	fs.Var(&f.evmChains, "evm-chain", "another EVM chain carrying the sync contract, repeatable: name=BSC,rpc=URL,contract=0x...,start=N[,emitters=0xA;0xB][,confirmations=N][,publish-key=FILE[,max-gas-price=WEI][,publish-interval=D][,replace-after=D]] (publish-key: publish on it too, the others default to the --eth-publish-* and --eth-max-gas-price values) (env ALEPHQL_EVM_CHAIN)")
 }
 
 // enabled reports whether any chain reader is configured.
@@ -81,13 +83,9 @@ func (f chainFlags) configs() ([]evm.Config, []string, error) {
 		cfgs, urls = append(cfgs, cfg), append(urls, f.ethRPC)
 	}
 	for _, s := range f.evmChains {
-		kv := map[string]string{}
-		for _, part := range strings.Split(s, ",") {
-			k, v, ok := strings.Cut(part, "=")
-			if !ok {
-				return nil, nil, usageError{fmt.Errorf("--evm-chain %q: %q is not key=value", s, part)}
-			}
-			kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		kv, err := parseEVMChain(s)
+		if err != nil {
+			return nil, nil, err
 		}
 		start, err := strconv.ParseInt(kv["start"], 10, 64)
 		if err != nil && kv["start"] != "" {
@@ -120,6 +118,19 @@ func (f chainFlags) configs() ([]evm.Config, []string, error) {
 		seen[c.Chain] = true
 	}
 	return cfgs, urls, nil
+}
+
+// parseEVMChain splits an --evm-chain value into its settings.
+func parseEVMChain(s string) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, usageError{fmt.Errorf("--evm-chain %q: %q is not key=value", s, part)}
+		}
+		kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return kv, nil
 }
 
 func evmConfig(name, contract string, start int64, emitters []string, confirmations int64) (evm.Config, error) {
@@ -170,7 +181,7 @@ func buildChains(f chainFlags, db *database.DB, proc *processor.Processor, conte
 	if err != nil {
 		return nil, nil, err
 	}
-	pubCfg, err := f.publisherConfig(cfgs, content.KuboConfigured(), log)
+	pubCfgs, err := f.publisherConfigs(cfgs, content.KuboConfigured(), log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -186,15 +197,18 @@ func buildChains(f chainFlags, db *database.DB, proc *processor.Processor, conte
 			return nil, nil, err
 		}
 	}
-	var pub *evm.Publisher
-	if pubCfg != nil { // the Ethereum reader is cfgs[0]
-		if pub, err = evm.NewPublisher(*pubCfg, evm.PublisherDeps{Client: clients[0], Store: proc,
+	pubs := make([]*evm.Publisher, len(cfgs))
+	for i, pc := range pubCfgs {
+		if pc == nil {
+			continue
+		}
+		if pubs[i], err = evm.NewPublisher(*pc, evm.PublisherDeps{Client: clients[i], Store: proc,
 			Archives: evm.IPFSArchives{Service: content}, Registerer: reg, Log: log}); err != nil {
 			return nil, nil, err
 		}
 	}
 	status = &chainStatus{db: db, proc: proc, readers: readers, kinds: make([]string, len(readers)),
-		leases: make([]atomic.Bool, len(readers)), pub: pub}
+		leases: make([]atomic.Bool, len(readers)), pubs: pubs, pubLeases: make([]atomic.Bool, len(readers))}
 	for i := range readers {
 		status.kinds[i] = indexer.KindSync
 	}
@@ -206,9 +220,12 @@ func buildChains(f chainFlags, db *database.DB, proc *processor.Processor, conte
 		}()
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return database.RunWithLease(gctx, db, "chain-expander", ex.Run) })
-		if pub != nil {
+		for i, pub := range pubs {
+			if pub == nil {
+				continue
+			}
 			g.Go(func() error {
-				return database.RunWithLease(gctx, db, "chain-publisher:"+pubCfg.Chain, leased(&status.pubLease, pub.Run))
+				return database.RunWithLease(gctx, db, "chain-publisher:"+cfgs[i].Chain, leased(&status.pubLeases[i], pub.Run))
 			})
 		}
 		for i, r := range readers {
@@ -227,35 +244,74 @@ func buildChains(f chainFlags, db *database.DB, proc *processor.Processor, conte
 	}, status, nil
 }
 
-// publisherConfig returns the Ethereum publisher's configuration, nil
-// without --eth-publish-key. cfgs[0] is the Ethereum reader's.
-func (f chainFlags) publisherConfig(cfgs []evm.Config, kubo bool, log *slog.Logger) (*evm.PublisherConfig, error) {
-	if f.ethPublishKey == "" {
-		return nil, nil
-	}
-	if f.ethRPC == "" {
+// publisherConfigs returns the publishers' configurations, one per
+// reader configuration of cfgs (nil where it has no publish key): ETH's
+// from --eth-publish-key (cfgs[0] then is the Ethereum reader's), each
+// --evm-chain's from its publish-key setting; interval, max gas price and
+// replace-after default to the --eth-* values.
+func (f chainFlags) publisherConfigs(cfgs []evm.Config, kubo bool, log *slog.Logger) ([]*evm.PublisherConfig, error) {
+	out := make([]*evm.PublisherConfig, len(cfgs))
+	if f.ethPublishKey != "" && f.ethRPC == "" {
 		return nil, usageError{errors.New("--eth-publish-key needs --eth-rpc")}
 	}
-	if !kubo {
-		return nil, usageError{errors.New("--eth-publish-key needs kubo (archives are published on IPFS)")}
+	type setting struct{ key, interval, maxGas, replace, flag string }
+	settings := make([]setting, len(cfgs))
+	off := 0
+	if f.ethRPC != "" {
+		settings[0] = setting{key: f.ethPublishKey, flag: "--eth-publish-key"}
+		off = 1
 	}
-	key, err := evm.LoadKey(f.ethPublishKey)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	pc := evm.PublisherConfig{Chain: cfgs[0].Chain, Contract: cfgs[0].Contract, Key: key, Interval: f.ethPublishInterval}
-	if f.ethMaxGasPrice != "" {
-		v, ok := new(big.Int).SetString(f.ethMaxGasPrice, 10)
-		if !ok {
-			return nil, usageError{fmt.Errorf("--eth-max-gas-price %q is not a number of wei", f.ethMaxGasPrice)}
+	for j, s := range f.evmChains {
+		kv, err := parseEVMChain(s)
+		if err != nil {
+			return nil, err
 		}
-		pc.MaxGasPrice = v
+		settings[off+j] = setting{key: kv["publish-key"], interval: kv["publish-interval"], maxGas: kv["max-gas-price"],
+			replace: kv["replace-after"], flag: fmt.Sprintf("--evm-chain %s publish-key", cfgs[off+j].Chain)}
 	}
-	if err := pc.Validate(); err != nil {
-		return nil, usageError{err}
+	for i, st := range settings {
+		if st.key == "" {
+			continue
+		}
+		if !kubo {
+			return nil, usageError{fmt.Errorf("%s needs kubo (archives are published on IPFS)", st.flag)}
+		}
+		key, err := evm.LoadKey(st.key)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		pc := evm.PublisherConfig{Chain: cfgs[i].Chain, Contract: cfgs[i].Contract, Key: key,
+			Interval: f.ethPublishInterval, ReplaceAfter: f.ethReplaceAfter}
+		for _, d := range []struct {
+			v   string
+			dst *time.Duration
+		}{{st.interval, &pc.Interval}, {st.replace, &pc.ReplaceAfter}} {
+			if d.v == "" {
+				continue
+			}
+			if *d.dst, err = time.ParseDuration(d.v); err != nil {
+				return nil, usageError{fmt.Errorf("%s: %w", cfgs[i].Chain, err)}
+			}
+		}
+		maxGas := f.ethMaxGasPrice
+		if st.maxGas != "" {
+			maxGas = st.maxGas
+		}
+		if maxGas != "" {
+			v, ok := new(big.Int).SetString(maxGas, 10)
+			if !ok {
+				return nil, usageError{fmt.Errorf("%s: max gas price %q is not a number of wei", cfgs[i].Chain, maxGas)}
+			}
+			pc.MaxGasPrice = v
+		}
+		if err := pc.Validate(); err != nil {
+			return nil, usageError{err}
+		}
+		if addr := crypto.PubkeyToAddress(key.PublicKey); !slices.Contains(cfgs[i].Emitters, addr) {
+			log.Warn("the publisher's account is not among the chain's emitters: this node will not count its own archives",
+				"chain", cfgs[i].Chain, "address", addr.Hex())
+		}
+		out[i] = &pc
 	}
-	if addr := crypto.PubkeyToAddress(key.PublicKey); !slices.Contains(cfgs[0].Emitters, addr) {
-		log.Warn("the publisher's account is not in --eth-emitters: this node will not count its own archives", "address", addr.Hex())
-	}
-	return &pc, nil
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/stretchr/testify/require"
@@ -75,6 +76,9 @@ func TestPublishFlags(t *testing.T) {
 		kubo bool
 		err  string
 		cap  string
+		// chain is the first publisher's chain (ETH unless set); second,
+		// if set, the second publisher's cap.
+		chain, second string
 	}{
 		{name: "off", f: eth, kubo: true},
 		{name: "key", f: with(good, ""), kubo: true},
@@ -85,24 +89,49 @@ func TestPublishFlags(t *testing.T) {
 		{name: "missing key", f: with(filepath.Join(dir, "none"), ""), kubo: true, err: "no such file"},
 		{name: "bad cap", f: with(good, "1.5e9"), kubo: true, err: "not a number of wei"},
 		{name: "zero cap", f: with(good, "0"), kubo: true, err: "non-positive"},
+		{name: "bsc only", f: chainFlags{evmChains: evmChainFlag{"name=bsc,rpc=http://y,contract=" + ethSyncContract + ",publish-key=" + good}},
+			kubo: true, chain: "BSC"},
+		{name: "eth and bsc", f: chainFlags{ethRPC: "http://x", ethContract: ethSyncContract, ethPublishKey: good, ethMaxGasPrice: "7",
+			evmChains: evmChainFlag{"name=BSC,rpc=http://y,contract=" + ethSyncContract + ",publish-key=" + good + ",max-gas-price=9,replace-after=2s"}},
+			kubo: true, chain: "ETH", cap: "7", second: "9"},
+		{name: "bsc bad key", f: chainFlags{evmChains: evmChainFlag{"name=BSC,rpc=http://y,contract=" + ethSyncContract + ",publish-key=" + bad}},
+			kubo: true, err: "not a hex secp256k1 private key"},
+		{name: "bsc bad cap", f: chainFlags{evmChains: evmChainFlag{"name=BSC,rpc=http://y,contract=" + ethSyncContract + ",publish-key=" + good + ",max-gas-price=x"}},
+			kubo: true, err: "BSC: max gas price"},
+		{name: "bsc no kubo", f: chainFlags{evmChains: evmChainFlag{"name=BSC,rpc=http://y,contract=" + ethSyncContract + ",publish-key=" + good}},
+			err: "needs kubo"},
+		{name: "bsc bad duration", f: chainFlags{evmChains: evmChainFlag{"name=BSC,rpc=http://y,contract=" + ethSyncContract + ",publish-key=" + good + ",publish-interval=soon"}},
+			kubo: true, err: "BSC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfgs, _, err := tc.f.configs()
 			require.NoError(t, err)
-			pc, err := tc.f.publisherConfig(cfgs, tc.kubo, slog.New(slog.DiscardHandler))
+			pcs, err := tc.f.publisherConfigs(cfgs, tc.kubo, slog.New(slog.DiscardHandler))
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				require.NotContains(t, err.Error(), "hunter2")
 				return
 			}
 			require.NoError(t, err)
-			if tc.f.ethPublishKey == "" {
+			require.Len(t, pcs, len(cfgs))
+			pc := pcs[0]
+			if tc.f.ethPublishKey == "" && tc.chain == "" {
 				require.Nil(t, pc)
 				return
 			}
-			require.Equal(t, "ETH", pc.Chain)
+			want := tc.chain
+			if want == "" {
+				want = "ETH"
+			}
+			require.Equal(t, want, pc.Chain)
 			if tc.cap != "" {
 				require.Equal(t, tc.cap, pc.MaxGasPrice.String())
+			}
+			if tc.second != "" {
+				require.Equal(t, "BSC", pcs[1].Chain)
+				require.Equal(t, tc.second, pcs[1].MaxGasPrice.String())
+				require.Equal(t, 2*time.Second, pcs[1].ReplaceAfter)
+				require.Equal(t, pc.Key.D, pcs[1].Key.D)
 			}
 		})
 	}

@@ -26,9 +26,10 @@ type chainStatus struct {
 	readers []*evm.Reader
 	kinds   []string
 	leases  []atomic.Bool
-	pub     *evm.Publisher
-	// pubLease is whether this node holds the publisher's lease.
-	pubLease atomic.Bool
+	// pubs are the publishers, by reader (nil where none).
+	pubs []*evm.Publisher
+	// pubLeases are whether this node holds each publisher's lease.
+	pubLeases []atomic.Bool
 }
 
 // leased wraps a lease holder's run so that held reports whether it runs.
@@ -75,17 +76,17 @@ func (c *chainStatus) ChainSources(ctx context.Context) ([]*model.ChainSource, e
 			e, at := st.LastError, st.LastErrAt
 			src.LastError, src.LastErrorAt = &e, &at
 		}
-		if c.pub != nil && c.pub.Status().Chain == st.Chain {
-			src.Publisher = c.publisher()
+		if i < len(c.pubs) && c.pubs[i] != nil {
+			src.Publisher = c.publisher(i)
 		}
 		out = append(out, src)
 	}
 	return out, nil
 }
 
-func (c *chainStatus) publisher() *model.ChainPublisher {
-	ps := c.pub.Status()
-	p := &model.ChainPublisher{Address: ps.Address, HoldsLease: c.pubLease.Load()}
+func (c *chainStatus) publisher(i int) *model.ChainPublisher {
+	ps := c.pubs[i].Status()
+	p := &model.ChainPublisher{Address: ps.Address, HoldsLease: c.pubLeases[i].Load()}
 	if ps.Last.CID != "" {
 		cid, tx, n, at := ps.Last.CID, ps.Last.TxHash, ps.Last.Messages, ps.Last.At
 		p.LastCid, p.LastTxHash, p.LastMessages, p.LastPublishedAt = &cid, &tx, &n, &at
@@ -127,10 +128,10 @@ func (c *chainStatus) register(reg prometheus.Registerer) error {
 					return float64(n)
 				}),
 		}
-		if c.pub != nil && c.pub.Status().Chain == chain {
+		if i < len(c.pubs) && c.pubs[i] != nil {
 			cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "alephql_chain_publisher_lease_held",
 				Help: "1 if this node holds the chain publisher's lease.", ConstLabels: labels},
-				func() float64 { return b2f(c.pubLease.Load()) }))
+				func() float64 { return b2f(c.pubLeases[i].Load()) }))
 		}
 		for _, col := range cs {
 			if err := reg.Register(col); err != nil {

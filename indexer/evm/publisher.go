@@ -52,8 +52,12 @@ type PublishStore interface {
 	// published again.
 	DropPublication(ctx context.Context, chain, cid string) error
 	// OpenPublications returns the publications still holding an
-	// unconfirmed message.
+	// unconfirmed message; their TxHash lists every transaction sent
+	// for them, comma-separated, newest first.
 	OpenPublications(ctx context.Context, chain string) ([]indexer.Publication, error)
+	// ReplacePublication records that cid's transaction was replaced:
+	// txHashes is the new list (newest first, comma-separated).
+	ReplacePublication(ctx context.Context, chain, cid, txHashes string) error
 }
 
 // ArchiveAdder stores an archive locally and adds it to IPFS, returning
@@ -78,9 +82,14 @@ type PublisherConfig struct {
 	Interval time.Duration
 	// MaxMessages is the largest archive, in messages (default 10 000).
 	MaxMessages int
-	// MaxGasPrice, if set, caps the fee per gas (maxFeePerGas): a higher
-	// one is refused.
+	// MaxGasPrice, if set, caps the fee per gas (maxFeePerGas): the fee
+	// offered is lowered to it, and refused when the cap is below the
+	// current base fee; a replacement whose bump it prevents is not sent.
 	MaxGasPrice *big.Int
+	// ReplaceAfter is how long a transaction may stay pending before it
+	// is replaced (same nonce, fees bumped by at least 12.5%, geth's
+	// replacement rule, or the market fees if higher) (default 5m).
+	ReplaceAfter time.Duration
 	// ReceiptPoll is the wait between receipt polls (default 1s).
 	ReceiptPoll time.Duration
 	// TipPercentile is the percentile of the priority fees paid in the
@@ -99,6 +108,9 @@ func (c PublisherConfig) withDefaults() PublisherConfig {
 	}
 	if c.MaxMessages == 0 {
 		c.MaxMessages = 10_000
+	}
+	if c.ReplaceAfter == 0 {
+		c.ReplaceAfter = 5 * time.Minute
 	}
 	if c.ReceiptPoll == 0 {
 		c.ReceiptPoll = time.Second
@@ -124,8 +136,8 @@ func (c PublisherConfig) Validate() error {
 	if c.Key == nil {
 		errs = append(errs, errors.New("no key"))
 	}
-	if c.Interval < 0 || c.ReceiptPoll < 0 || c.MaxMessages < 0 {
-		errs = append(errs, errors.New("negative interval, receipt poll or max messages"))
+	if c.Interval < 0 || c.ReceiptPoll < 0 || c.MaxMessages < 0 || c.ReplaceAfter < 0 {
+		errs = append(errs, errors.New("negative interval, receipt poll, replace-after or max messages"))
 	}
 	if c.TipPercentile < 0 || c.TipPercentile > 100 {
 		errs = append(errs, errors.New("tip percentile outside [0, 100]"))
@@ -194,6 +206,12 @@ type Publisher struct {
 	messages   prometheus.Counter
 	failures   *prometheus.CounterVec
 	lastHeight prometheus.Gauge
+	replaced   prometheus.Counter
+	blocked    prometheus.Counter
+
+	// lastTry is when the pending transaction of an open publication
+	// (by CID) was last sent or replaced, for settle.
+	lastTry map[string]time.Time
 
 	mu     sync.Mutex
 	status PublisherStatus
@@ -223,8 +241,13 @@ func NewPublisher(cfg PublisherConfig, deps PublisherDeps) (*Publisher, error) {
 		Help: "Failed publication rounds, by stage.", ConstLabels: labels}, []string{"stage"})
 	p.lastHeight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "alephql_publisher_last_block",
 		Help: "Block of the publisher's last successful transaction.", ConstLabels: labels})
+	p.replaced = prometheus.NewCounter(prometheus.CounterOpts{Name: "alephql_publisher_replacements_total",
+		Help: "Pending transactions replaced with bumped fees after ReplaceAfter.", ConstLabels: labels})
+	p.blocked = prometheus.NewCounter(prometheus.CounterOpts{Name: "alephql_publisher_replacements_blocked_total",
+		Help: "Replacements of a stuck transaction not sent because the max gas price prevents the fee bump.", ConstLabels: labels})
+	p.lastTry = map[string]time.Time{}
 	if deps.Registerer != nil {
-		for _, c := range []prometheus.Collector{p.published, p.messages, p.failures, p.lastHeight} {
+		for _, c := range []prometheus.Collector{p.published, p.messages, p.failures, p.lastHeight, p.replaced, p.blocked} {
 			if err := deps.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("evm: publisher metrics: %w", err)
 			}
@@ -306,10 +329,11 @@ func (p *Publisher) Step(ctx context.Context) (indexer.Publication, error) {
 		return indexer.Publication{}, p.fail("send", errors.Join(fmt.Errorf("send: %w", err), p.drop(ctx, cid)))
 	}
 	p.log.Info("archive emitted", "cid", cid, "tx", pub.TxHash, "messages", len(msgs), "bytes", len(archive))
-	rc, err := p.waitReceipt(ctx, tx.Hash())
+	rc, err := p.waitMined(ctx, cid, []*types.Transaction{tx})
 	if err != nil {
 		return indexer.Publication{}, p.fail("receipt", err) // settled next round
 	}
+	pub.TxHash = rc.TxHash.Hex()
 	if rc.Status != types.ReceiptStatusSuccessful {
 		return indexer.Publication{}, p.fail("reverted", errors.Join(fmt.Errorf("tx %s failed", pub.TxHash), p.drop(ctx, cid)))
 	}
@@ -327,7 +351,9 @@ func (p *Publisher) drop(ctx context.Context, cid string) error {
 }
 
 // settle drops the open publications whose transaction was never signed,
-// failed, or vanished (neither mined nor pending).
+// failed, or vanished (neither mined nor pending), and replaces those
+// still pending ReplaceAfter after their last transaction was sent (a
+// publication left by a stopped publisher included).
 func (p *Publisher) settle(ctx context.Context) error {
 	open, err := p.deps.Store.OpenPublications(ctx, p.cfg.Chain)
 	if err != nil {
@@ -340,30 +366,143 @@ func (p *Publisher) settle(ctx context.Context) error {
 			}
 			continue
 		}
-		h := common.HexToHash(o.TxHash)
-		rc, err := p.deps.Client.TransactionReceipt(ctx, h)
-		switch {
-		case err == nil && rc.Status == types.ReceiptStatusSuccessful:
-			continue // mined: the reader confirms its messages
-		case err == nil:
-			p.log.Warn("publication failed on chain; publishing again", "cid", o.CID, "tx", o.TxHash)
-		case errors.Is(err, ethereum.NotFound):
-			_, _, terr := p.deps.Client.TransactionByHash(ctx, h)
-			if terr == nil {
-				continue // still pending
-			}
-			if !errors.Is(terr, ethereum.NotFound) {
-				return terr
-			}
-			p.log.Warn("publication transaction vanished; publishing again", "cid", o.CID, "tx", o.TxHash)
-		default:
+		hashes := strings.Split(o.TxHash, ",")
+		mined, pending, err := p.lookup(ctx, hashes)
+		if err != nil {
 			return err
 		}
+		switch {
+		case mined != nil && mined.Status == types.ReceiptStatusSuccessful:
+			p.forget(o.CID)
+			continue // mined: the reader confirms its messages
+		case mined != nil:
+			p.log.Warn("publication failed on chain; publishing again", "cid", o.CID, "tx", mined.TxHash.Hex())
+		case pending != nil:
+			if time.Since(p.triedAt(o.CID, o.At)) >= p.cfg.ReplaceAfter {
+				if _, err := p.replace(ctx, o.CID, pending, hashes); err != nil {
+					p.log.Warn("replacement failed", "cid", o.CID, "err", err)
+				}
+			}
+			continue
+		default:
+			p.log.Warn("publication transaction vanished; publishing again", "cid", o.CID, "tx", o.TxHash)
+		}
+		p.forget(o.CID)
 		if err := p.drop(ctx, o.CID); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// lookup returns the receipt of the mined transaction among hashes (the
+// transactions sent for one publication, all of one nonce), or else the
+// newest one still pending; both nil when all vanished.
+func (p *Publisher) lookup(ctx context.Context, hashes []string) (*types.Receipt, *types.Transaction, error) {
+	var pending *types.Transaction
+	for _, s := range hashes {
+		h := common.HexToHash(s)
+		rc, err := p.deps.Client.TransactionReceipt(ctx, h)
+		if err == nil {
+			return rc, nil, nil
+		}
+		if !errors.Is(err, ethereum.NotFound) {
+			return nil, nil, err
+		}
+		if pending != nil {
+			continue
+		}
+		tx, isPending, err := p.deps.Client.TransactionByHash(ctx, h)
+		switch {
+		case err == nil && isPending:
+			pending = tx
+		case err != nil && !errors.Is(err, ethereum.NotFound):
+			return nil, nil, err
+		}
+	}
+	return nil, pending, nil
+}
+
+func (p *Publisher) triedAt(cid string, at time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.lastTry[cid]; ok {
+		return t
+	}
+	return at
+}
+
+func (p *Publisher) tried(cid string) {
+	p.mu.Lock()
+	p.lastTry[cid] = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *Publisher) forget(cid string) {
+	p.mu.Lock()
+	delete(p.lastTry, cid)
+	p.mu.Unlock()
+}
+
+// bump is x raised by 12.5%, rounded up: the least increase geth's
+// transaction pool accepts for a replacement (its blob pool's rule, above
+// the legacy pool's 10%).
+func bump(x *big.Int) *big.Int {
+	up := new(big.Int).Add(x, big.NewInt(7))
+	return up.Add(x, up.Div(up, big.NewInt(8)))
+}
+
+// replace re-sends old (pending too long) with the same nonce, gas and
+// data and fees raised to the larger of old's bumped by 12.5% and the
+// market's (fees). When MaxGasPrice prevents the bump it sends nothing,
+// logs and counts it, and returns nil: the publisher keeps waiting. The
+// new hash is recorded (ahead of hashes) before it is sent.
+func (p *Publisher) replace(ctx context.Context, cid string, old *types.Transaction, hashes []string) (*types.Transaction, error) {
+	p.tried(cid)
+	base, tip, err := p.fees(ctx)
+	if err != nil {
+		return nil, err
+	}
+	minFee, minTip := bump(old.GasFeeCap()), bump(old.GasTipCap())
+	fee := new(big.Int).Add(new(big.Int).Mul(base, big.NewInt(2)), tip)
+	fee = bigMax(fee, minFee)
+	tip = bigMax(tip, minTip)
+	if p.cfg.MaxGasPrice != nil && fee.Cmp(p.cfg.MaxGasPrice) > 0 {
+		fee = new(big.Int).Set(p.cfg.MaxGasPrice)
+	}
+	if fee.Cmp(minFee) < 0 || tip.Cmp(fee) > 0 {
+		p.blocked.Inc()
+		p.log.Warn("transaction pending too long, but the max gas price prevents the fee bump: waiting",
+			"cid", cid, "tx", old.Hash().Hex(), "fee", old.GasFeeCap(), "needed", minFee, "cap", p.cfg.MaxGasPrice)
+		return nil, nil
+	}
+	chainID, err := p.deps.Client.ChainID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("chain id: %w", err)
+	}
+	tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: chainID, Nonce: old.Nonce(), GasTipCap: tip,
+		GasFeeCap: fee, Gas: old.Gas(), To: old.To(), Data: old.Data()}), types.LatestSignerForChainID(chainID), p.cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	list := strings.Join(append([]string{tx.Hash().Hex()}, hashes...), ",")
+	if err := p.deps.Store.ReplacePublication(ctx, p.cfg.Chain, cid, list); err != nil {
+		return nil, err
+	}
+	if err := p.deps.Client.SendTransaction(ctx, tx); err != nil {
+		return nil, fmt.Errorf("send replacement: %w", err)
+	}
+	p.replaced.Inc()
+	p.log.Info("stuck transaction replaced", "cid", cid, "old", old.Hash().Hex(), "tx", tx.Hash().Hex(),
+		"nonce", tx.Nonce(), "fee", fee, "tip", tip)
+	return tx, nil
+}
+
+func bigMax(a, b *big.Int) *big.Int {
+	if a.Cmp(b) >= 0 {
+		return new(big.Int).Set(a)
+	}
+	return new(big.Int).Set(b)
 }
 
 // tip is the priority fee to offer: the median, over the last
@@ -411,9 +550,26 @@ func medianTip(h *ethereum.FeeHistory) *big.Int {
 	return new(big.Int).Set(tips[len(tips)/2])
 }
 
+// fees returns the head's base fee and the tip to offer.
+func (p *Publisher) fees(ctx context.Context) (base, tip *big.Int, err error) {
+	head, err := p.deps.Client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("head: %w", err)
+	}
+	if head.BaseFee == nil {
+		return nil, nil, errors.New("chain has no base fee (pre-London)")
+	}
+	tip, err = p.tip(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return head.BaseFee, tip, nil
+}
+
 // buildTx signs a doEmit(payload) transaction with EIP-1559 fees: tip
-// from the fee history (tip), maxFee = 2·baseFee + tip, refused above
-// MaxGasPrice.
+// from the fee history (tip), maxFee = 2·baseFee + tip, lowered to
+// MaxGasPrice (and the tip to what is left above the base fee), refused
+// when MaxGasPrice is below the base fee.
 func (p *Publisher) buildTx(ctx context.Context, payload string) (*types.Transaction, error) {
 	data, err := p.abi.TryPackDoEmit(payload)
 	if err != nil {
@@ -423,23 +579,21 @@ func (p *Publisher) buildTx(ctx context.Context, payload string) (*types.Transac
 	if err != nil {
 		return nil, fmt.Errorf("chain id: %w", err)
 	}
-	head, err := p.deps.Client.HeaderByNumber(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("head: %w", err)
-	}
-	if head.BaseFee == nil {
-		return nil, errors.New("chain has no base fee (pre-London)")
-	}
-	tip, err := p.tip(ctx)
+	base, tip, err := p.fees(ctx)
 	if err != nil {
 		return nil, err
 	}
-	maxFee := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
-	if p.cfg.MaxGasPrice != nil && maxFee.Cmp(p.cfg.MaxGasPrice) > 0 {
-		return nil, fmt.Errorf("%w: max fee %s wei > %s wei", ErrGasPriceTooHigh, maxFee, p.cfg.MaxGasPrice)
+	maxFee := new(big.Int).Add(new(big.Int).Mul(base, big.NewInt(2)), tip)
+	if c := p.cfg.MaxGasPrice; c != nil && maxFee.Cmp(c) > 0 {
+		if c.Cmp(base) < 0 {
+			return nil, fmt.Errorf("%w: base fee %s wei > %s wei", ErrGasPriceTooHigh, base, c)
+		}
+		maxFee = new(big.Int).Set(c)
+		if left := new(big.Int).Sub(c, base); tip.Cmp(left) > 0 {
+			tip = left
+		}
 	}
-	gas, err := p.deps.Client.EstimateGas(ctx, ethereum.CallMsg{From: p.addr, To: &p.cfg.Contract,
-		GasFeeCap: maxFee, GasTipCap: tip, Data: data})
+	gas, err := p.deps.Client.EstimateGas(ctx, ethereum.CallMsg{From: p.addr, To: &p.cfg.Contract, Data: data})
 	if err != nil {
 		return nil, fmt.Errorf("estimate gas: %w", err)
 	}
@@ -452,16 +606,35 @@ func (p *Publisher) buildTx(ctx context.Context, payload string) (*types.Transac
 	return types.SignTx(tx, types.LatestSignerForChainID(chainID), p.cfg.Key)
 }
 
-func (p *Publisher) waitReceipt(ctx context.Context, h common.Hash) (*types.Receipt, error) {
+// waitMined waits for one of txs (one nonce, newest first) to be mined,
+// replacing the newest with bumped fees each ReplaceAfter it stays
+// pending, and returns the receipt.
+func (p *Publisher) waitMined(ctx context.Context, cid string, txs []*types.Transaction) (*types.Receipt, error) {
 	t := time.NewTicker(p.cfg.ReceiptPoll)
 	defer t.Stop()
+	p.tried(cid)
+	defer p.forget(cid)
 	for {
-		rc, err := p.deps.Client.TransactionReceipt(ctx, h)
-		if err == nil {
-			return rc, nil
+		for _, tx := range txs {
+			rc, err := p.deps.Client.TransactionReceipt(ctx, tx.Hash())
+			if err == nil {
+				return rc, nil
+			}
+			if !errors.Is(err, ethereum.NotFound) {
+				return nil, fmt.Errorf("receipt %s: %w", tx.Hash().Hex(), err)
+			}
 		}
-		if !errors.Is(err, ethereum.NotFound) {
-			return nil, fmt.Errorf("receipt %s: %w", h.Hex(), err)
+		if time.Since(p.triedAt(cid, time.Now())) >= p.cfg.ReplaceAfter {
+			hashes := make([]string, len(txs))
+			for i, tx := range txs {
+				hashes[i] = tx.Hash().Hex()
+			}
+			nt, err := p.replace(ctx, cid, txs[0], hashes)
+			if err != nil {
+				p.log.Warn("replacement failed", "cid", cid, "err", err)
+			} else if nt != nil {
+				txs = append([]*types.Transaction{nt}, txs...)
+			}
 		}
 		select {
 		case <-ctx.Done():

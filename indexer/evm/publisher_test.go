@@ -113,6 +113,9 @@ func TestPublisherOnGeth(t *testing.T) {
 			_, err = newPub(big.NewInt(1)).Step(ctx)
 			require.ErrorIs(t, err, evm.ErrGasPriceTooHigh)
 
+			// What the first archive holds: the unpublished messages before it.
+			msgs, _, err := a.p.Unpublished(ctx, "ETH", 10)
+			require.NoError(t, err)
 			p1, err := pub.Step(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 3, p1.Messages)
@@ -120,8 +123,10 @@ func TestPublisherOnGeth(t *testing.T) {
 			// The archive on kubo is the writer's bytes for the stored messages.
 			got, err := a.ipf.Get(ctx, p1.CID, 1<<20)
 			require.NoError(t, err)
-			msgs, _, err := a.p.Unpublished(ctx, "OTHER", 10)
+			// Published on ETH (not yet confirmed): no other chain publishes them.
+			others, _, err := a.p.Unpublished(ctx, "OTHER", 10)
 			require.NoError(t, err)
+			require.Empty(t, others)
 			want, err := indexer.WriteArchive(msgs)
 			require.NoError(t, err)
 			require.Equal(t, string(want), string(got))
@@ -228,6 +233,13 @@ func TestPublisherRepublishesLostTransactions(t *testing.T) {
 		open, err := n.p.OpenPublications(ctx, "ETH")
 		require.NoError(t, err)
 		require.Len(t, open, 2)
+		// Published on ETH: another chain cannot reserve it (nor the
+		// unpublished one beside it: nothing is reserved).
+		err = n.p.ReservePublication(ctx, "BSC", "QmOther", common.Hash{2}.Hex(), hashes[1:], at)
+		require.ErrorIs(t, err, processor.ErrAlreadyPublished)
+		open, err = n.p.OpenPublications(ctx, "BSC")
+		require.NoError(t, err)
+		require.Empty(t, open)
 
 		p1, err := pub.Step(ctx)
 		require.NoError(t, err)
