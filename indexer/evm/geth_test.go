@@ -231,14 +231,17 @@ func TestReaderOnGeth(t *testing.T) {
 			if err != nil || k != 0 {
 				return false
 			}
+			// Each bad transaction's reason may be recorded after its
+			// row and after its pending entry went (an archive that is
+			// not JSON is judged once fetched): wait for the reasons.
 			for _, b := range receipts[4:] {
-				n, err := db.Client.ChainTx.Query().Where(chaintx.Height(int64(b))).Count(ctx)
+				n, err := db.Client.ChainTx.Query().Where(chaintx.Height(int64(b)), chaintx.ErrorNotNil()).Count(ctx)
 				if err != nil || n == 0 {
 					return false
 				}
 			}
 			return true
-		}, 30*time.Second, 50*time.Millisecond)
+		}, 60*time.Second, 50*time.Millisecond)
 		reasons := map[uint64]string{}
 		for _, b := range receipts[4:] {
 			tx, err := db.Client.ChainTx.Query().Where(chaintx.Height(int64(b))).Only(ctx)
