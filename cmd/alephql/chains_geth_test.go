@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/stretchr/testify/require"
 
@@ -31,31 +29,10 @@ func TestServeFollowsEthereum(t *testing.T) {
 	}
 	for _, b := range dbtest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			rc, err := rpc.DialContext(t.Context(), url)
-			require.NoError(t, err)
-			defer rc.Close()
-			ec := ethclient.NewClient(rc)
-			dev := common.HexToAddress("0x71562b71999873DB5b286dF957af199Ec94617F7")
-			send := func(to *common.Address, data []byte) *types.Receipt {
-				arg := map[string]any{"from": dev}
-				if to != nil {
-					arg["to"] = *to
-				}
-				if len(data) > 0 {
-					arg["data"] = "0x" + hex.EncodeToString(data)
-				}
-				var h common.Hash
-				require.Eventually(t, func() bool {
-					return rc.CallContext(t.Context(), &h, "eth_sendTransaction", arg) == nil
-				}, 10*time.Second, 50*time.Millisecond)
-				var r *types.Receipt
-				require.Eventually(t, func() bool {
-					r, err = ec.TransactionReceipt(t.Context(), h)
-					return err == nil
-				}, 30*time.Second, 20*time.Millisecond)
-				require.Equal(t, types.ReceiptStatusSuccessful, r.Status)
-				return r
-			}
+			chain := dialDevChain(t, url)
+			ec, dev := chain.Eth, chain.Dev
+			send := func(to *common.Address, data []byte) *types.Receipt { return chain.Send(to, nil, data) }
+			var err error
 			deployed := send(nil, common.FromHex(strings.TrimSpace(alephsync.AlephSyncMetaData.Bin)))
 			contract := deployed.ContractAddress
 

@@ -15,10 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/stretchr/testify/require"
 
 	"github.com/alephql/alephql/database/dbtest"
@@ -48,34 +45,9 @@ func TestTwoNodesOneChain(t *testing.T) {
 	}
 	for _, b := range dbtest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			rc, err := rpc.DialContext(t.Context(), url)
-			require.NoError(t, err)
-			defer rc.Close()
-			ec := ethclient.NewClient(rc)
-			dev := common.HexToAddress("0x71562b71999873DB5b286dF957af199Ec94617F7")
-			send := func(to *common.Address, value *big.Int, data []byte) *types.Receipt {
-				arg := map[string]any{"from": dev}
-				if to != nil {
-					arg["to"] = *to
-				}
-				if value != nil {
-					arg["value"] = "0x" + value.Text(16)
-				}
-				if len(data) > 0 {
-					arg["data"] = "0x" + hex.EncodeToString(data)
-				}
-				var h common.Hash
-				require.Eventually(t, func() bool {
-					return rc.CallContext(t.Context(), &h, "eth_sendTransaction", arg) == nil
-				}, 10*time.Second, 50*time.Millisecond)
-				var r *types.Receipt
-				require.Eventually(t, func() bool {
-					r, err = ec.TransactionReceipt(t.Context(), h)
-					return err == nil
-				}, 30*time.Second, 20*time.Millisecond)
-				require.Equal(t, types.ReceiptStatusSuccessful, r.Status)
-				return r
-			}
+			chain := dialDevChain(t, url)
+			dev, send := chain.Dev, chain.Send
+			var err error
 			deployed := send(nil, nil, common.FromHex(strings.TrimSpace(alephsync.AlephSyncMetaData.Bin)))
 			contract := deployed.ContractAddress
 
