@@ -424,12 +424,7 @@ func (h *Handler) addStorageFile(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) addIPFSFile(w http.ResponseWriter, r *http.Request) {
 	up, err := h.receive(w, r, false, h.cfg.MaxIPFSFileSize, func(body io.Reader, max int64) (string, int64, error) {
-		counted := &limitedCounter{r: body, max: max}
-		cid, err := h.content.AddIPFS(r.Context(), counted)
-		if counted.over {
-			return "", 0, fmt.Errorf("more than %d bytes: %w", counted.max, ErrTooLarge)
-		}
-		return cid, counted.n, err
+		return addCounted(body, max, func(body io.Reader) (string, error) { return h.content.AddIPFS(r.Context(), body) })
 	})
 	h.finishUpload(w, r, up, err, "ipfs", [][2]any{{"status", "success"}, {"hash", up.hash}, {"name", up.name}, {"size", up.size}})
 }
@@ -443,12 +438,7 @@ func (h *Handler) addIPFSFile(w http.ResponseWriter, r *http.Request) {
 // bytes>}; 503 when kubo is down, 413 over MaxCARSize.
 func (h *Handler) addCAR(w http.ResponseWriter, r *http.Request) {
 	up, err := h.receive(w, r, false, h.cfg.MaxCARSize, func(body io.Reader, max int64) (string, int64, error) {
-		counted := &limitedCounter{r: body, max: max}
-		root, err := h.content.ImportCAR(r.Context(), counted)
-		if counted.over {
-			return "", 0, fmt.Errorf("more than %d bytes: %w", counted.max, ErrTooLarge)
-		}
-		return root, counted.n, err
+		return addCounted(body, max, func(body io.Reader) (string, error) { return h.content.ImportCAR(r.Context(), body) })
 	})
 	if err == nil && !up.hasMetadata {
 		// Imported and pinned already: recorded with a grace pin, so the
@@ -501,6 +491,18 @@ func (h *Handler) failJSON(w http.ResponseWriter, err error) {
 		status = http.StatusForbidden
 	}
 	writeJSON(w, status, [][2]any{{"status", "error"}, {"error", err.Error()}})
+}
+
+// addCounted streams body into add (kubo: add or dag/import), at most max
+// bytes, and returns add's hash and the bytes read; past max, ErrTooLarge
+// whatever add answered.
+func addCounted(body io.Reader, max int64, add func(io.Reader) (string, error)) (string, int64, error) {
+	counted := &limitedCounter{r: body, max: max}
+	hash, err := add(counted)
+	if counted.over {
+		return "", 0, fmt.Errorf("more than %d bytes: %w", counted.max, ErrTooLarge)
+	}
+	return hash, counted.n, err
 }
 
 // limitedCounter counts bytes read and fails past max, so a streamed
