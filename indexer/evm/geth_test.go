@@ -214,8 +214,13 @@ func TestReaderOnGeth(t *testing.T) {
 		require.Equal(t, other.addr.Hex(), sc.Sender)
 
 		// The STORE_IPFS message: exact Python json.dumps bytes.
-		stx, err := db.Client.ChainTx.Query().Where(chaintx.Height(int64(receipts[3]))).Only(ctx)
-		require.NoError(t, err)
+		// Its block comes after the ones waited for above: the reader may
+		// not have read it yet.
+		var stx *ent.ChainTx
+		require.Eventually(t, func() bool {
+			stx, err = db.Client.ChainTx.Query().Where(chaintx.Height(int64(receipts[3]))).Only(ctx)
+			return err == nil
+		}, 30*time.Second, 50*time.Millisecond, "STORE_IPFS transaction read")
 		var ev indexer.ContractEvent
 		require.NoError(t, json.Unmarshal(stx.Content, &ev))
 		storeContent := fmt.Sprintf(`{"address": "%s", "time": %s, "item_type": "ipfs", "item_hash": "%s"}`,
