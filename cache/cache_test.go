@@ -82,10 +82,56 @@ func TestEntryRoundTrip(t *testing.T) {
 	require.Equal(t, e.Deps, got.Deps)
 	require.Equal(t, e.Until, got.Until)
 	require.JSONEq(t, `{"x":1}`, string(got.Value))
-	for _, bad := range []string{"", "nope", `{"s":1}`} {
+	require.Equal(t, e.Start, got.Start)
+	// Truncated anywhere, an entry is malformed (the value is never empty).
+	for i := range b {
+		_, err := cache.DecodeEntry(b[:i])
+		require.ErrorIs(t, err, cache.ErrBadEntry, "truncated at %d", i)
+	}
+	// The former JSON encoding (an older node sharing the Redis) and
+	// other bytes are malformed, hence misses.
+	for _, bad := range []string{"", "nope", `{"s":1}`, `{"s":1,"t":2,"v":{"x":1}}`, "\xe1\x02\x02\x02\xff"} {
 		_, err := cache.DecodeEntry([]byte(bad))
 		require.ErrorIs(t, err, cache.ErrBadEntry, bad)
 	}
+	_, err = cache.Entry{Seq: 1}.Encode()
+	require.Error(t, err, "an entry needs a value")
+	// Appending to a decoded value does not write into the entry's bytes.
+	got, err = cache.DecodeEntry(b)
+	require.NoError(t, err)
+	_ = append(got.Value, '!')
+	again, err := cache.DecodeEntry(b)
+	require.NoError(t, err)
+	require.Equal(t, `{"x":1}`, string(again.Value))
+}
+
+// FuzzDecodeEntry: entries come from a Redis other nodes write to; any
+// bytes are an entry or ErrBadEntry, and an entry re-encodes to the same
+// bytes.
+func FuzzDecodeEntry(f *testing.F) {
+	for _, e := range []cache.Entry{
+		{Seq: 7, Start: 42, Deps: []string{"po:a"}, Until: 99, Value: []byte(`{"x":1}`)},
+		{Seq: -1, Start: 0, Value: []byte(`[]`)},
+		{Seq: 1 << 40, Deps: []string{"a", "", "ch:TEST"}, Value: []byte(`"v"`)},
+	} {
+		b, err := e.Encode()
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"s":1,"v":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := cache.DecodeEntry(b)
+		if err != nil {
+			require.ErrorIs(t, err, cache.ErrBadEntry)
+			return
+		}
+		require.NotEmpty(t, e.Value)
+		again, err := e.Encode()
+		require.NoError(t, err)
+		got, err := cache.DecodeEntry(again)
+		require.NoError(t, err)
+		require.Equal(t, e, got)
+	})
 }
 
 func TestGensValid(t *testing.T) {
