@@ -148,18 +148,13 @@ type entryReader struct {
 	bad bool
 }
 
-func (r *entryReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *entryReader) varint() int64   { return readVarint(r, binary.Varint) }
+func (r *entryReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
 
-func (r *entryReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
+// readVarint reads one varint of r with decode (binary.Varint or
+// binary.Uvarint).
+func readVarint[T int64 | uint64](r *entryReader, decode func([]byte) (T, int)) T {
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.bad = true
 		return 0
