@@ -14,6 +14,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregateelement"
 	"github.com/alephql/alephql/ent/message"
+	"github.com/alephql/alephql/ent/messageconfirmation"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
 	"github.com/alephql/alephql/ent/pendingmessage"
@@ -93,11 +94,18 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 		return err
 	}
 	b.elemRows, b.postRows = b.elemRows[:0], b.postRows[:0]
-	for _, c := range b.confirms {
-		err := tx.MessageConfirmation.Create().SetItemHash(c[0]).SetTxHash(c[1]).
-			OnConflictColumns("item_hash", "tx_hash").DoNothing().Exec(ctx)
+	// One statement per 1 000 confirmations (a chain catch-up confirms
+	// every message it processes).
+	for i := 0; i < len(b.confirms); i += 1000 {
+		part := b.confirms[i:min(i+1000, len(b.confirms))]
+		rows := make([]*ent.MessageConfirmationCreate, len(part))
+		for j, c := range part {
+			rows[j] = tx.MessageConfirmation.Create().SetItemHash(c[0]).SetTxHash(c[1])
+		}
+		err := tx.MessageConfirmation.CreateBulk(rows...).
+			OnConflictColumns(messageconfirmation.FieldItemHash, messageconfirmation.FieldTxHash).DoNothing().Exec(ctx)
 		if err != nil && !isNoRows(err) {
-			return fmt.Errorf("insert confirmation: %w", err)
+			return fmt.Errorf("insert confirmations: %w", err)
 		}
 	}
 	if err := refreshFirstConfirmed(ctx, tx, confirmHashes(b.confirms)); err != nil {
