@@ -11,6 +11,7 @@ import (
 	"github.com/alephql/alephql/graph/model"
 	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
+	"github.com/alephql/alephql/wsconn"
 )
 
 // loaderSchema gives every operation its own loaders: cached for queries
@@ -158,7 +159,7 @@ func (r *Resolver) subscribeStatus(ctx context.Context, hash string) (<-chan *mo
 			case <-ctx.Done():
 			case <-t.C:
 				r.log.WarnContext(ctx, "status subscription cut off", "err", ErrSlowClient)
-				closeSlowClient(ctx)
+				wsconn.CutOffSlowClient(ctx)
 			}
 			return false
 		}

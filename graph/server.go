@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -18,6 +17,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/alephql/alephql/wsconn"
 )
 
 // HandlerConfig configures the HTTP side of the API.
@@ -54,74 +55,8 @@ type HandlerConfig struct {
 }
 
 type handlerState struct {
-	log *slog.Logger
-
-	mu       sync.Mutex
-	shutdown map[*http.Server]context.Context // done when the server shuts down
-}
-
-// serveDetached serves a websocket upgrade request apart from net/http's
-// connection goroutine: once the connection is upgraded (hijacked) the
-// handler returns, which releases that goroutine's stack, net/http's
-// connection state and its 4 KiB read and write buffers (the websocket
-// has no buffers of its own, see wsConn), all of which net/http
-// otherwise keeps for the life of the websocket. The websocket then runs
-// with the request's context values but not its cancellation (net/http
-// cancels it when the handler returns); it ends when the client goes or
-// when the server shuts down. A transport that takes the connection over
-// (wsConnRef.takeOver: wsTransport serves it on a goroutine of its own,
-// holding neither the request nor its ResponseWriter) returns at once and
-// cancels the context itself when the connection ends.
-func (st *handlerState) serveDetached(h http.Handler, w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	stop := context.AfterFunc(st.shutdownContext(r), cancel)
-	ref := &wsConnRef{upgraded: make(chan struct{})} // lets a subscription close its websocket with a reason
-	ref.release = func() { stop(); cancel() }
-	r = r.WithContext(context.WithValue(ctx, wsConnRefKey{}, ref))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() {
-			ref.mu.Lock()
-			handed := ref.handed
-			ref.mu.Unlock()
-			if !handed {
-				ref.release()
-			}
-		}()
-		defer func() { // net/http no longer recovers for this goroutine
-			if p := recover(); p != nil {
-				st.log.Error("websocket handler panicked", "panic", p, "stack", string(debug.Stack()))
-			}
-		}()
-		h.ServeHTTP(w, r)
-	}()
-	select {
-	case <-ref.upgraded: // w is not used past the upgrade
-	case <-done: // refused: the answer is written
-	}
-}
-
-// shutdownContext returns a context that is done when the http.Server
-// serving r shuts down (never, for requests without one).
-func (st *handlerState) shutdownContext(r *http.Request) context.Context {
-	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
-	if srv == nil {
-		return context.Background()
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	ctx, ok := st.shutdown[srv]
-	if !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(context.Background())
-		srv.RegisterOnShutdown(cancel)
-		if st.shutdown == nil {
-			st.shutdown = map[*http.Server]context.Context{}
-		}
-		st.shutdown[srv] = ctx
-	}
-	return ctx
+	log    *slog.Logger
+	detach *wsconn.Detacher // serves websockets apart from their requests
 }
 
 // NewHandler returns the /graphql HTTP handler: queries over GET and POST,
@@ -146,11 +81,12 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 		cfg.WriteTimeout = 30 * time.Second
 	}
 	st := &handlerState{log: log.With("component", "graphql")}
+	st.detach = &wsconn.Detacher{Log: st.log}
 
 	srv := handler.New(schema)
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(&wsTransport{keepAlive: cfg.KeepAlive, initTimeout: cfg.InitTimeout, readLimit: cfg.MaxBodyBytes, log: st.log,
-		impl: wsImplementation{writeTimeout: cfg.WriteTimeout, log: st.log, onSlow: cfg.OnSlowClient}})
+		upgrader: wsconn.Upgrader{WriteTimeout: cfg.WriteTimeout, Log: st.log, OnSlow: cfg.OnSlowClient}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{}) // gqlgen's POST, answers written without a second JSON pass
@@ -204,7 +140,7 @@ func NewHandler(cfg HandlerConfig, schema graphql.ExecutableSchema, log *slog.Lo
 			return
 		}
 		if r.Header.Get("Upgrade") != "" {
-			st.serveDetached(srv, w, r)
+			st.detach.Serve(srv, w, r) // see wsconn.Detacher
 			return
 		} else if r.Header.Get("Accept") != "text/event-stream" {
 			ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)

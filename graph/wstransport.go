@@ -14,12 +14,20 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/gobwas/ws"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/alephql/alephql/wsconn"
 )
 
-// GraphQL over websockets, both subprotocols:
+// WebsocketCloseSlowClient is the close code (RFC 6455 "policy
+// violation") of a websocket whose client did not read a subscription's
+// events in time. The close reason says so; the client may reconnect and
+// resume from its last cursor.
+const WebsocketCloseSlowClient = wsconn.CloseSlowClient
+
+// GraphQL over websockets, both subprotocols (the websocket itself,
+// framing, pings, the close handshake and slow clients, is wsconn's):
 //
 //   - graphql-transport-ws (the graphql-ws library's protocol):
 //     connection_init/connection_ack, ping/pong, subscribe, next, error,
@@ -60,15 +68,15 @@ const (
 	wsCloseSubscriberDup = 4409 // subscribe with an id already running
 	wsCloseTooManyInits  = 4429 // a second connection_init
 	wsCloseInternalError = 4500 // the node failed
-	wsCloseNormal        = int(ws.StatusNormalClosure)
-	wsCloseGoingAway     = int(ws.StatusGoingAway)
+	wsCloseNormal        = wsconn.CloseNormal
+	wsCloseGoingAway     = wsconn.CloseGoingAway
 	wsDefaultInitTimeout = 10 * time.Second
-	wsDefaultReadLimit   = 64 << 10
+	wsDefaultReadLimit   = wsconn.DefaultReadLimit
 )
 
 // wsTransport is the websocket graphql.Transport.
 type wsTransport struct {
-	impl        wsImplementation
+	upgrader    wsconn.Upgrader
 	keepAlive   time.Duration // ka (legacy) or pong (graphql-transport-ws) interval; 0: none
 	initTimeout time.Duration // connection_init deadline; default 10 s
 	readLimit   int64         // largest client message; default 64 KiB
@@ -81,9 +89,9 @@ func (t *wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgr
 // Do implements graphql.Transport: it upgrades the request and serves the
 // connection until it closes.
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := t.impl.Accept(w, r, []string{subprotocolTransportWS, subprotocolGraphQLWS})
+	ws, err := t.upgrader.Accept(w, r, []string{subprotocolTransportWS, subprotocolGraphQLWS})
 	if err != nil {
-		return // websocket.Accept answered the request
+		return // Accept answered the request
 	}
 	limit := t.readLimit
 	if limit <= 0 {
@@ -93,11 +101,10 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ctx, cancel := context.WithCancel(r.Context())
 	c := &wsServerConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel,
 		legacy: ws.Subprotocol() != subprotocolTransportWS}
-	if ref, _ := r.Context().Value(wsConnRefKey{}).(*wsConnRef); ref != nil && ref.release != nil {
+	if release := wsconn.RefFrom(r.Context()).TakeOver(); release != nil {
 		// Served detached: a fresh goroutine (a small stack) that holds
 		// neither r nor w, so net/http's connection state, buffers and the
 		// request's headers go as soon as the handler returns.
-		release := ref.takeOver()
 		c.cancel = func() { cancel(); release() }
 		go c.serve()
 		return
@@ -108,7 +115,7 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 // wsServerConn is one websocket connection's state.
 type wsServerConn struct {
 	t      *wsTransport
-	ws     *wsConn
+	ws     *wsconn.Conn
 	exec   graphql.GraphExecutor
 	ctx    context.Context // the connection's; cancelled when it closes
 	cancel context.CancelFunc
@@ -202,7 +209,7 @@ func (c *wsServerConn) serve() {
 		}
 		if !c.handle(data) {
 			// The close frame is on its way: read on until the client's
-			// answer (or wsCloseTimeout) ends the connection.
+			// answer (or wsconn's close timeout) ends the connection.
 			c.closeWith(wsCloseNormal, "")
 		}
 	}
@@ -325,7 +332,7 @@ func (c *wsServerConn) keepAlive() {
 		return
 	}
 	next := c.t.keepAlive
-	if since := time.Since(time.Unix(0, c.ws.lastWrite.Load())); since < next {
+	if since := time.Since(c.ws.LastWrite()); since < next {
 		next -= since // events went out: the client knows the node is there
 	} else if c.legacy {
 		c.write([]byte(`{"type":"ka"}`))
@@ -341,7 +348,7 @@ func (c *wsServerConn) keepAlive() {
 
 // write sends one frame; a failed write is the reader's to notice.
 func (c *wsServerConn) write(frame []byte) {
-	_ = c.ws.writeFrame(frame)
+	_ = c.ws.Write(frame)
 }
 
 func (c *wsServerConn) subscribe(m wsClientMessage) bool {
@@ -560,7 +567,7 @@ func (c *wsServerConn) send(s *wsSub, resp *graphql.Response) bool {
 		return false
 	}
 	frame := appendResponse(append([]byte(nil), s.prefix...), resp)
-	return c.ws.writeFrame(append(frame, '}')) == nil
+	return c.ws.Write(append(frame, '}')) == nil
 }
 
 func (c *wsServerConn) errorFrame(id string, errs gqlerror.List) []byte {
@@ -661,7 +668,7 @@ func (c *wsServerConn) writeLoop() {
 				s.feed.shareEncoded(buf[len(s.prefix):])
 				buf = append(buf, '}')
 			}
-			if err := c.ws.writeFrame(buf); err != nil {
+			if err := c.ws.Write(buf); err != nil {
 				c.closeWith(wsCloseNormal, "")
 				continue
 			}

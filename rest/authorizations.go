@@ -43,9 +43,18 @@ func authMatches(e map[string]any, chains, channels, types, postTypes, keys []st
 		allows("post_types", postTypes) && allows("aggregate_keys", keys)
 }
 
-// authorizations serves granted/{address}.json (by is "grantee") and
-// received/{address}.json (by is "granter"): entries grouped by the other
-// party, page mode over those parties.
+// authCursor is the cursor of the authorizations lists: the last party
+// (grantee or granter) of the page.
+type authCursor struct {
+	Party string `json:"p"`
+}
+
+// authorizations serves granted/{address}.json (grouped by grantee) and
+// received/{address}.json (grouped by granter): entries grouped by the
+// other party, in byte order of the party's address. Page mode pages
+// over those parties; cursor mode is a keyset on the party (the parties
+// after the cursor's), so a walk sees each party once even when
+// authorizations change between pages.
 func (a *API) authorizations(received bool) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		addr := pathJSON(r, "address")
@@ -57,11 +66,15 @@ func (a *API) authorizations(received bool) func(http.ResponseWriter, *http.Requ
 		chains, channels := p.list("chains", nil), p.list("channels", nil)
 		types, postTypes, keys := p.list("types", nil), p.list("postTypes", nil), p.list("aggregateKeys", nil)
 		pg := a.paging(p, r, 20)
-		if pg.cursor != nil {
-			p.bad("cursor", "cursor mode is not served on this route; use page")
-		}
 		if p.err != nil {
 			return p.err
+		}
+		var after *authCursor
+		if pg.cursor != nil && *pg.cursor != "" {
+			after = &authCursor{}
+			if e := decodeCursor(*pg.cursor, after, func() bool { return after.Party != "" }); e != nil {
+				return e
+			}
 		}
 		var all []read.Authorization
 		var err error
@@ -99,6 +112,15 @@ func (a *API) authorizations(received bool) func(http.ResponseWriter, *http.Requ
 		}
 		sort.Strings(parties)
 		lo := min(pg.offset(), len(parties))
+		if pg.cursor != nil {
+			lo = 0
+			if after != nil {
+				lo, _ = slices.BinarySearch(parties, after.Party)
+				if lo < len(parties) && parties[lo] == after.Party {
+					lo++
+				}
+			}
+		}
 		hi := min(lo+pg.perPage, len(parties))
 		page := map[string]json.RawMessage{}
 		for _, k := range parties[lo:hi] {
@@ -108,7 +130,16 @@ func (a *API) authorizations(received bool) func(http.ResponseWriter, *http.Requ
 			}
 			page[k] = b
 		}
-		out := pageEnvelope("authorizations", page, pg, int64(len(parties)))
+		var out map[string]any
+		if pg.cursor != nil {
+			next, err := nextCursor(hi < len(parties), hi-lo, func() any { return authCursor{Party: parties[hi-1]} })
+			if err != nil {
+				return err
+			}
+			out = cursorEnvelope("authorizations", page, pg, next)
+		} else {
+			out = pageEnvelope("authorizations", page, pg, int64(len(parties)))
+		}
 		out["address"] = addr
 		return writeJSON(w, http.StatusOK, out)
 	}

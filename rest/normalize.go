@@ -134,9 +134,21 @@ func executable(own model) model {
 	return m
 }
 
+// verifiedVolume is a V-PROGRAM's verity-bound volume (aleph-message's
+// VerifiedVolume; the workload is the same without a comment).
+var verifiedVolume = model{"ref": {}, "hash_tree": {}, "roothash": {}, "comment": {def: json.RawMessage(`""`)}}
+
+// defaultSNPPolicy is TeeVerification.policy's default (0x30000: bit 17,
+// reserved and set, and bit 16, SMT allowed).
+const defaultSNPPolicy = "196608"
+
 // contentModels are the content models of the message types whose
 // content GET /api/v0/messages/{hash} normalises; AGGREGATE content has
-// no optional field.
+// no optional field. V-PROGRAM is aleph-message's
+// VerifiableProgramContent (§1.4): the executable fields, with its own
+// environment, runtime (no use_latest), workload, verification and
+// verified volumes; its measurements are a union of register models,
+// dumped as sent.
 var contentModels = map[string]model{
 	"POST": {"content": opt(), "ref": opt()},
 	"STORE": {"size": opt(), "content_type": opt(), "ref": opt(), "metadata": opt(), "payment": optModel(payment),
@@ -159,11 +171,19 @@ var contentModels = map[string]model{
 			"reproducible":      {def: jsonFalse}, "shared_cache": {def: jsonFalse}}),
 		"rootfs": req(model{"parent": req(parentVolume), "persistence": {}, "size_mib": {}}),
 	}),
+	"V-PROGRAM": executable(model{
+		"payment":      req(payment), // mandatory (credit only)
+		"environment":  req(model{"internet": {def: jsonFalse}}),
+		"runtime":      req(model{"ref": {}, "comment": {def: json.RawMessage(`""`)}}),
+		"workload":     req(model{"ref": {}, "hash_tree": {}, "roothash": {}}),
+		"verification": req(model{"backend": {}, "policy": {def: json.RawMessage(defaultSNPPolicy)}, "measurements": {}}),
+		"volumes":      {def: json.RawMessage("[]"), sub: listOf(func(json.RawMessage) model { return verifiedVolume })},
+	}),
 }
 
 // normalizedContent returns a processed message's content as pyaleph's
 // model of its type dumps it: every optional field present (null or its
-// default), at every level of PROGRAM and INSTANCE content. Content that
+// default), at every level of PROGRAM, INSTANCE and V-PROGRAM content. Content that
 // is not a JSON object, or of a type without a model, is returned
 // unchanged.
 func normalizedContent(msgType string, content json.RawMessage) json.RawMessage {

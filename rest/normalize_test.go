@@ -15,7 +15,7 @@ import (
 )
 
 // TestNormalizedContentRoute: GET /api/v0/messages/{hash} of a processed
-// PROGRAM and INSTANCE serves their content as pyaleph's models dump it
+// PROGRAM, INSTANCE and V-PROGRAM serves their content as pyaleph's models dump it
 // (absent optional fields null or their default, nested models too),
 // while messages.json serves the raw stored content; on both back-ends.
 func TestNormalizedContentRoute(t *testing.T) {
@@ -58,6 +58,25 @@ func TestNormalizedContentRoute(t *testing.T) {
 					require.Contains(t, c["resources"], "published_ports")
 					require.Equal(t, map[string]any{"type": "hold", "chain": "ETH", "receiver": nil}, c["payment"])
 					require.Equal(t, []any{}, c["volumes"])
+				}},
+			{"V-PROGRAM", `{"address":"` + acct + `","time":1750000000,"allow_amend":false,"payment":{"type":"credit"},
+				"environment":{},"resources":{"vcpus":2,"memory":2048},"runtime":{"ref":"` + sha256hex([]byte("rt")) + `"},
+				"workload":{"ref":"` + sha256hex([]byte("w")) + `","hash_tree":"` + sha256hex([]byte("wt")) + `","roothash":"` + sha256hex([]byte("root")) + `"},
+				"verification":{"backend":"sev_snp","measurements":[{"platform":"sev_snp","digest":"` + sha256hex([]byte("m")) + `"}]},
+				"volumes":[{"ref":"` + sha256hex([]byte("v")) + `","hash_tree":"` + sha256hex([]byte("vt")) + `","roothash":"` + sha256hex([]byte("vr")) + `"}]}`,
+				func(t *testing.T, c map[string]any) {
+					require.Equal(t, map[string]any{"type": "credit", "chain": nil, "receiver": nil}, c["payment"])
+					require.Equal(t, map[string]any{"internet": false}, c["environment"])
+					require.Equal(t, "", c["runtime"].(map[string]any)["comment"])
+					require.NotContains(t, c["runtime"], "use_latest", "a V-PROGRAM runtime has no use_latest")
+					require.InDelta(t, 196608.0, c["verification"].(map[string]any)["policy"], 0)
+					vol := c["volumes"].([]any)[0].(map[string]any)
+					require.Equal(t, "", vol["comment"])
+					require.NotContains(t, vol, "mount", "verified volumes are not machine volumes")
+					for _, k := range []string{"metadata", "requirements", "replaces", "variables", "authorized_keys"} {
+						require.Contains(t, c, k)
+						require.Nil(t, c[k], k)
+					}
 				}},
 		} {
 			t.Run(tt.typ, func(t *testing.T) {

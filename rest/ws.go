@@ -7,19 +7,19 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/events"
 	"github.com/alephql/alephql/live"
 	"github.com/alephql/alephql/read"
+	"github.com/alephql/alephql/wsconn"
 )
 
 // Bounds of the websocket feed.
 const (
 	// wsMaxHistory bounds history (the reference node: 0 <= history < 200).
 	wsMaxHistory = 199
-	// wsWriteTimeout cuts a client that does not read.
+	// wsWriteTimeout cuts off a client that does not read (with
+	// wsconn.CloseSlowClient).
 	wsWriteTimeout = 10 * time.Second
 )
 
@@ -81,30 +81,31 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 	// completed holds it.
 	full := a.feeds.Add(1) > int64(a.cfg.MaxFeeds)
 	defer a.feeds.Add(-1)
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // any origin, as the HTTP API
+	up := wsconn.Upgrader{WriteTimeout: wsWriteTimeout, Log: a.log, OnSlow: func() { a.metrics.feedCut("slow") }}
+	c, err := up.Accept(w, r, nil)
 	if err != nil {
 		return nil // Accept answered the client
 	}
-	defer c.CloseNow()
+	defer c.Close()
+	ctx = c.CloseRead(ctx) // client frames are ignored; a close ends ctx
 	if full {
 		a.metrics.feedCut("full")
-		c.Close(websocket.StatusTryAgainLater, "Too many connections")
+		_ = c.CloseWith(wsconn.CloseTryAgainLater, "Too many connections")
 		return nil
 	}
 	a.metrics.feedOpened(1)
 	defer a.metrics.feedOpened(-1)
-	ctx = c.CloseRead(ctx) // client frames are ignored; a close ends ctx
 	err = a.feed(ctx, c, q, history, after == nil, seq, end)
 	switch {
+	case errors.Is(err, wsconn.ErrSlowClient):
+		// Counted by OnSlow; the close frame (CloseSlowClient) is sent.
+		_ = c.CloseWith(wsconn.CloseSlowClient, wsconn.SlowClientReason)
 	case err == nil, ctx.Err() != nil:
-		c.Close(websocket.StatusNormalClosure, "")
-	case errors.Is(err, context.DeadlineExceeded):
-		a.metrics.feedCut("slow")
-		c.Close(websocket.StatusPolicyViolation, "slow consumer")
+		_ = c.CloseWith(wsconn.CloseNormal, "")
 	default:
 		a.metrics.feedCut("error")
 		a.log.WarnContext(ctx, "websocket feed ended", "err", err)
-		c.Close(websocket.StatusInternalError, "internal error")
+		_ = c.CloseWith(wsconn.CloseInternalError, "internal error")
 	}
 	return nil
 }
@@ -114,7 +115,7 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 // committed, or committing, when the history was read: their messages
 // are sent unless the history has them or, when the history was full,
 // they sort before its oldest message (the history left them out).
-func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, history int, withHistory bool, seq, end int64) error {
+func (a *API) feed(ctx context.Context, c *wsconn.Conn, q messageListQuery, history int, withHistory bool, seq, end int64) error {
 	sent := map[string]bool{}
 	var oldest *time.Time // set when the history was full
 	write := func(m messageItem, seq int64) error {
@@ -122,9 +123,7 @@ func (a *API) feed(ctx context.Context, c *websocket.Conn, q messageListQuery, h
 		if err != nil {
 			return err
 		}
-		wctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
-		defer cancel()
-		return c.Write(wctx, websocket.MessageText, b)
+		return c.Write(b) // at most wsWriteTimeout, then ErrSlowClient
 	}
 	filter := q.filter
 	st := a.hub.NewStream(ctx, &filter, &seq, nil)

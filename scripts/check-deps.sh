@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # check-deps.sh: enforce the import rules that keep data flowing one way:
 # sources (indexer) -> processor -> ent -> read -> live -> graph|rest ->
-# server, with chains and ipfs as leaves and cmd as the only place that
-# wires everything.
+# server, with chains, ipfs and wsconn as leaves and cmd as the only place
+# that wires everything. The server side of websockets is wsconn's alone:
+# graph, rest and server use it rather than a websocket library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -44,5 +45,25 @@ rule 'rest/storage/...' chains ipfs indexer processor graph server cmd
 rule 'read/...'      chains ipfs indexer processor graph rest live server cmd
 rule 'live/...'      chains ipfs indexer processor graph rest server cmd
 rule 'rest/...'      chains ipfs indexer processor graph server cmd
+rule 'wsconn/...'    chains ipfs indexer processor ent graph database server read live rest events cache cmd
+# extrule PACKAGE_PATTERN FORBIDDEN_IMPORT...: direct imports (tests aside).
+extrule() {
+	local pattern=$1; shift
+	local p
+	for p in $(go list "./$pattern" 2>/dev/null || true); do
+		local imps
+		imps=$(go list -f '{{join .Imports "\n"}}' "$p")
+		local f
+		for f in "$@"; do
+			if echo "$imps" | grep -qE "^$f(/|$)"; then
+				echo "import rule broken: $p must not import $f (websockets are wsconn's)" >&2
+				fail=1
+			fi
+		done
+	done
+}
+extrule 'graph/...'  github.com/gobwas/ws github.com/coder/websocket github.com/gorilla/websocket
+extrule 'rest/...'   github.com/gobwas/ws github.com/coder/websocket github.com/gorilla/websocket
+extrule 'server/...' github.com/gobwas/ws github.com/coder/websocket github.com/gorilla/websocket
 [ $fail -eq 0 ] && echo "import rules hold"
 exit $fail

@@ -14,8 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gobwas/ws"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alephql/alephql/wsconn"
 )
 
 // Limits are the per-client abuse limits of the HTTP server. A zero
@@ -64,7 +65,7 @@ const (
 	CodeRateLimited = "RATE_LIMITED"
 	// CloseTryAgainLater is the websocket close code (RFC 6455 1013) of a
 	// websocket refused by a limit.
-	CloseTryAgainLater = 1013
+	CloseTryAgainLater = wsconn.CloseTryAgainLater
 )
 
 // limitMetrics count the limits' refusals.
@@ -339,7 +340,7 @@ func limitWebsockets(l *wsLimiter, ips clientIPs, log func(msg string, args ...a
 			if over != "" {
 				l.m.wsRefused.WithLabelValues(over).Inc()
 				log("websocket refused", "limit", over, "remote", r.RemoteAddr)
-				refuseWebsocket(w, r, "too many websockets ("+over+" limit): try again later")
+				wsconn.Refuse(w, r, CloseTryAgainLater, "too many websockets ("+over+" limit): try again later")
 				return
 			}
 			tc.mu.Lock()
@@ -348,24 +349,6 @@ func limitWebsockets(l *wsLimiter, ips clientIPs, log func(msg string, args ...a
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// refuseWebsocket completes the handshake, choosing the client's first
-// subprotocol, and closes the websocket with 1013 and reason.
-func refuseWebsocket(w http.ResponseWriter, r *http.Request, reason string) {
-	u := ws.HTTPUpgrader{Protocol: func(string) bool { return true }, Timeout: 5 * time.Second}
-	conn, _, _, err := u.Upgrade(r, w)
-	if err != nil {
-		return // the upgrader answered the bad handshake
-	}
-	defer conn.Close()
-	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	body := ws.NewCloseFrameBody(ws.StatusCode(CloseTryAgainLater), reason)
-	_ = ws.WriteFrame(conn, ws.NewCloseFrame(body))
-	// Wait briefly for the client's close frame, so that ours is read
-	// before the TCP connection ends.
-	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-	_, _ = ws.ReadFrame(conn)
 }
 
 // Interface guards

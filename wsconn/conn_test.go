@@ -1,4 +1,4 @@
-package graph
+package wsconn
 
 import (
 	"bytes"
@@ -67,9 +67,11 @@ func (p *pipeConn) written(t testing.TB) []ws.Frame {
 	return out
 }
 
-func newTestWSConn(in []byte, limit int64) (*wsConn, *pipeConn) {
+func newTestConn(in []byte, limit int64) (*Conn, *pipeConn) {
 	pc := &pipeConn{in: bytes.NewReader(in)}
-	return &wsConn{nc: pc, rd: pc, readLimit: limit, wsem: make(chan struct{}, 1)}, pc
+	c := newConn(pc, pc)
+	c.SetReadLimit(limit)
+	return c, pc
 }
 
 // TestWSConnReadsAsRFC6455 drives the server side of the framing with
@@ -82,7 +84,7 @@ func TestWSConnReadsAsRFC6455(t *testing.T) {
 		name     string
 		in       []byte
 		messages []string        // data messages Read returns, in order
-		closeErr *wsCloseError   // the error ending the stream, if a close
+		closeErr *CloseError     // the error ending the stream, if a close
 		errIs    error           // else an error it wraps, if any
 		written  []ws.OpCode     // frames the server wrote
 		codes    []ws.StatusCode // codes of the close frames it wrote
@@ -99,11 +101,11 @@ func TestWSConnReadsAsRFC6455(t *testing.T) {
 		{name: "pong ignored", in: cat(clientFrame(ws.OpPong, true, nil, false), clientFrame(ws.OpText, true, []byte("x"), false)),
 			messages: []string{"x"}, errIs: io.EOF},
 		{name: "peer closes: its code echoed", in: clientFrame(ws.OpClose, true, closeBody(4000, "bye"), false),
-			closeErr: &wsCloseError{Code: 4000, Reason: "bye"}, written: []ws.OpCode{ws.OpClose}, codes: []ws.StatusCode{4000}},
+			closeErr: &CloseError{Code: 4000, Reason: "bye"}, written: []ws.OpCode{ws.OpClose}, codes: []ws.StatusCode{4000}},
 		{name: "peer closes without code: 1000", in: clientFrame(ws.OpClose, true, nil, false),
-			closeErr: &wsCloseError{}, written: []ws.OpCode{ws.OpClose}, codes: []ws.StatusCode{ws.StatusNormalClosure}},
+			closeErr: &CloseError{}, written: []ws.OpCode{ws.OpClose}, codes: []ws.StatusCode{ws.StatusNormalClosure}},
 		{name: "peer closes with a reserved code: 1002", in: clientFrame(ws.OpClose, true, closeBody(1005, ""), false),
-			closeErr: &wsCloseError{Code: 1005}, written: []ws.OpCode{ws.OpClose}, codes: []ws.StatusCode{ws.StatusProtocolError}},
+			closeErr: &CloseError{Code: 1005}, written: []ws.OpCode{ws.OpClose}, codes: []ws.StatusCode{ws.StatusProtocolError}},
 		{name: "unmasked frame: 1002", in: clientFrame(ws.OpText, true, []byte("x"), true),
 			errIs: ws.ErrProtocolMaskRequired, written: []ws.OpCode{ws.OpClose}, codes: []ws.StatusCode{ws.StatusProtocolError}},
 		{name: "continuation without a start: 1002", in: clientFrame(ws.OpContinuation, true, []byte("x"), false),
@@ -123,7 +125,7 @@ func TestWSConnReadsAsRFC6455(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, pc := newTestWSConn(tt.in, 64)
+			c, pc := newTestConn(tt.in, 64)
 			var got []string
 			var err error
 			for {
@@ -134,7 +136,7 @@ func TestWSConnReadsAsRFC6455(t *testing.T) {
 				got = append(got, string(msg))
 			}
 			require.Equal(t, tt.messages, got)
-			var ce *wsCloseError
+			var ce *CloseError
 			switch {
 			case tt.closeErr != nil:
 				require.ErrorAs(t, err, &ce)
@@ -167,14 +169,14 @@ func TestWSConnReadsAsRFC6455(t *testing.T) {
 // 16 and 64 bits) decode to their payload, whole and unmasked; after a
 // close frame no data frame goes out.
 func TestWSConnWritesFramesOfEverySize(t *testing.T) {
-	c, pc := newTestWSConn(nil, 64)
+	c, pc := newTestConn(nil, 64)
 	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 70000}
 	for _, n := range sizes {
-		require.NoError(t, c.writeFrame([]byte(strings.Repeat("a", n))))
+		require.NoError(t, c.Write([]byte(strings.Repeat("a", n))))
 	}
 	require.NoError(t, c.WriteClose(4400, "bad"))
 	c.closing.Wait()
-	require.ErrorIs(t, c.writeFrame([]byte("late")), errWSClosing)
+	require.ErrorIs(t, c.Write([]byte("late")), ErrClosing)
 	frames := pc.written(t)
 	require.Len(t, frames, len(sizes)+1)
 	for i, n := range sizes {
@@ -197,11 +199,11 @@ func FuzzWSConnRead(f *testing.F) {
 	f.Add(clientFrame(ws.OpPing, true, []byte("p"), false))
 	f.Add([]byte{0x81, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c, _ := newTestWSConn(in, 256)
+		c, _ := newTestConn(in, 256)
 		for range len(in) + 1 {
 			_, msg, err := c.Read()
 			if err != nil {
-				var ce *wsCloseError
+				var ce *CloseError
 				if !errors.As(err, &ce) && len(msg) != 0 {
 					t.Fatal("a message with an error")
 				}
