@@ -59,10 +59,11 @@ psql "$ALEPHQL_TEST_POSTGRES" -qc 'CREATE DATABASE bench_import' -c 'CREATE DATA
 # 1. The baseline: alephql import.
 "$work/alephql" migrate --db "$(db bench_import)" >/dev/null 2>&1 || true
 t0=$(now)
-"$work/alephql" import --db "$(db bench_import)" --data-dir "$work/import-data" --log-level warn "$work/messages.jsonl" >/dev/null
+TIMEFORMAT='%U %S' # the import's CPU time (user, system)
+{ time "$work/alephql" import --db "$(db bench_import)" --data-dir "$work/import-data" --log-level warn "$work/messages.jsonl" >/dev/null 2>"$work/import.err"; } 2>"$work/import.cpu" || { cat "$work/import.err" >&2; exit 1; }
 t1=$(now)
 import_rate=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-echo "import: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, $import_rate msgs/s"
+echo "import: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, $import_rate msgs/s, CPU $(awk '{ printf "%.1f", $1 + $2 }' "$work/import.cpu") s"
 
 # 2. A fresh node following the chain.
 "$work/alephql" migrate --db "$(db bench_chain)" >/dev/null 2>&1 || true
@@ -98,10 +99,16 @@ while :; do
 	sleep 0.5
 done
 t1=$(now)
+cpu=$(awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$node_pid/stat")
 rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$node_pid/status")
 chain_rate=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-echo "chain catch-up: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, $chain_rate msgs/s, peak RSS $rss MiB (node start included)"
+echo "chain catch-up: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, $chain_rate msgs/s, CPU $cpu s, peak RSS $rss MiB (node start included)"
 awk -v c="$chain_rate" -v i="$import_rate" 'BEGIN { printf "ratio chain/import: %.2f (target >= 0.9)\n", c / i }'
+# Where the time went: from the node's start to its first received
+# message (chain read, archive fetch), and from its last received message
+# to the end (the queue's tail).
+read -r first last < <(q bench_chain "SELECT extract(epoch FROM min(reception_time)), extract(epoch FROM max(reception_time)) FROM messages" | tr '|' ' ')
+awk -v a="$t0" -v f="$first" -v l="$last" -v b="$t1" 'BEGIN { printf "chain node: first message received %.1f s after start, last %.1f s after start, end %.1f s after the last\n", f - a, l - a, b - l }'
 echo "statuses (import): $(q bench_import "SELECT string_agg(status || '=' || n, ' ') FROM (SELECT status, count(*) n FROM message_status GROUP BY 1 ORDER BY 1) s")"
 echo "statuses (chain):  $(q bench_chain "SELECT string_agg(status || '=' || n, ' ') FROM (SELECT status, count(*) n FROM message_status GROUP BY 1 ORDER BY 1) s")"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
