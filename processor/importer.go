@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 
@@ -236,19 +237,26 @@ const (
 
 // TuneImportGC sets the garbage collector of a process whose main work is
 // an Import (the import command, the ingestion benchmark's child) to
-// ImportGCPercent and ImportMemoryLimit, unless GOGC or GOMEMLIMIT is set
-// in the environment (then the operator's choice stands). It returns a
-// function restoring the previous settings. It changes process-wide
-// state: a server importing alongside other work should not call it.
-func TuneImportGC() (restore func()) {
+// ImportGCPercent and ImportMemoryLimit (see TuneGC).
+func TuneImportGC() (restore func()) { return TuneGC(ImportGCPercent, ImportMemoryLimit) }
+
+// TuneGC sets the garbage collector's GOGC to pct and its soft memory
+// limit to limit bytes (none when limit is 0), unless GOGC or GOMEMLIMIT
+// is set in the environment (then the operator's choice stands). It
+// returns a function restoring the previous settings. It changes
+// process-wide state.
+func TuneGC(pct int, limit int64) (restore func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	limit := debug.SetMemoryLimit(ImportMemoryLimit)
-	pct := debug.SetGCPercent(ImportGCPercent)
+	if limit <= 0 {
+		limit = math.MaxInt64 // the runtime's "no limit"
+	}
+	oldLimit := debug.SetMemoryLimit(limit)
+	oldPct := debug.SetGCPercent(pct)
 	return func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(oldPct)
+		debug.SetMemoryLimit(oldLimit)
 	}
 }
 

@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"math"
 	"runtime/debug"
 	"testing"
 
@@ -34,4 +35,20 @@ func TestTuneImportGC(t *testing.T) {
 			restore()
 		})
 	}
+}
+
+// TestTuneGCWithoutLimit: a limit of 0 means none (the serve command's
+// --memory-limit 0), and the previous limit comes back.
+func TestTuneGCWithoutLimit(t *testing.T) {
+	pct := debug.SetGCPercent(100)
+	limit := debug.SetMemoryLimit(256 << 20)
+	t.Cleanup(func() { debug.SetGCPercent(pct); debug.SetMemoryLimit(limit) })
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	restore := processor.TuneGC(300, 0)
+	require.Equal(t, 300, debug.SetGCPercent(300))
+	require.Equal(t, int64(math.MaxInt64), debug.SetMemoryLimit(-1))
+	restore()
+	require.Equal(t, 100, debug.SetGCPercent(100))
+	require.Equal(t, int64(256<<20), debug.SetMemoryLimit(-1))
 }

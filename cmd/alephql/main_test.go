@@ -179,6 +179,8 @@ func TestBadSettingsFailWithOneLine(t *testing.T) {
 		{"stray argument", []string{"serve", "extra"}, nil, 2, "no arguments"},
 		{"bad trusted proxy", []string{"serve", "--data-dir", dir, "--trusted-proxies", "10.0.0.0/8,proxy"}, nil, 2, "--trusted-proxies (ALEPHQL_TRUSTED_PROXIES)"},
 		{"negative rate limit", []string{"serve", "--data-dir", dir, "--rate-limit", "-1"}, nil, 2, "--rate-limit"},
+		{"zero gc percent", []string{"serve", "--data-dir", dir, "--gc-percent", "0"}, nil, 2, "--gc-percent"},
+		{"negative memory limit", []string{"serve", "--data-dir", dir}, map[string]string{"ALEPHQL_MEMORY_LIMIT": "-5"}, 2, "--memory-limit"},
 		{"missing persisted queries", []string{"serve", "--data-dir", dir, "--graphql-persisted-only", dir + "/none.json"}, nil, 2, "--graphql-persisted-only (ALEPHQL_GRAPHQL_PERSISTED_ONLY)"},
 	}
 	for _, tt := range tests {

@@ -49,6 +49,8 @@ type serveFlags struct {
 	answerCache     bool
 	debugListen     string
 	adminPublicKey  string
+	gcPercent       int
+	memoryLimitMiB  int64
 	storage         storageFlags
 	pipeline        pipelineFlags
 	billing         billingFlags
@@ -84,6 +86,8 @@ func newServeCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.Int64Var(&f.maxBodyBytes, "graphql-max-body-bytes", 1<<20, "largest request body accepted (env ALEPHQL_GRAPHQL_MAX_BODY_BYTES)")
 	fs.BoolVar(&f.answerCache, "graphql-answer-cache", true, "cache whole answers of feed queries (messages by channel, address pages) and of the hot REST GET routes, invalidated exactly by the outbox (env ALEPHQL_GRAPHQL_ANSWER_CACHE)")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address of Go's profiler (/debug/pprof/), apart from the API; a loopback address, never a public one; empty: off (env ALEPHQL_DEBUG_LISTEN)")
+	fs.IntVar(&f.gcPercent, "gc-percent", 400, "the Go collector's GOGC: a node allocates much short-lived garbage per message and request over a modest live heap, so it collects less often than Go's default 100, within --memory-limit (env ALEPHQL_GC_PERCENT; GOGC or GOMEMLIMIT in the environment overrides both)")
+	fs.Int64Var(&f.memoryLimitMiB, "memory-limit", 512, "the Go collector's soft memory limit in MiB: near it the collector runs as often as it must, whatever --gc-percent; raise it with large caches; 0: none (env ALEPHQL_MEMORY_LIMIT)")
 	fs.StringVar(&f.adminPublicKey, "admin-public-key", "", "hex secp256k1 public key that signs X-Auth-Token for the REST admin routes (price recalculation); empty: those routes answer 403 (env ALEPHQL_ADMIN_PUBLIC_KEY)")
 	fs.BoolVar(&f.benchBaseline, "bench-baseline", false, "benchmark aid: also serve /bench/baseline/, the API benchmark's queries answered with pgx and no GraphQL (PostgreSQL only; see scripts/bench-api.sh) (env ALEPHQL_BENCH_BASELINE)")
 	return &ffcli.Command{
@@ -139,6 +143,10 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	if err := f.limits.Validate(); err != nil {
 		return usageError{fmt.Errorf("--rate-limit, --rate-burst, --ws-max-per-ip, --ws-max: %w", err)}
 	}
+	if f.gcPercent <= 0 || f.memoryLimitMiB < 0 {
+		return usageError{errors.New("--gc-percent must be positive and --memory-limit at least 0")}
+	}
+	defer processor.TuneGC(f.gcPercent, f.memoryLimitMiB<<20)()
 	srvCfg := server.Config{Listen: f.listen, ShutdownTimeout: f.shutdownTimeout, Limits: f.limits}
 	if err := srvCfg.Validate(); err != nil {
 		return usageError{fmt.Errorf("--listen (ALEPHQL_LISTEN): %w", err)}
