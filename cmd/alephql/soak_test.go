@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -323,6 +324,37 @@ func TestSoak(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
 	}
+	// cpuProfile keeps a CPU profile of the node over the minute after
+	// the warm-up (or what is left of the run).
+	var cpuDone chan struct{}
+	cpuProfile := func() {
+		dir := os.Getenv("SOAK_PROFILES")
+		if dir == "" {
+			return
+		}
+		secs := int(min(time.Minute, duration-warmup-10*time.Second).Seconds())
+		if secs < 5 {
+			return
+		}
+		cpuDone = make(chan struct{})
+		go func() {
+			defer close(cpuDone)
+			res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs)) // longer than client.Timeout
+			if err != nil {
+				t.Errorf("cpu profile: %v", err)
+				return
+			}
+			defer res.Body.Close()
+			f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+			if err == nil {
+				_, err = io.Copy(f, res.Body)
+				err = errors.Join(err, f.Close())
+			}
+			if err != nil {
+				t.Errorf("cpu profile: %v", err)
+			}
+		}()
+	}
 	take()
 	tick := time.NewTicker(10 * time.Second)
 	warm := time.After(warmup)
@@ -333,6 +365,7 @@ func TestSoak(t *testing.T) {
 			continue
 		case <-warm:
 			profile("warmup.heap")
+			cpuProfile()
 			continue
 		case <-end:
 		}
@@ -340,6 +373,9 @@ func TestSoak(t *testing.T) {
 	}
 	tick.Stop()
 	profile("end.heap")
+	if cpuDone != nil {
+		<-cpuDone
+	}
 	if time.Since(start)-samples[len(samples)-1].at > 5*time.Second {
 		take()
 	}
