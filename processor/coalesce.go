@@ -3,6 +3,7 @@ package processor
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -26,6 +27,10 @@ const (
 	// roll back the others' messages).
 	intakeTimeout = 30 * time.Second
 )
+
+// errIntakePanic is the error of the submissions whose shared intake
+// transaction panicked (the panic goes on in the submission that ran it).
+var errIntakePanic = errors.New("processor: intake batch panicked")
 
 // intakeQueue is the queue of single submissions. Safe for concurrent
 // use; its zero value is ready.
@@ -72,9 +77,6 @@ func (p *Processor) submitOne(ctx context.Context, it intakeItem) (SubmitResult,
 			q.waiting = slices.Delete(q.waiting, 0, n)
 			q.mu.Unlock()
 			p.runIntakeBatch(ctx, batch)
-			q.mu.Lock()
-			q.land()
-			q.mu.Unlock()
 			continue
 		}
 		q.mu.Unlock()
@@ -114,10 +116,28 @@ func (q *intakeQueue) land() {
 	}
 }
 
-// runIntakeBatch stores batch in one intake transaction and hands each
-// submission its result.
+// runIntakeBatch stores batch in one intake transaction, hands each
+// submission its result and ends the flight, even if it panics.
 func (p *Processor) runIntakeBatch(ctx context.Context, batch []*queuedSubmit) {
+	var res []SubmitResult
+	err := errIntakePanic
+	defer func() {
+		q := &p.intake
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		for i, w := range batch {
+			if err != nil {
+				w.err = err
+			} else {
+				w.res, w.err = res[i], res[i].Err
+			}
+			w.done = true
+			signal(w.wake)
+		}
+		q.land()
+	}()
 	if len(batch) == 0 {
+		err = nil
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeTimeout)
@@ -130,19 +150,7 @@ func (p *Processor) runIntakeBatch(ctx context.Context, batch []*queuedSubmit) {
 		items[i] = w.it
 	}
 	p.metrics.intakeBatch(len(items))
-	res, err := p.submitItems(ctx, items)
-	q := &p.intake
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i, w := range batch {
-		if err != nil {
-			w.err = err
-		} else {
-			w.res, w.err = res[i], res[i].Err
-		}
-		w.done = true
-		signal(w.wake)
-	}
+	res, err = p.submitItems(ctx, items)
 }
 
 // itemKey is the item hash an intake item's rows are keyed on ("" if
