@@ -1,10 +1,13 @@
 package cache_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -167,4 +170,70 @@ func TestGensValid(t *testing.T) {
 	g.Bump(14, cache.All)
 	require.False(t, g.Valid(cache.Entry{Seq: 13, Start: fresh}, time.Minute, "m:b"), "All invalidates every key")
 	require.True(t, g.Valid(cache.Entry{Seq: 14, Start: fresh}, time.Minute, "m:b"))
+}
+
+func TestGensForgetTheOlderHalfAtTheirBound(t *testing.T) {
+	// Past its bound, Gens drops the older half of its keys and raises
+	// its floor: entries read before the newest bump dropped are no
+	// longer served (a lost hit), and no entry a kept or dropped bump
+	// made stale becomes valid again.
+	fresh := time.Now().UnixNano()
+	g := cache.NewGensMax(time.Hour, 10)
+	g.Start(0)
+	for i := 1; i <= 10; i++ {
+		g.Bump(int64(i), fmt.Sprintf("k%d", i))
+	}
+	require.Equal(t, cache.GensStats{Keys: 10}, g.Stats())
+	require.True(t, g.Valid(cache.Entry{Seq: 5, Start: fresh}, time.Hour, "k1"), "read after k1's bump")
+	g.Bump(11, "k11")
+	require.Equal(t, cache.GensStats{Keys: 5, Forgotten: 1}, g.Stats(), "k1..k6 dropped")
+	for _, tc := range []struct {
+		name  string
+		seq   int64
+		key   string
+		valid bool
+	}{
+		{"read after a dropped bump, before the newest dropped", 5, "k1", false},
+		{"stale by a dropped bump", 3, "k5", false},
+		{"read at the newest dropped bump", 6, "k1", true},
+		{"untouched key after the floor", 7, "other", true},
+		{"stale by a kept bump", 7, "k8", false},
+		{"read after a kept bump", 11, "k11", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.valid, g.Valid(cache.Entry{Seq: tc.seq, Start: fresh}, time.Hour, tc.key))
+		})
+	}
+	for i := 12; i <= 1000; i++ {
+		g.Bump(int64(i), fmt.Sprintf("k%d", i))
+		require.LessOrEqual(t, g.Stats().Keys, 10)
+	}
+}
+
+func TestMetricsReportTheStoreGens(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := cache.NewMetrics(reg)
+	require.NoError(t, err)
+	lru, err := cache.NewLRU(10, time.Minute)
+	require.NoError(t, err)
+	g := cache.NewGensMax(time.Minute, 4)
+	_, err = cache.NewStore(cache.StoreConfig{Cache: lru, Gens: g, End: func(context.Context) (int64, error) { return 0, nil }, TTL: time.Minute, Metrics: m}, slog.Default())
+	require.NoError(t, err)
+	for i := 1; i <= 5; i++ {
+		g.Bump(int64(i), fmt.Sprintf("k%d", i))
+	}
+	value := func(name string) float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				mt := mf.GetMetric()[0]
+				return mt.GetGauge().GetValue() + mt.GetCounter().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	require.InDelta(t, float64(g.Stats().Keys), value("alephql_graphql_cache_generation_keys"), 0)
+	require.InDelta(t, 1.0, value("alephql_graphql_cache_generations_forgotten_total"), 0)
 }

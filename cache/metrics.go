@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,10 +24,14 @@ const (
 )
 
 // Metrics counts cache lookups per kind of row and outcome, as the
-// Prometheus counter alephql_graphql_cache_lookups_total{kind, result}.
-// A nil *Metrics counts nothing.
+// Prometheus counter alephql_graphql_cache_lookups_total{kind, result},
+// and reports the size of the store's Gens:
+// alephql_graphql_cache_generation_keys and
+// alephql_graphql_cache_generations_forgotten_total (times the older half
+// was dropped at DefaultMaxGens). A nil *Metrics counts nothing.
 type Metrics struct {
 	lookups *prometheus.CounterVec
+	gens    atomic.Pointer[Gens] // set by NewStore
 }
 
 // NewMetrics registers the cache's metrics with reg.
@@ -34,10 +40,38 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Namespace: "alephql", Subsystem: "graphql_cache", Name: "lookups_total",
 		Help: "Row cache lookups by kind (message, aggregate, post, file) and result (hit, miss, stale, bypass).",
 	}, []string{"kind", "result"})}
-	if err := reg.Register(m.lookups); err != nil {
-		return nil, err
+	stat := func(f func(GensStats) float64) func() float64 {
+		return func() float64 {
+			g := m.gens.Load()
+			if g == nil {
+				return 0
+			}
+			return f(g.Stats())
+		}
+	}
+	for _, c := range []prometheus.Collector{
+		m.lookups,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "alephql", Subsystem: "graphql_cache", Name: "generation_keys",
+			Help: "Cache keys whose last change the node keeps (for the entries' TTL, at most a bound).",
+		}, stat(func(s GensStats) float64 { return float64(s.Keys) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "alephql", Subsystem: "graphql_cache", Name: "generations_forgotten_total",
+			Help: "Times the older half of the cache generations was dropped at the bound, invalidating the entries read before.",
+		}, stat(func(s GensStats) float64 { return float64(s.Forgotten) })),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
+}
+
+// watch reports g's size.
+func (m *Metrics) watch(g *Gens) {
+	if m != nil {
+		m.gens.Store(g)
+	}
 }
 
 // Add counts n lookups of kind with result r.

@@ -48,6 +48,7 @@ func NewStore(cfg StoreConfig, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Metrics.watch(cfg.Gens)
 	return &Store{cfg: cfg, log: log.With("component", "cache")}, nil
 }
 

@@ -9,12 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/alephql/alephql/ent"
 )
@@ -28,7 +31,20 @@ type Config struct {
 	MaxOpenConns int
 	// ConnectTimeout bounds the first connection. Zero means 10 s.
 	ConnectTimeout time.Duration
+	// StatementCache bounds the prepared statements kept per connection
+	// (PostgreSQL; an LRU, the least recently used one deallocated).
+	// Zero means DefaultStatementCache; a statement_cache_capacity in
+	// the URL wins over both.
+	StatementCache int
 }
+
+// DefaultStatementCache is the prepared statements kept per PostgreSQL
+// connection. pgx's own default, 512, costs tens of MiB over a pool of
+// 20: the node's queries with IN lists and multi-row inserts have one
+// text per list length, so the caches fill with one-off statements for
+// the first half hour of a busy node (RELIABILITY.md, Soak). The hot
+// fixed-shape queries stay cached at this size.
+const DefaultStatementCache = 128
 
 // DefaultURL is the embedded default: a SQLite file under ./data.
 const DefaultURL = "./data/alephql.db"
@@ -44,6 +60,12 @@ func (c Config) Validate() error {
 
 // DB is an open database: the ent client and the underlying pool.
 type DB struct {
+	// prepared counts the statements prepared on PostgreSQL connections
+	// (a statement cache miss each); nil on SQLite.
+	prepared *atomic.Int64
+	// stmtCache is the statement cache's capacity per connection (0 on
+	// SQLite).
+	stmtCache int
 	// Client is the ent client over the pool.
 	Client *ent.Client
 	// SQL is the underlying connection pool.
@@ -69,20 +91,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 		timeout = 10 * time.Second
 	}
 	var db *sql.DB
+	var prepared *atomic.Int64
+	var stmtCache int
 	switch dia {
 	case dialect.SQLite:
 		db, err = openSQLite(dsn)
 	case dialect.Postgres:
-		db, err = sql.Open("pgx", dsn)
-		if err == nil {
-			n := cfg.MaxOpenConns
-			if n <= 0 {
-				n = 20
-			}
-			db.SetMaxOpenConns(n)
-			db.SetMaxIdleConns(n)
-			db.SetConnMaxIdleTime(5 * time.Minute)
-		}
+		prepared = new(atomic.Int64)
+		db, stmtCache, err = openPostgres(dsn, cfg, prepared)
 	}
 	name := redact(cfg.URL)
 	if err != nil {
@@ -96,7 +112,89 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 	}
 	drv := entsql.OpenDB(dia, db)
 	log.Info("database open", "dialect", dia, "database", name)
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia, Name: name}, nil
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia, Name: name, prepared: prepared, stmtCache: stmtCache}, nil
+}
+
+// openPostgres opens a pgx pool of cfg.MaxOpenConns connections, each
+// keeping at most cfg.StatementCache prepared statements, counting the
+// statements prepared into prepared. It returns the pool and the cache's
+// capacity.
+func openPostgres(dsn string, cfg Config, prepared *atomic.Int64) (*sql.DB, int, error) {
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !strings.Contains(dsn, "statement_cache_capacity=") {
+		pc.StatementCacheCapacity = cfg.StatementCache
+		if pc.StatementCacheCapacity <= 0 {
+			pc.StatementCacheCapacity = DefaultStatementCache
+		}
+	}
+	pc.Tracer = prepareCounter{prepared}
+	db := stdlib.OpenDB(*pc)
+	n := cfg.MaxOpenConns
+	if n <= 0 {
+		n = 20
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, pc.StatementCacheCapacity, nil
+}
+
+// StatementsPrepared is the number of statements prepared on PostgreSQL
+// connections since Open: statement cache misses, each a round trip and
+// a parse on the server. Zero on SQLite.
+func (d *DB) StatementsPrepared() int64 {
+	if d.prepared == nil {
+		return 0
+	}
+	return d.prepared.Load()
+}
+
+// RegisterMetrics registers the database's metrics on reg:
+// alephql_db_statements_prepared_total (statement cache misses) and
+// alephql_db_statement_cache_capacity (statements kept per connection).
+func (d *DB) RegisterMetrics(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "alephql_db_statements_prepared_total",
+			Help: "Statements prepared on PostgreSQL connections: statement cache misses, each a round trip and a parse on the server.",
+		}, func() float64 { return float64(d.StatementsPrepared()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "alephql_db_statement_cache_capacity",
+			Help: "Prepared statements a PostgreSQL connection keeps at most (0 on SQLite); the least recently used is deallocated.",
+		}, func() float64 { return float64(d.stmtCache) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register database metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// prepareCounter is the pgx tracer counting prepared statements.
+type prepareCounter struct{ n *atomic.Int64 }
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (prepareCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (prepareCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TracePrepareStart implements pgx.PrepareTracer.
+func (prepareCounter) TracePrepareStart(ctx context.Context, _ *pgx.Conn, _ pgx.TracePrepareStartData) context.Context {
+	return ctx
+}
+
+// TracePrepareEnd implements pgx.PrepareTracer: a statement already
+// prepared on the connection is not counted.
+func (c prepareCounter) TracePrepareEnd(_ context.Context, _ *pgx.Conn, d pgx.TracePrepareEndData) {
+	if d.Err == nil && !d.AlreadyPrepared {
+		c.n.Add(1)
+	}
 }
 
 // Close closes the pool.
@@ -181,3 +279,9 @@ func redact(raw string) string {
 	}
 	return u.String()
 }
+
+// Interface guards
+var (
+	_ pgx.QueryTracer   = prepareCounter{}
+	_ pgx.PrepareTracer = prepareCounter{}
+)

@@ -86,21 +86,38 @@ type SubmitResult struct {
 // Submit takes one wire message (JSON) in. It returns once the message is
 // durably pending, or known, or recorded as rejected; a malformed message
 // also returns its *errcode.Error.
+//
+// Concurrent calls without txHash share intake transactions (coalesce.go).
 func (p *Processor) Submit(ctx context.Context, raw []byte, origin Origin, txHash *string) (SubmitResult, error) {
-	res, err := p.SubmitBatch(ctx, []Input{{Raw: raw, Origin: origin, TxHash: txHash}})
-	if err != nil {
-		return SubmitResult{}, err
-	}
-	return res[0], res[0].Err
+	return p.submitSingle(ctx, Input{Raw: raw, Origin: origin, TxHash: txHash})
 }
 
 // SubmitWire is Submit for a wire message decoded by the caller.
 func (p *Processor) SubmitWire(ctx context.Context, w *message.Wire, origin Origin, txHash *string, noSignature bool) (SubmitResult, error) {
-	res, err := p.SubmitBatch(ctx, []Input{{Wire: w, Origin: origin, TxHash: txHash, NoSignature: noSignature}})
+	return p.submitSingle(ctx, Input{Wire: w, Origin: origin, TxHash: txHash, NoSignature: noSignature})
+}
+
+// submitSingle is Submit and SubmitWire: a message carrying a chain
+// transaction is stored alone (an unknown transaction fails its whole
+// batch), any other through the shared intake queue.
+func (p *Processor) submitSingle(ctx context.Context, in Input) (SubmitResult, error) {
+	items, err := p.prepare([]Input{in}, false)
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	return res[0], res[0].Err
+	var res SubmitResult
+	if in.TxHash != nil {
+		var rs []SubmitResult
+		if rs, err = p.submitItems(ctx, items); err == nil {
+			res, err = rs[0], rs[0].Err
+		}
+	} else {
+		res, err = p.submitOne(ctx, items[0])
+	}
+	if err != nil && res.Outcome == "" {
+		return SubmitResult{}, err
+	}
+	return res, err
 }
 
 // intakeItem is one input during SubmitBatch.

@@ -35,7 +35,9 @@ import (
 //     (stage process); the lock order makes them not happen, so any is a
 //     bug;
 //   - alephql_processor_direct_fallbacks_total: intake batches whose
-//     direct application failed and that were queued instead.
+//     direct application failed and that were queued instead;
+//   - alephql_processor_intake_batch_messages: messages per intake
+//     transaction shared by concurrent single submissions (coalesce.go).
 //
 // A nil *Metrics counts nothing.
 type Metrics struct {
@@ -43,6 +45,7 @@ type Metrics struct {
 	rejections *prometheus.CounterVec
 	deadlocks  *prometheus.CounterVec
 	fallbacks  prometheus.Counter
+	batches    prometheus.Histogram
 	lastEvent  atomic.Int64 // unix nanoseconds
 }
 
@@ -65,6 +68,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "alephql", Subsystem: "processor", Name: "direct_fallbacks_total",
 			Help: "Intake batches whose direct application failed and that were queued instead.",
 		}),
+		batches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "alephql", Subsystem: "processor", Name: "intake_batch_messages",
+			Help:    "Messages per intake transaction shared by concurrent single submissions.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
 	}
 	last := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "alephql", Subsystem: "processor", Name: "last_event_timestamp_seconds",
@@ -76,7 +84,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 		return float64(ns) / 1e9
 	})
-	for _, c := range []prometheus.Collector{m.events, m.rejections, m.deadlocks, m.fallbacks, last} {
+	for _, c := range []prometheus.Collector{m.events, m.rejections, m.deadlocks, m.fallbacks, m.batches, last} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -135,6 +143,13 @@ func (m *Metrics) failed(stage string, err error, fallback bool) {
 	}
 	if fallback {
 		m.fallbacks.Inc()
+	}
+}
+
+// intakeBatch counts a shared intake transaction of n messages.
+func (m *Metrics) intakeBatch(n int) {
+	if m != nil {
+		m.batches.Observe(float64(n))
 	}
 }
 

@@ -58,6 +58,7 @@ type Processor struct {
 	storage  handler.Storage
 	hcfg     handler.Config
 	metrics  *Metrics
+	intake   intakeQueue // concurrent single submissions (coalesce.go)
 	// onRelease, for tests, is called when a prefetched batch is released
 	// because the batch before it failed (pipeline.go).
 	onRelease func(rows int)

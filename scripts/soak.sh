@@ -2,8 +2,9 @@
 # soak.sh: the soak run of RELIABILITY.md (TestSoak, build tag chaos):
 # SOAK_DURATION (default 30m) of mixed load on a node process, reporting
 # the slopes of its RSS, goroutines and open files. SOAK_RATE and
-# SOAK_SUBSCRIBERS change the load; SOAK_OUT names a CSV of the samples,
-# SOAK_PROFILES a directory for heap profiles (end of warm-up, end of run).
+# SOAK_SUBSCRIBERS change the load; SOAK_WARMUP the part not fitted;
+# SOAK_OUT names a CSV of the samples, SOAK_PROFILES a directory for heap
+# profiles (end of warm-up, end of run) and a CPU profile of the node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 servers=$(mktemp -d /tmp/alephql-soak.XXXXXX)

@@ -28,6 +28,7 @@ type commonFlags struct {
 	dataDir    string
 	db         string
 	dbMaxConns int
+	dbStmts    int
 	logLevel   string
 	logFormat  string
 }
@@ -37,6 +38,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the embedded database and local files (env ALEPHQL_DATA_DIR)")
 	fs.StringVar(&c.db, "db", "", "database: a SQLite file path, or a postgres:// URL; default DATA_DIR/alephql.db (env ALEPHQL_DB)")
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", 20, "maximum open PostgreSQL connections (env ALEPHQL_DB_MAX_CONNS)")
+	fs.IntVar(&c.dbStmts, "db-statement-cache", database.DefaultStatementCache, "prepared statements kept per PostgreSQL connection (env ALEPHQL_DB_STATEMENT_CACHE)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (env ALEPHQL_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json (env ALEPHQL_LOG_FORMAT)")
 }
@@ -48,12 +50,15 @@ func (c *commonFlags) databaseConfig() (database.Config, error) {
 	if url == "" {
 		url = filepath.Join(c.dataDir, "alephql.db")
 	}
-	cfg := database.Config{URL: url, MaxOpenConns: c.dbMaxConns}
+	cfg := database.Config{URL: url, MaxOpenConns: c.dbMaxConns, StatementCache: c.dbStmts}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usageError{fmt.Errorf("--db (ALEPHQL_DB): %w", err)}
 	}
 	if c.dbMaxConns < 1 {
 		return cfg, usageError{fmt.Errorf("--db-max-conns (ALEPHQL_DB_MAX_CONNS): must be at least 1, got %d", c.dbMaxConns)}
+	}
+	if c.dbStmts < 1 {
+		return cfg, usageError{fmt.Errorf("--db-statement-cache (ALEPHQL_DB_STATEMENT_CACHE): must be at least 1, got %d", c.dbStmts)}
 	}
 	return cfg, nil
 }

@@ -211,6 +211,9 @@ func serveNode(ctx context.Context, f serveFlags, stdout, stderr io.Writer) erro
 	}
 	checks = append(checks, server.Check{Name: "hub", Check: hub.ReadyCheck})
 	registry := server.NewRegistry()
+	if err := db.RegisterMetrics(registry); err != nil {
+		return err
+	}
 	procMetrics, err := processor.NewMetrics(registry)
 	if err != nil {
 		return err

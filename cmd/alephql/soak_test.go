@@ -11,8 +11,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +52,9 @@ type soakSample struct {
 	fds        float64
 	accepted   int64
 	events     int64
+	// cpu and wait: the node's threads' time on a CPU and time runnable
+	// but waiting for one (/proc/PID/task/*/schedstat), since it started.
+	cpu, wait time.Duration
 }
 
 // slope is the least-squares slope of ys over xs.
@@ -117,16 +122,19 @@ func TestSoak(t *testing.T) {
 	// subscribers (default 1 000, each on one channel). Every 10 s it
 	// reads the node's RSS (/proc/PID/status), goroutines (go_goroutines
 	// on /metrics) and open files (/proc/PID/fd), then fits a line over
-	// the samples after the warm-up (a fifth of the run, at most 5 min)
-	// and fails if a slope exceeds its bound (soakMax*Slope). SOAK_OUT
+	// the samples after the warm-up (SOAK_WARMUP, by default a fifth of
+	// the run, at most 5 min) and fails if a slope exceeds its bound
+	// (soakMax*Slope). SOAK_OUT
 	// names a file for the samples (CSV); SOAK_PROFILES names a directory
 	// for heap profiles of the node at the end of the warm-up and of the
-	// run (go tool pprof -diff_base warmup.heap end.heap).
+	// run (go tool pprof -diff_base warmup.heap end.heap) and a CPU
+	// profile of the minute after the warm-up (cpu.pprof).
 	duration := envDuration(t, "SOAK_DURATION", 30*time.Minute)
 	rate := envInt(t, "SOAK_RATE", 500)
 	subscribers := envInt(t, "SOAK_SUBSCRIBERS", 1000)
 	const channels = 100
-	warmup := min(duration/5, 5*time.Minute)
+	warmup := envDuration(t, "SOAK_WARMUP", min(duration/5, 5*time.Minute))
+	require.Less(t, warmup, duration, "SOAK_WARMUP")
 
 	bin := filepath.Join(t.TempDir(), "alephql")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -287,7 +295,7 @@ func TestSoak(t *testing.T) {
 		csv, err = os.Create(p)
 		require.NoError(t, err)
 		defer csv.Close()
-		fmt.Fprintln(csv, "seconds,rss_mib,heap_inuse_mib,goroutines,open_fds,accepted,events")
+		fmt.Fprintln(csv, "seconds,rss_mib,heap_inuse_mib,goroutines,open_fds,accepted,events,cpu_s,cpu_wait_s")
 	}
 	start := time.Now()
 	var samples []soakSample
@@ -299,16 +307,32 @@ func TestSoak(t *testing.T) {
 		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 		require.NoError(t, err)
 		s.fds = float64(len(fds))
-		s.goroutines, err = metricValue(client, base+"metrics", "go_goroutines")
-		require.NoError(t, err)
+		// Goroutines: the least of 5 reads 20 ms apart. The websocket
+		// writers are started per connection while frames wait, so a
+		// read during a fan-out counts up to one per subscriber more;
+		// the least read is the resident count a leak would raise.
+		s.goroutines = math.Inf(1)
+		gtick := time.NewTicker(20 * time.Millisecond)
+		for i := range 5 {
+			if i > 0 {
+				<-gtick.C
+			}
+			g, err := metricValue(client, base+"metrics", "go_goroutines")
+			require.NoError(t, err)
+			s.goroutines = min(s.goroutines, g)
+		}
+		gtick.Stop()
 		heap, err := metricValue(client, base+"metrics", "go_memstats_heap_inuse_bytes")
 		require.NoError(t, err)
 		s.heapMiB = heap / (1 << 20)
+		s.cpu, s.wait, err = schedstat(pid)
+		require.NoError(t, err)
 		samples = append(samples, s)
 		t.Logf("%6.0fs rss %.1f MiB (heap in use %.1f), goroutines %.0f, fds %.0f, accepted %d (%d refused, %d behind), events %d, queries %d (%d errors), reconnects %d",
 			s.at.Seconds(), s.rssMiB, s.heapMiB, s.goroutines, s.fds, s.accepted, refused.Load(), behind.Load(), s.events, queries.Load(), queryErrors.Load(), reconnects.Load())
 		if csv != nil {
-			fmt.Fprintf(csv, "%.0f,%.1f,%.1f,%.0f,%.0f,%d,%d\n", s.at.Seconds(), s.rssMiB, s.heapMiB, s.goroutines, s.fds, s.accepted, s.events)
+			fmt.Fprintf(csv, "%.0f,%.1f,%.1f,%.0f,%.0f,%d,%d,%.1f,%.1f\n", s.at.Seconds(), s.rssMiB, s.heapMiB, s.goroutines, s.fds, s.accepted, s.events,
+				s.cpu.Seconds(), s.wait.Seconds())
 		}
 	}
 	profile := func(name string) {
@@ -323,6 +347,37 @@ func TestSoak(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
 	}
+	// cpuProfile keeps a CPU profile of the node over the minute after
+	// the warm-up (or what is left of the run).
+	var cpuDone chan struct{}
+	cpuProfile := func() {
+		dir := os.Getenv("SOAK_PROFILES")
+		if dir == "" {
+			return
+		}
+		secs := int(min(time.Minute, duration-warmup-10*time.Second).Seconds())
+		if secs < 5 {
+			return
+		}
+		cpuDone = make(chan struct{})
+		go func() {
+			defer close(cpuDone)
+			res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs)) // longer than client.Timeout
+			if err != nil {
+				t.Errorf("cpu profile: %v", err)
+				return
+			}
+			defer res.Body.Close()
+			f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+			if err == nil {
+				_, err = io.Copy(f, res.Body)
+				err = errors.Join(err, f.Close())
+			}
+			if err != nil {
+				t.Errorf("cpu profile: %v", err)
+			}
+		}()
+	}
 	take()
 	tick := time.NewTicker(10 * time.Second)
 	warm := time.After(warmup)
@@ -333,6 +388,7 @@ func TestSoak(t *testing.T) {
 			continue
 		case <-warm:
 			profile("warmup.heap")
+			cpuProfile()
 			continue
 		case <-end:
 		}
@@ -340,6 +396,9 @@ func TestSoak(t *testing.T) {
 	}
 	tick.Stop()
 	profile("end.heap")
+	if cpuDone != nil {
+		<-cpuDone
+	}
 	if time.Since(start)-samples[len(samples)-1].at > 5*time.Second {
 		take()
 	}
@@ -362,10 +421,21 @@ func TestSoak(t *testing.T) {
 		duration, warmup, len(xs), float64(last.accepted)/last.at.Seconds(), rate, refused.Load(), behind.Load(), last.events,
 		float64(queries.Load())/last.at.Seconds(), queryErrors.Load(), reconnects.Load(), strings.TrimSpace(string(loadAvg)))
 	var heap []float64
+	var fitted []soakSample
 	for _, s := range samples {
 		if s.at >= warmup {
 			heap = append(heap, s.heapMiB)
+			fitted = append(fitted, s)
 		}
+	}
+	if len(fitted) > 1 {
+		// Where the ingest rate is lost: the node's CPU per accepted
+		// message, and whether it ran short of CPU (time runnable but
+		// waiting for a core, as on a machine shared with other work).
+		a, b := fitted[0], fitted[len(fitted)-1]
+		secs, msgs := (b.at - a.at).Seconds(), float64(b.accepted-a.accepted)
+		t.Logf("after the warm-up: %.0f msgs/s accepted; node on CPU %.2f cores, runnable but waiting for a CPU %.2f cores; %.2f ms of node CPU per accepted message",
+			msgs/secs, (b.cpu-a.cpu).Seconds()/secs, (b.wait-a.wait).Seconds()/secs, (b.cpu-a.cpu).Seconds()*1000/max(msgs, 1))
 	}
 	result := fmt.Sprintf("RSS %.1f -> %.1f MiB (slope %+.2f MiB/min, bound %.1f; heap in use %.1f -> %.1f MiB, slope %+.2f MiB/min); goroutines %.0f -> %.0f (slope %+.2f/min, bound %.0f); open files %.0f -> %.0f (slope %+.2f/min, bound %.0f)",
 		first.rssMiB, last.rssMiB, slope(xs, rss), soakMaxRSSSlope, first.heapMiB, last.heapMiB, slope(xs, heap), first.goroutines, last.goroutines, slope(xs, gor), soakMaxGoroutineSlope,
@@ -438,6 +508,28 @@ func soakSubscribe(ctx context.Context, base, channel string, events, reconnects
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// schedstat sums the time the threads of process pid spent on a CPU and
+// runnable waiting for one (/proc/PID/task/*/schedstat, nanoseconds).
+func schedstat(pid int) (cpu, wait time.Duration, err error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		var run, queued int64
+		if _, err := fmt.Sscan(string(b), &run, &queued); err != nil {
+			return 0, 0, fmt.Errorf("schedstat of task %s: %w", task.Name(), err)
+		}
+		cpu += time.Duration(run)
+		wait += time.Duration(queued)
+	}
+	return cpu, wait, nil
 }
 
 // procStatusKB reads a kB field of /proc/PID/status.
