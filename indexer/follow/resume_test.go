@@ -51,6 +51,9 @@ type fakePeer struct {
 	pages   int           // cursor-mode pages of the walk served
 	onPage  func(n int)   // called before the n-th page of the walk
 
+	forgot  map[string]string // item hash -> the FORGET that forgot it (GET /api/v0/messages/{hash})
+	content map[string]string // item hash -> item_content, for the messages that have one
+
 	down    atomic.Bool  // refuse the websocket (503)
 	refused atomic.Int32 // handshakes refused while down
 	feeds   atomic.Int32 // feeds open
@@ -85,7 +88,14 @@ func (p *fakePeer) cut() {
 }
 
 func (p *fakePeer) item(m peerMsg, seq int) json.RawMessage {
-	s := fmt.Sprintf(`{"item_hash":%q,"type":"POST","time":%d`, m.hash, t0+m.at)
+	typ := "POST"
+	if strings.HasPrefix(m.hash, "forget") {
+		typ = "FORGET"
+	}
+	s := fmt.Sprintf(`{"item_hash":%q,"type":%q,"item_type":"inline","time":%d`, m.hash, typ, t0+m.at)
+	if c, ok := p.content[m.hash]; ok {
+		s += fmt.Sprintf(`,"item_content":%q`, c)
+	}
 	if p.seq && seq > 0 {
 		s += fmt.Sprintf(`,"event_seq":%d`, seq)
 	}
@@ -98,6 +108,17 @@ func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.list(w, r)
 	case "/api/ws0/messages":
 		p.feed(w, r)
+	case "/api/v0/messages/gone1", "/api/v0/messages/kept1":
+		h := strings.TrimPrefix(r.URL.Path, "/api/v0/messages/")
+		p.mu.Lock()
+		by, ok := p.forgot[h]
+		p.mu.Unlock()
+		if !ok {
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "processed", "item_hash": h, "message": map[string]any{"item_hash": h}})
+			return
+		}
+		sk := map[string]any{"item_hash": h, "type": "POST", "status": "forgotten", "forgotten_by": []string{by}}
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "forgotten", "item_hash": h, "message": sk, "forgotten_by": []string{by}})
 	default:
 		http.NotFound(w, r)
 	}
@@ -384,4 +405,63 @@ func TestFollowerRestartedMidBackfillResumesFromItsEventSeq(t *testing.T) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	require.Equal(t, []string{"", "101"}, p.afters, "one probe, before the first walk; the restart resumes after it")
+}
+
+// forgetRecorder records the skeletons handed over with each FORGET.
+type forgetRecorder struct {
+	mu    sync.Mutex
+	calls map[string][]string // FORGET item hash -> skeleton item hashes
+}
+
+func (r *forgetRecorder) ForgetSkeletons(_ context.Context, forget []byte, skels []json.RawMessage) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls == nil {
+		r.calls = map[string][]string{}
+	}
+	h := hashes([][]byte{forget})[0]
+	for _, sk := range skels {
+		r.calls[h] = append(r.calls[h], hashes([][]byte{sk})[0])
+	}
+	return len(skels), nil
+}
+
+func TestFollowerLooksUpWhatALiveForgetForgot(t *testing.T) {
+	// A FORGET the peer processes while the follower walks is taken by
+	// the walk (its time is ahead) and replayed by the feed; its target
+	// was forgotten on the peer after the follower read the forgotten
+	// listing, so the follower holds no skeleton for it. The replayed
+	// FORGET has its targets looked up on the peer: the forgotten one's
+	// skeleton goes with the FORGET, taken again; the target still
+	// processed there is left alone.
+	p, srv := newFakePeer(t, true, 100)
+	p.forgot = map[string]string{}
+	p.content = map[string]string{"forget-1": `{"hashes":["gone1","kept1"]}`}
+	p.onPage = func(n int) {
+		if n == 2 {
+			p.mu.Lock()
+			p.forgot["gone1"] = "forget-1"
+			p.mu.Unlock()
+			p.process("forget-1", 95)
+		}
+	}
+	k := &taker{}
+	rec := &forgetRecorder{}
+	f, err := follow.New(follow.Config{URL: srv.URL, PageSize: 10, MaxBackoff: 50 * time.Millisecond},
+		follow.Deps{Submitter: k, Cursors: &memCursors{}, Forgotten: rec})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.calls["forget-1"]) > 0
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { k.mu.Lock(); defer k.mu.Unlock(); return k.got["forget-1"] == 2 }, 10*time.Second, 5*time.Millisecond,
+		"taken by the walk, then again with its skeletons")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Equal(t, map[string][]string{"forget-1": {"gone1"}}, rec.calls)
 }
