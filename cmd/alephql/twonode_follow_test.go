@@ -189,6 +189,22 @@ func requireCountersMatchRows(t *testing.T, url string) {
 	require.Zero(t, pending, "nothing left pending")
 }
 
+// followSeq is the event_seq a node's follower persisted for a peer (-1
+// if none).
+func followSeq(t *testing.T, url, peer string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Config{URL: url}, dbtest.Logger())
+	require.NoError(t, err)
+	defer db.Close()
+	p, err := followCursors{db.Client}.Load(ctx, peer)
+	require.NoError(t, err)
+	if !p.Resume {
+		return -1
+	}
+	return p.EventSeq
+}
+
 func TestFollowAnotherAlephqlNode(t *testing.T) {
 	// Node B follows node A through A's REST API (messages.json in cursor
 	// mode, then /api/ws0/messages). A holds a sample dataset of every
@@ -282,6 +298,10 @@ func followTwoNodes(t *testing.T, bin, dbB string) {
 	total := processedTotal(t, baseA)
 	t.Logf("B killed with %d of %d processed messages", atKill, total)
 	require.Less(t, atKill, total, "B is killed in the middle of its backfill")
+	// B saved A's event_seq before its walk: the restarted B resumes A's
+	// feed after it once its walk is done, taking what A processed
+	// meanwhile whatever its time.
+	require.Positive(t, followSeq(t, dbB, strings.TrimSuffix(baseA, "/")), "A's event_seq persisted before B's walk")
 
 	// What the killed process had claimed in the fetch stage (STORE
 	// files from A) waits for its lease (2 min) to run out.

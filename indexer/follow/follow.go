@@ -808,98 +808,37 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 	}
 }
 
-// maxForgetTargets bounds the targets of one live FORGET looked up on the
-// peer (forgottenTargets).
-const maxForgetTargets = 100
-
-// forgottenTargets looks up on the peer (GET /api/v0/messages/{hash}) the
-// targets of a live FORGET whose skeletons the follower does not hold:
-// when the feed replays what the peer processed while this node walked
-// or was away, a target may have been forgotten there after the last
-// reading of the forgotten listing, so that its own frame came without
-// content (or never came) and the FORGET would wait for it forever. The
-// skeletons found go with the FORGET as loadForgotten's do; a FORGET
-// already taken (in the walk) is taken again for them.
+// forgottenTargets reads again the peer's forgotten listing, from a
+// little before its last reading (forgottenSince), for a live FORGET whose
+// skeletons the follower does not hold: when the feed replays what the
+// peer processed while this node walked or was away, a target (or an
+// amend going with it) may have been forgotten there after the last
+// reading, so that its own frame came without content, or never came,
+// and the FORGET would wait for it forever. A FORGET found in the
+// listing is taken again (even if the walk took it) with its skeletons.
 func (f *Follower) forgottenTargets(ctx context.Context, frame []byte) error {
 	if f.deps.Forgotten == nil {
 		return nil
 	}
 	var m struct {
-		Type        string `json:"type"`
-		ItemType    string `json:"item_type"`
-		ItemHash    string `json:"item_hash"`
-		ItemContent string `json:"item_content"`
+		Type     string `json:"type"`
+		ItemHash string `json:"item_hash"`
 	}
-	if json.Unmarshal(frame, &m) != nil || m.Type != "FORGET" || m.ItemType != "inline" || m.ItemHash == "" {
+	if json.Unmarshal(frame, &m) != nil || m.Type != "FORGET" || m.ItemHash == "" {
 		return nil
 	}
-	if _, ok := f.skels[m.ItemHash]; ok {
-		return nil
-	}
-	var c struct {
-		Hashes []string `json:"hashes"`
-	}
-	if json.Unmarshal([]byte(m.ItemContent), &c) != nil {
-		return nil
-	}
-	var skels []json.RawMessage
-	for _, h := range c.Hashes[:min(len(c.Hashes), maxForgetTargets)] {
-		sk, err := f.forgottenSkeleton(ctx, h)
-		if err != nil {
+	if _, ok := f.skels[m.ItemHash]; !ok {
+		if err := f.loadForgotten(ctx, f.forgottenSince()); err != nil {
 			return err
 		}
-		if sk != nil {
-			skels = append(skels, sk)
+	}
+	// Skeletons are dropped once handed over: any held now are not yet.
+	if _, ok := f.skels[m.ItemHash]; ok {
+		if w, _, _, err := Wire(frame); err == nil {
+			f.seen.Forget(w)
 		}
 	}
-	if len(skels) == 0 {
-		return nil
-	}
-	if f.skels == nil {
-		f.skels = map[string][]json.RawMessage{}
-	}
-	f.skels[m.ItemHash] = skels
-	if w, _, _, err := Wire(frame); err == nil {
-		f.seen.Forget(w)
-	}
 	return nil
-}
-
-// forgottenSkeleton is the peer's skeleton of a message it forgot (nil
-// if the peer does not show that message as forgotten).
-func (f *Follower) forgottenSkeleton(ctx context.Context, hash string) (json.RawMessage, error) {
-	if hash == "" || strings.ContainsAny(hash, "/?#%") {
-		return nil, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base+"/api/v0/messages/"+hash, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.deps.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("messages/%s: %w", hash, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil // unknown there, or a shape this follower does not read
-	}
-	var out struct {
-		Status  string          `json:"status"`
-		Message json.RawMessage `json:"message"`
-	}
-	if json.NewDecoder(io.LimitReader(resp.Body, maxFrame)).Decode(&out) != nil || out.Status != "forgotten" {
-		return nil, nil
-	}
-	var sk struct {
-		ItemHash    string   `json:"item_hash"`
-		ForgottenBy []string `json:"forgotten_by"`
-	}
-	if json.Unmarshal(out.Message, &sk) != nil || sk.ItemHash != hash {
-		return nil, nil
-	}
-	return out.Message, nil
 }
 
 // wireFields are the fields a client sends (and signs or hashes); nothing

@@ -51,7 +51,7 @@ type fakePeer struct {
 	pages   int           // cursor-mode pages of the walk served
 	onPage  func(n int)   // called before the n-th page of the walk
 
-	forgot  map[string]string // item hash -> the FORGET that forgot it (GET /api/v0/messages/{hash})
+	forgot  map[string]string // item hash -> the FORGET that forgot it (msgStatuses=forgotten)
 	content map[string]string // item hash -> item_content, for the messages that have one
 
 	down    atomic.Bool  // refuse the websocket (503)
@@ -108,17 +108,6 @@ func (p *fakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.list(w, r)
 	case "/api/ws0/messages":
 		p.feed(w, r)
-	case "/api/v0/messages/gone1", "/api/v0/messages/kept1":
-		h := strings.TrimPrefix(r.URL.Path, "/api/v0/messages/")
-		p.mu.Lock()
-		by, ok := p.forgot[h]
-		p.mu.Unlock()
-		if !ok {
-			_ = json.NewEncoder(w).Encode(map[string]any{"status": "processed", "item_hash": h, "message": map[string]any{"item_hash": h}})
-			return
-		}
-		sk := map[string]any{"item_hash": h, "type": "POST", "status": "forgotten", "forgotten_by": []string{by}}
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": "forgotten", "item_hash": h, "message": sk, "forgotten_by": []string{by}})
 	default:
 		http.NotFound(w, r)
 	}
@@ -128,6 +117,15 @@ func (p *fakePeer) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	body := map[string]any{"messages": []any{}, "next_cursor": nil}
 	if q.Get("msgStatuses") != "" {
+		var sks []any
+		p.mu.Lock()
+		for h, by := range p.forgot {
+			sks = append(sks, map[string]any{"item_hash": h, "type": "POST", "status": "forgotten", "forgotten_by": []string{by}})
+		}
+		p.mu.Unlock()
+		if sks != nil {
+			body["messages"] = sks
+		}
 		_ = json.NewEncoder(w).Encode(body)
 		return
 	}
@@ -431,9 +429,8 @@ func TestFollowerLooksUpWhatALiveForgetForgot(t *testing.T) {
 	// the walk (its time is ahead) and replayed by the feed; its target
 	// was forgotten on the peer after the follower read the forgotten
 	// listing, so the follower holds no skeleton for it. The replayed
-	// FORGET has its targets looked up on the peer: the forgotten one's
-	// skeleton goes with the FORGET, taken again; the target still
-	// processed there is left alone.
+	// FORGET has the listing read again: the forgotten target's skeleton
+	// goes with the FORGET, taken again.
 	p, srv := newFakePeer(t, true, 100)
 	p.forgot = map[string]string{}
 	p.content = map[string]string{"forget-1": `{"hashes":["gone1","kept1"]}`}
