@@ -98,7 +98,7 @@ var operations = []op{
 		Codes: map[int]string{403: "other topic", 422: "invalid message"}},
 	{Pattern: "GET /api/ws0/messages", Tag: "messages", Summary: "WebSocket feed: history then live messages, every messages.json filter, resumable",
 		Params: docParams(msgFilters, [][3]string{{"history", "query", "messages replayed first (0-199)"}, {"after", "query", "resume after this event_seq (a frame's, or the handshake's X-Event-Seq), no history"}}),
-		Codes: map[int]string{101: "switching protocols", 410: "after= cannot be resumed (code EVENT_SEQ_GONE)", 422: "a bad parameter"}},
+		Codes:  map[int]string{101: "switching protocols", 410: "after= cannot be resumed (code EVENT_SEQ_GONE)", 422: "a bad parameter"}},
 	{Pattern: "GET /api/v0/posts.json", Tag: "posts", Summary: "List posts, v0 shape", Params: docParams(postFilters, pageParams, one(cursorParam)), Codes: map[int]string{422: "a bad parameter"}},
 	{Pattern: "GET /api/v0/posts/page/{page}", Path: "/api/v0/posts/page/{page}.json", Tag: "posts", Summary: "A page of posts, v0 shape",
 		Params: docParams(one([3]string{"page", "path", "page number"}), postFilters), Codes: map[int]string{422: "a bad parameter"}},
