@@ -150,6 +150,20 @@ func (r *Reader) OutboxEnd(ctx context.Context) (int64, error) {
 	return e.ID, nil
 }
 
+// OutboxStart is the sequence number of the oldest outbox event kept (0
+// when there is none): a feed can resume after any position from
+// OutboxStart-1 on with nothing lost.
+func (r *Reader) OutboxStart(ctx context.Context) (int64, error) {
+	e, err := r.client.MessageEvent.Query().Order(ent.Asc(messageevent.FieldID)).Select(messageevent.FieldID).First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return e.ID, nil
+}
+
 // SettledOutboxEnd is the id of the latest outbox event older than
 // gapGrace (0 if none): a feed that starts reading after it with
 // EventsAfter misses no event, even one whose transaction is still

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/alephql/alephql/ent"
@@ -23,6 +25,17 @@ const (
 	wsWriteTimeout = 10 * time.Second
 )
 
+// EventSeqHeader is the handshake answer's header giving the outbox
+// position the feed starts after: a client that reconnects later with
+// after=<it> gets every matching message processed since, including
+// those processed before its first frame.
+const EventSeqHeader = "X-Event-Seq"
+
+// CodeEventSeqGone is the code of the 410 answered to an after= this node
+// cannot resume from (its outbox no longer holds the events after it, or
+// never held that position): the client must catch up otherwise.
+const CodeEventSeqGone = "EVENT_SEQ_GONE"
+
 // WithHub serves /api/ws0/messages from h, the live hub the GraphQL
 // subscriptions share (it must be running). Without one the feed answers
 // 503.
@@ -40,7 +53,9 @@ type wsFrame struct {
 // every message processed afterwards that matches, with no gap between
 // history and live. Each live frame carries event_seq; a client that
 // reconnects with after=<event_seq> gets every matching message processed
-// since, with no history. Live messages come from the live hub, matched
+// since, with no history. The handshake's EventSeqHeader is the position
+// the feed starts after; an after= that cannot be resumed from is a 410
+// with CodeEventSeqGone, before any upgrade. Live messages come from the live hub, matched
 // by the hub against the same read.MessageFilter messages.json queries
 // with, as GraphQL subscriptions are.
 func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
@@ -68,6 +83,9 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 	var seq int64
 	if after != nil {
 		seq = *after
+		if err := a.checkResume(ctx, seq); err != nil {
+			return err
+		}
 	} else if seq, err = a.reader.SettledOutboxEnd(ctx, read.DefaultGapGrace); err != nil {
 		return err
 	}
@@ -77,6 +95,7 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	w.Header().Set(EventSeqHeader, strconv.FormatInt(seq, 10))
 	// The slot is taken before the upgrade: a client whose handshake
 	// completed holds it.
 	full := a.feeds.Add(1) > int64(a.cfg.MaxFeeds)
@@ -106,6 +125,31 @@ func (a *API) messagesWS(w http.ResponseWriter, r *http.Request) error {
 		a.metrics.feedCut("error")
 		a.log.WarnContext(ctx, "websocket feed ended", "err", err)
 		_ = c.CloseWith(wsconn.CloseInternalError, "internal error")
+	}
+	return nil
+}
+
+// checkResume refuses (410, CodeEventSeqGone) a resume position the
+// outbox cannot replay after with no gap: events after it were pruned, or
+// it is past the outbox's end (the position came from another database,
+// e.g. a node restarted on a new one). An outbox starting right after the
+// position is still complete.
+func (a *API) checkResume(ctx context.Context, after int64) error {
+	end, err := a.reader.OutboxEnd(ctx)
+	if err != nil {
+		return err
+	}
+	if after > end {
+		return &Error{Status: http.StatusGone, Code: CodeEventSeqGone,
+			Message: fmt.Sprintf("after=%d is past this node's outbox end %d: resume otherwise", after, end)}
+	}
+	start, err := a.reader.OutboxStart(ctx)
+	if err != nil {
+		return err
+	}
+	if start > after+1 {
+		return &Error{Status: http.StatusGone, Code: CodeEventSeqGone,
+			Message: fmt.Sprintf("the events after %d are no longer kept (the outbox starts at %d): resume otherwise", after, start)}
 	}
 	return nil
 }

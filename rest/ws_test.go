@@ -3,6 +3,7 @@ package rest_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/alephql/alephql/database/dbtest"
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/message"
+	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/processor/demo"
 	"github.com/alephql/alephql/rest"
 )
@@ -114,5 +116,61 @@ func TestMessagesWebsocketLimit(t *testing.T) {
 		var e map[string]any
 		require.Equal(t, 422, n.get("/api/ws0/messages?history=500", &e))
 		require.Equal(t, "history", e["param"])
+	})
+}
+
+// TestMessagesWebsocketResumePosition: the handshake names the position
+// the feed starts after (X-Event-Seq), from which a later after= replays
+// everything processed since; an after= the outbox cannot replay after
+// (past its end: another database; or its events pruned) is a 410 with
+// code EVENT_SEQ_GONE before any upgrade.
+func TestMessagesWebsocketResumePosition(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		n := newNode(t, db, rest.Config{})
+		n.seed(10)
+		ctx := t.Context()
+		end, err := db.Client.MessageEvent.Query().Aggregate(ent.Max(messageevent.FieldID)).Int(ctx)
+		require.NoError(t, err)
+		require.Positive(t, end)
+		base := "ws" + strings.TrimPrefix(n.url, "http") + "/api/ws0/messages?history=0"
+		// The seed is older than the gap grace once this handshake runs.
+		var seq int64
+		require.Eventually(t, func() bool {
+			c, resp, err := websocket.Dial(ctx, base, nil)
+			require.NoError(t, err)
+			c.CloseNow()
+			seq, err = strconv.ParseInt(resp.Header.Get(rest.EventSeqHeader), 10, 64)
+			require.NoError(t, err)
+			return seq == int64(end)
+		}, 15*time.Second, 200*time.Millisecond)
+
+		acct, err := demo.NewAccount()
+		require.NoError(t, err)
+		raw, h, err := acct.Post(1.8e9, "TEST", "note", map[string]any{"i": 1}, "")
+		require.NoError(t, err)
+		var sb submitBody
+		require.Equal(t, 200, n.post("/api/v0/messages", map[string]any{"message": wire(t, raw), "sync": true}, &sb))
+		ws := n.dialWS("history=0&after=" + strconv.FormatInt(seq, 10))
+		f := ws.next()
+		require.Equal(t, h, f["item_hash"], "processed after the handshake's position")
+		last := int64(f["event_seq"].(float64))
+
+		gone := func(after int64) {
+			t.Helper()
+			_, resp, err := websocket.Dial(ctx, base+"&after="+strconv.FormatInt(after, 10), nil)
+			require.Error(t, err)
+			require.NotNil(t, resp)
+			require.Equal(t, http.StatusGone, resp.StatusCode)
+			var e map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			require.Equal(t, rest.CodeEventSeqGone, e["code"])
+		}
+		gone(last + 1)
+		_, err = db.Client.MessageEvent.Delete().Where(messageevent.IDLTE(int64(end))).Exec(ctx)
+		require.NoError(t, err)
+		gone(seq - 1)
+		// Right before the first event kept: nothing is lost.
+		ws = n.dialWS("history=0&after=" + strconv.FormatInt(last-1, 10))
+		require.Equal(t, h, ws.next()["item_hash"])
 	})
 }

@@ -31,6 +31,8 @@ type lyingPeer struct {
 
 	mu        sync.Mutex
 	cutOnce   bool
+	walked    bool // the backfill read the last page
+	liveSent  bool
 	wsConns   int
 	pageCalls int
 	cursors   []string // of the backfill's requests (no startDate)
@@ -83,6 +85,7 @@ func (p *lyingPeer) messages(w http.ResponseWriter, r *http.Request) {
 	p.pageCalls++
 	if !q.Has("startDate") {
 		p.cursors = append(p.cursors, q.Get("cursor"))
+		p.walked = p.walked || i == len(p.pages)-1
 	}
 	cut := i == 1 && !p.cutOnce
 	p.cutOnce = p.cutOnce || cut
@@ -128,7 +131,10 @@ func (p *lyingPeer) ws(w http.ResponseWriter, r *http.Request) {
 	defer c.CloseNow()
 	p.mu.Lock()
 	p.wsConns++
-	first := p.wsConns == 1
+	// The follower's first handshake, before its walk, only looks for
+	// the peer's position (there is none: a reference node's feed).
+	first := p.walked && !p.liveSent
+	p.liveSent = p.liveSent || first
 	p.mu.Unlock()
 	if first {
 		// The live frames, then the connection drops: the follower must
@@ -248,8 +254,8 @@ func TestFollowALyingPeer(t *testing.T) {
 			require.Eventually(t, func() bool {
 				peer.mu.Lock()
 				defer peer.mu.Unlock()
-				return peer.wsConns >= 2
-			}, 30*time.Second, 50*time.Millisecond, "the follower reconnects")
+				return peer.liveSent && peer.wsConns >= 3
+			}, 30*time.Second, 50*time.Millisecond, "the follower reconnects (after its probe and its first feed)")
 			peer.mu.Lock()
 			require.True(t, peer.cutOnce, "a page was cut")
 			peer.mu.Unlock()

@@ -152,41 +152,67 @@ func (f networkFlags) Peers(context.Context) ([]string, error) { return f.follow
 // followCursors keeps each followed node's position in
 // chains_sync_status (chain = the URL, type = "follow"; block_hash holds
 // the messages.json cursor, height the newest message time in
-// microseconds).
+// microseconds), with the peer's event_seq in a second row (type
+// "follow-seq", height) while it is known.
 type followCursors struct{ c *ent.Client }
 
-const followSyncType = "follow"
+const (
+	followSyncType = "follow"
+	followSeqType  = "follow-seq"
+)
 
 // Load implements follow.Cursors.
 func (fc followCursors) Load(ctx context.Context, url string) (follow.Position, error) {
-	row, err := fc.c.ChainSyncStatus.Query().Where(chainsyncstatus.Chain(url), chainsyncstatus.Type(followSyncType)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return follow.Position{}, nil
-	}
+	rows, err := fc.c.ChainSyncStatus.Query().
+		Where(chainsyncstatus.Chain(url), chainsyncstatus.TypeIn(followSyncType, followSeqType)).All(ctx)
 	if err != nil {
 		return follow.Position{}, err
 	}
-	p := follow.Position{Cursor: row.BlockHash}
-	if row.Height > 0 {
-		p.Newest = time.UnixMicro(row.Height).UTC()
+	var p follow.Position
+	for _, row := range rows {
+		switch row.Type {
+		case followSyncType:
+			p.Cursor = row.BlockHash
+			if row.Height > 0 {
+				p.Newest = time.UnixMicro(row.Height).UTC()
+			}
+		case followSeqType:
+			p.Resume, p.EventSeq = true, row.Height
+		}
 	}
 	return p, nil
 }
 
-// Save implements follow.Cursors.
+// Save implements follow.Cursors: both rows in one transaction.
 func (fc followCursors) Save(ctx context.Context, url string, p follow.Position) error {
 	var h int64
 	if !p.Newest.IsZero() {
 		h = p.Newest.UnixMicro()
 	}
-	now := time.Now().UTC()
-	n, err := fc.c.ChainSyncStatus.Update().Where(chainsyncstatus.Chain(url), chainsyncstatus.Type(followSyncType)).
-		SetBlockHash(p.Cursor).SetHeight(h).SetLastUpdate(now).Save(ctx)
-	if err != nil || n > 0 {
+	tx, err := fc.c.Tx(ctx)
+	if err != nil {
 		return err
 	}
-	return fc.c.ChainSyncStatus.Create().SetChain(url).SetType(followSyncType).
-		SetBlockHash(p.Cursor).SetHeight(h).SetLastUpdate(now).Exec(ctx)
+	now := time.Now().UTC()
+	put := func(typ, hash string, height int64) error {
+		n, err := tx.ChainSyncStatus.Update().Where(chainsyncstatus.Chain(url), chainsyncstatus.Type(typ)).
+			SetBlockHash(hash).SetHeight(height).SetLastUpdate(now).Save(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		return tx.ChainSyncStatus.Create().SetChain(url).SetType(typ).
+			SetBlockHash(hash).SetHeight(height).SetLastUpdate(now).Exec(ctx)
+	}
+	err = put(followSyncType, p.Cursor, h)
+	if err == nil && p.Resume {
+		err = put(followSeqType, "", p.EventSeq)
+	} else if err == nil {
+		_, err = tx.ChainSyncStatus.Delete().Where(chainsyncstatus.Chain(url), chainsyncstatus.Type(followSeqType)).Exec(ctx)
+	}
+	if err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
 }
 
 // Sources implements graph.NetworkStatus.

@@ -63,6 +63,26 @@ func TestNetworkStores(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, want.Cursor, p.Cursor)
 			require.True(t, want.Newest.Equal(p.Newest))
+			require.False(t, p.Resume)
+
+			// The peer's event_seq, while known (0 is a position).
+			for _, seq := range []int64{0, 4242} {
+				want.Resume, want.EventSeq = true, seq
+				require.NoError(t, cur.Save(ctx, "https://a.example", want))
+				p, err = cur.Load(ctx, "https://a.example")
+				require.NoError(t, err)
+				require.True(t, p.Resume)
+				require.Equal(t, seq, p.EventSeq)
+				require.Equal(t, want.Cursor, p.Cursor)
+			}
+			p, err = cur.Load(ctx, "https://b.example")
+			require.NoError(t, err)
+			require.False(t, p.Resume, "another peer's event_seq")
+			want.Resume, want.EventSeq = false, 0
+			require.NoError(t, cur.Save(ctx, "https://a.example", want))
+			p, err = cur.Load(ctx, "https://a.example")
+			require.NoError(t, err)
+			require.False(t, p.Resume, "forgotten once unknown")
 		})
 	})
 }

@@ -2,8 +2,19 @@
 // node's response shapes (spec §9.2, §9.4): a backfill through
 // GET /api/v0/messages.json in cursor mode, oldest first, resumable from a
 // cursor persisted in the database; then live through the websocket
-// /api/ws0/messages, reconnecting with back-off and catching up on the gap
-// through messages.json again.
+// /api/ws0/messages, reconnecting with back-off.
+//
+// The gap left by a disconnection (and by the backfill itself) is closed
+// in the peer's processing order when the peer is an alephql node: its
+// websocket handshake names its outbox position (X-Event-Seq) and its
+// frames carry event_seq, so the follower learns that position before
+// the backfill's first page, persists the last event_seq it took, and
+// reconnects with after=<it>: everything the peer processed meanwhile is
+// replayed, whatever its message time. A reference node (no event_seq),
+// or a peer that can no longer replay from there (410), is caught up by
+// message time through messages.json instead: every message of time at
+// least CatchUp before the newest seen, which misses a message the peer
+// processes late with an older time.
 //
 // The peer is never trusted: only the fields a client signs are taken from
 // it, and every message goes through the same intake as a client's (hash,
@@ -118,6 +129,14 @@ type Position struct {
 	// Newest is the largest message time taken from the peer (catch-up
 	// starts CatchUp before it).
 	Newest time.Time
+	// Resume is set when EventSeq is known (an alephql peer): the live
+	// feed reconnects with after=EventSeq and the peer replays what it
+	// processed since, whatever its message time.
+	Resume bool
+	// EventSeq is the peer's outbox position every message processed
+	// after which is still to be taken: learned before the backfill
+	// starts, then the event_seq of the last live frame taken.
+	EventSeq int64
 }
 
 // Cursors persists a follower's position per followed URL.
@@ -175,6 +194,13 @@ type Follower struct {
 	log   *slog.Logger
 	pos   Position
 	total int64
+	// timeCatchUp asks the next connection for a time catch-up even if
+	// it resumes after EventSeq: the backfill resumed from a cursor saved
+	// before EventSeq was known.
+	timeCatchUp bool
+	// forgottenRead is when the peer's forgotten listing was last read
+	// (zero: never in this run).
+	forgottenRead time.Time
 	// skels are the peer's forgotten skeletons by the FORGETs that
 	// forgot them (loadForgotten).
 	skels map[string][]json.RawMessage
@@ -233,6 +259,15 @@ func (f *Follower) Run(ctx context.Context) error {
 func (f *Follower) session(ctx context.Context, backfilled *bool) error {
 	if !*backfilled {
 		f.deps.Stats.SetState(netstat.Backfilling)
+		if !f.pos.Resume {
+			// The peer's position is learned before the first page is
+			// read, so that resuming after it covers the whole walk.
+			fresh := f.pos.Cursor == ""
+			if err := f.probe(ctx); err != nil {
+				return err
+			}
+			f.timeCatchUp = f.pos.Resume && !fresh
+		}
 		if err := f.loadForgotten(ctx, time.Time{}); err != nil {
 			return err
 		}
@@ -242,20 +277,103 @@ func (f *Follower) session(ctx context.Context, backfilled *bool) error {
 		*backfilled = true
 	}
 	f.deps.Stats.SetState(netstat.Connecting)
-	conn, err := f.dial(ctx)
+	conn, resumed, err := f.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.CloseNow()
+	defer f.saveNow(ctx)
 	// The websocket is open: what the peer processes from now on arrives
-	// there. Catch up on what it may have processed since the newest
-	// message seen (or while disconnected), then read live.
-	if err := f.catchUp(ctx); err != nil {
-		return err
+	// there. A resumed feed first replays what the peer processed after
+	// EventSeq; otherwise catch up by message time on what it may have
+	// processed since the newest message seen (or while disconnected).
+	if resumed {
+		if err := f.loadForgotten(ctx, f.forgottenSince()); err != nil {
+			return err
+		}
+	}
+	if !resumed || f.timeCatchUp {
+		if err := f.catchUp(ctx); err != nil {
+			return err
+		}
+		f.timeCatchUp = false
 	}
 	f.deps.Stats.SetState(netstat.Live)
 	f.deps.Stats.SetLag(0)
 	return f.live(ctx, conn)
+}
+
+// probe learns the peer's processing position from a websocket
+// handshake (EventSeqHeader) and saves it. A peer that answers without it
+// (the reference node) or refuses the feed is followed by message time.
+func (f *Follower) probe(ctx context.Context) error {
+	conn, seq, ok, err := f.dial(ctx, nil)
+	var he *handshakeError
+	if errors.As(err, &he) {
+		f.log.Warn("the peer refuses its live feed; following it by message time", "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	conn.CloseNow()
+	if !ok {
+		f.log.Info("the peer does not give its processing position; following it by message time")
+		return nil
+	}
+	f.pos.Resume, f.pos.EventSeq = true, seq
+	f.log.Info("following the peer in its processing order", "event_seq", seq)
+	if err := f.deps.Cursors.Save(ctx, f.cfg.URL, f.pos); err != nil {
+		return fmt.Errorf("save cursor: %w", err)
+	}
+	return nil
+}
+
+// connect opens the live feed: after EventSeq when it is known (resumed),
+// else from now, falling back to that (and to a time catch-up) when the
+// peer can no longer replay after EventSeq.
+func (f *Follower) connect(ctx context.Context) (*websocket.Conn, bool, error) {
+	if f.pos.Resume {
+		after := f.pos.EventSeq
+		conn, _, _, err := f.dial(ctx, &after)
+		var he *handshakeError
+		if !errors.As(err, &he) || he.status != http.StatusGone {
+			return conn, err == nil, err
+		}
+		f.log.Warn("the peer cannot replay its feed after our position; catching up by message time",
+			"event_seq", after, "err", err, "catch_up", f.cfg.CatchUp)
+		f.deps.Stats.SetError(err)
+		f.pos.Resume, f.pos.EventSeq = false, 0
+	}
+	conn, seq, ok, err := f.dial(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok {
+		// What this connection brings comes after seq: a later
+		// reconnection resumes from there.
+		f.pos.Resume, f.pos.EventSeq = true, seq
+	}
+	return conn, false, nil
+}
+
+// forgottenSince is where a reading of the peer's forgotten listing
+// starts: CatchUp before the last reading (a margin for the clocks), or
+// the start if there was none in this run.
+func (f *Follower) forgottenSince() time.Time {
+	if f.forgottenRead.IsZero() {
+		return time.Time{}
+	}
+	return f.forgottenRead.Add(-f.cfg.CatchUp)
+}
+
+// saveNow saves the position, even once ctx ended (a stop).
+func (f *Follower) saveNow(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.Timeout)
+	defer cancel()
+	if err := f.deps.Cursors.Save(sctx, f.cfg.URL, f.pos); err != nil {
+		f.log.Warn("saving the position failed", "err", err)
+	}
 }
 
 // page is a messages.json answer in cursor mode.
@@ -446,6 +564,7 @@ func (f *Follower) loadForgotten(ctx context.Context, since time.Time) error {
 	if f.skels == nil {
 		f.skels = map[string][]json.RawMessage{}
 	}
+	read := time.Now()
 	for pg := 1; ; pg++ {
 		q := url.Values{}
 		q.Set("msgStatuses", "forgotten")
@@ -479,6 +598,7 @@ func (f *Follower) loadForgotten(ctx context.Context, since time.Time) error {
 		// A short page ends the listing; so does a page of no skeleton
 		// (a node that ignores msgStatuses, or the page parameter).
 		if len(p.Messages) < f.cfg.PageSize || skels == 0 || pg >= maxForgottenPages {
+			f.forgottenRead = read
 			return nil
 		}
 	}
@@ -610,23 +730,54 @@ func (f *Follower) submit(ctx context.Context, g batch, sub indexer.Submitter) e
 	return nil
 }
 
-// dial opens the peer's message websocket with no history (the catch-up
-// reads it through messages.json).
-func (f *Follower) dial(ctx context.Context) (*websocket.Conn, error) {
-	u := "ws" + strings.TrimPrefix(f.base, "http") + "/api/ws0/messages?history=0"
-	dctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
-	defer cancel()
-	conn, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: f.deps.HTTP})
-	if err != nil {
-		return nil, fmt.Errorf("websocket: %w", err)
-	}
-	conn.SetReadLimit(maxFrame)
-	return conn, nil
+// eventSeqHeader is the handshake header of an alephql peer's feed: the
+// outbox position the feed starts after (rest.EventSeqHeader).
+const eventSeqHeader = "X-Event-Seq"
+
+// handshakeError is a websocket handshake the peer answered without
+// upgrading (410: it cannot resume after the position asked).
+type handshakeError struct {
+	status int
+	err    error
 }
 
-// live takes the websocket's messages until it fails.
+func (e *handshakeError) Error() string {
+	return fmt.Sprintf("websocket: HTTP %d: %v", e.status, e.err)
+}
+func (e *handshakeError) Unwrap() error { return e.err }
+
+// dial opens the peer's message websocket with no history (the catch-up
+// reads it through messages.json), after the given position if any. It
+// returns the position the feed starts after when the peer names it.
+func (f *Follower) dial(ctx context.Context, after *int64) (*websocket.Conn, int64, bool, error) {
+	u := "ws" + strings.TrimPrefix(f.base, "http") + "/api/ws0/messages?history=0"
+	if after != nil {
+		u += "&after=" + strconv.FormatInt(*after, 10)
+	}
+	dctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: f.deps.HTTP})
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
+			return nil, 0, false, &handshakeError{status: resp.StatusCode, err: err}
+		}
+		return nil, 0, false, fmt.Errorf("websocket: %w", err)
+	}
+	conn.SetReadLimit(maxFrame)
+	seq, perr := strconv.ParseInt(resp.Header.Get(eventSeqHeader), 10, 64)
+	return conn, seq, perr == nil && seq >= 0, nil
+}
+
+// savePeriod bounds how often the live feed's position is saved (it is
+// also saved when the connection ends): a restart replays at most that
+// much again, and the dedupe drops it.
+const savePeriod = time.Second
+
+// live takes the websocket's messages until it fails, advancing EventSeq
+// past each frame taken.
 func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
-	f.log.Info("following live")
+	f.log.Info("following live", "resumable", f.pos.Resume, "event_seq", f.pos.EventSeq)
+	saved := time.Now()
 	for {
 		typ, b, err := conn.Read(ctx)
 		if err != nil {
@@ -635,10 +786,59 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 		if typ != websocket.MessageText {
 			continue
 		}
+		if err := f.forgottenTargets(ctx, b); err != nil {
+			return err
+		}
 		if err := f.take(ctx, []json.RawMessage{b}); err != nil {
 			return err
 		}
+		var fr struct {
+			EventSeq int64 `json:"event_seq"`
+		}
+		if json.Unmarshal(b, &fr) != nil || fr.EventSeq <= 0 {
+			continue
+		}
+		f.pos.Resume, f.pos.EventSeq = true, fr.EventSeq
+		if time.Since(saved) >= savePeriod {
+			saved = time.Now()
+			if err := f.deps.Cursors.Save(ctx, f.cfg.URL, f.pos); err != nil {
+				return fmt.Errorf("save cursor: %w", err)
+			}
+		}
 	}
+}
+
+// forgottenTargets reads again the peer's forgotten listing, from a
+// little before its last reading (forgottenSince), for a live FORGET whose
+// skeletons the follower does not hold: when the feed replays what the
+// peer processed while this node walked or was away, a target (or an
+// amend going with it) may have been forgotten there after the last
+// reading, so that its own frame came without content, or never came,
+// and the FORGET would wait for it forever. A FORGET found in the
+// listing is taken again (even if the walk took it) with its skeletons.
+func (f *Follower) forgottenTargets(ctx context.Context, frame []byte) error {
+	if f.deps.Forgotten == nil {
+		return nil
+	}
+	var m struct {
+		Type     string `json:"type"`
+		ItemHash string `json:"item_hash"`
+	}
+	if json.Unmarshal(frame, &m) != nil || m.Type != "FORGET" || m.ItemHash == "" {
+		return nil
+	}
+	if _, ok := f.skels[m.ItemHash]; !ok {
+		if err := f.loadForgotten(ctx, f.forgottenSince()); err != nil {
+			return err
+		}
+	}
+	// Skeletons are dropped once handed over: any held now are not yet.
+	if _, ok := f.skels[m.ItemHash]; ok {
+		if w, _, _, err := Wire(frame); err == nil {
+			f.seen.Forget(w)
+		}
+	}
+	return nil
 }
 
 // wireFields are the fields a client sends (and signs or hashes); nothing
