@@ -127,11 +127,15 @@ func selectSubprotocol(r *http.Request, ours []string) string {
 // Accept upgrades the request to a websocket speaking one of
 // subprotocols (or none, if the client names none of them). A bad
 // handshake is answered (400, or 426 for another websocket version) and
-// returns an error. If the request's context holds a Ref (see Detacher),
+// returns an error. The headers already set on w go with the answer. If
+// the request's context holds a Ref (see Detacher),
 // Accept fills it.
 func (u Upgrader) Accept(w http.ResponseWriter, r *http.Request, subprotocols []string) (*Conn, error) {
 	proto := selectSubprotocol(r, subprotocols)
-	up := ws.HTTPUpgrader{Timeout: 10 * time.Second}
+	// Headers the handler set before the upgrade (e.g. rest's
+	// X-Event-Seq) are sent with the handshake's answer, as net/http
+	// would send them with any other.
+	up := ws.HTTPUpgrader{Timeout: 10 * time.Second, Header: w.Header()}
 	if proto != "" {
 		up.Protocol = func(p string) bool { return p == proto }
 	}

@@ -119,3 +119,30 @@ func TestCloseReadEndsWhenTheClientCloses(t *testing.T) {
 		t.Fatal("the connection's context did not end")
 	}
 }
+
+// TestHandshakeCarriesHeadersSetBeforeAccept: a header the handler set on
+// the ResponseWriter before Accept (rest's X-Event-Seq) is in the
+// handshake's answer.
+func TestHandshakeCarriesHeadersSetBeforeAccept(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Event-Seq", "42")
+		c, err := Upgrader{}.Accept(w, r, nil)
+		if !assert.NoError(t, err) {
+			return
+		}
+		_ = c.CloseWith(CloseNormal, "")
+	}))
+	defer srv.Close()
+	var got http.Header
+	d := ws.Dialer{OnHeader: func(key, value []byte) error {
+		if got == nil {
+			got = http.Header{}
+		}
+		got.Add(string(key), string(value))
+		return nil
+	}}
+	nc, _, _, err := d.Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"))
+	require.NoError(t, err)
+	defer nc.Close()
+	require.Equal(t, "42", got.Get("X-Event-Seq"))
+}
