@@ -5,7 +5,9 @@
 # geth --dev chain (bench/chainpub). Then, on a durable PostgreSQL:
 #   1. `alephql import` of the same messages into a fresh database (the
 #      baseline), timed;
-#   2. a fresh `alephql serve --eth-rpc ...` node reads the chain, fetches
+#   2. a fresh `alephql serve --eth-rpc ...` node, with the collector
+#      settings of a node catching up (--gc-percent 400 --memory-limit 320,
+#      as the import runs), reads the chain, fetches
 #      the archives from kubo and processes them, timed until every message
 #      has a status and nothing is pending; its peak RSS is read from /proc.
 # It prints msgs/s of both, their ratio (target >= 0.9) and the peak RSS
@@ -74,7 +76,7 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 t0=$(now)
 "$work/alephql" serve --db "$(db bench_chain)" --data-dir "$work/chain-data" --listen 127.0.0.1:0 --log-level info \
-	--ipfs-api "$ALEPHQL_TEST_IPFS" --billing-jobs=false "${debug[@]}" \
+	--ipfs-api "$ALEPHQL_TEST_IPFS" --billing-jobs=false --gc-percent 400 --memory-limit 320 "${debug[@]}" \
 	--eth-rpc "$ALEPHQL_TEST_ETH_RPC" --eth-contract "$contract" --eth-start-height "$start" --eth-emitters "$emitter" \
 	>"$work/node.out" 2>"$work/node.log" &
 node_pid=$!
