@@ -198,11 +198,8 @@ type Follower struct {
 	// it resumes after EventSeq: the backfill resumed from a cursor saved
 	// before EventSeq was known.
 	timeCatchUp bool
-	// forgottenRead is when the peer's forgotten listing was last read
-	// (zero: never in this run).
-	forgottenRead time.Time
 	// skels are the peer's forgotten skeletons by the FORGETs that
-	// forgot them (loadForgotten).
+	// forgot them (loadForgotten), until handed over with them.
 	skels map[string][]json.RawMessage
 }
 
@@ -268,7 +265,7 @@ func (f *Follower) session(ctx context.Context, backfilled *bool) error {
 			}
 			f.timeCatchUp = f.pos.Resume && !fresh
 		}
-		if err := f.loadForgotten(ctx, time.Time{}); err != nil {
+		if err := f.loadForgotten(ctx, time.Time{}, time.Time{}, ""); err != nil {
 			return err
 		}
 		if err := f.backfill(ctx); err != nil {
@@ -287,11 +284,6 @@ func (f *Follower) session(ctx context.Context, backfilled *bool) error {
 	// there. A resumed feed first replays what the peer processed after
 	// EventSeq; otherwise catch up by message time on what it may have
 	// processed since the newest message seen (or while disconnected).
-	if resumed {
-		if err := f.loadForgotten(ctx, f.forgottenSince()); err != nil {
-			return err
-		}
-	}
 	if !resumed || f.timeCatchUp {
 		if err := f.catchUp(ctx); err != nil {
 			return err
@@ -355,16 +347,6 @@ func (f *Follower) connect(ctx context.Context) (*websocket.Conn, bool, error) {
 		f.pos.Resume, f.pos.EventSeq = true, seq
 	}
 	return conn, false, nil
-}
-
-// forgottenSince is where a reading of the peer's forgotten listing
-// starts: CatchUp before the last reading (a margin for the clocks), or
-// the start if there was none in this run.
-func (f *Follower) forgottenSince() time.Time {
-	if f.forgottenRead.IsZero() {
-		return time.Time{}
-	}
-	return f.forgottenRead.Add(-f.cfg.CatchUp)
 }
 
 // saveNow saves the position, even once ctx ended (a stop).
@@ -530,7 +512,7 @@ func (f *Follower) catchUp(ctx context.Context) error {
 	if !f.pos.Newest.IsZero() {
 		since = f.pos.Newest.Add(-f.cfg.CatchUp)
 	}
-	if err := f.loadForgotten(ctx, since); err != nil {
+	if err := f.loadForgotten(ctx, since, time.Time{}, ""); err != nil {
 		return err
 	}
 	cursor := ""
@@ -549,22 +531,27 @@ func (f *Follower) catchUp(ctx context.Context) error {
 	}
 }
 
-// loadForgotten reads the skeletons of the messages the peer forgot (at
-// or after since, if set: the reference node filters them on
-// forgotten_at), messages.json?msgStatuses=forgotten in page mode (the
-// reference node has no cursor for them), and keeps them by the FORGETs
-// that forgot them: take hands them over with those FORGETs. A follower
-// never sees a message its peer forgot before it joined (its content is
-// gone); this is how the FORGET still finds its target here (see
-// processor.ForgetSkeletons). Skeletons are few beside the messages.
-func (f *Follower) loadForgotten(ctx context.Context, since time.Time) error {
+// loadForgotten reads the skeletons of the messages the peer forgot,
+// messages.json?msgStatuses=forgotten in page mode (the reference node has
+// no cursor for them), and keeps them by the FORGETs that forgot them
+// (only by the FORGET by, if set): gather hands them over with those
+// FORGETs. since and until (if set) bound forgotten_at, which is the time
+// of the FORGET that first forgot the message (spec §4.7), not when the
+// peer processed it: a FORGET processed late with an older time is behind
+// any since taken from a clock. A follower never sees a message its peer
+// forgot before it joined (its content is gone); this is how the FORGET
+// still finds its target here (see processor.ForgetSkeletons). Skeletons
+// are few beside the messages.
+func (f *Follower) loadForgotten(ctx context.Context, since, until time.Time, by string) error {
 	if f.deps.Forgotten == nil {
 		return nil
 	}
 	if f.skels == nil {
 		f.skels = map[string][]json.RawMessage{}
 	}
-	read := time.Now()
+	stamp := func(t time.Time) string {
+		return strconv.FormatFloat(float64(t.UnixMicro())/1e6, 'f', -1, 64)
+	}
 	for pg := 1; ; pg++ {
 		q := url.Values{}
 		q.Set("msgStatuses", "forgotten")
@@ -572,7 +559,10 @@ func (f *Follower) loadForgotten(ctx context.Context, since time.Time) error {
 		q.Set("pagination", strconv.Itoa(f.cfg.PageSize))
 		q.Set("page", strconv.Itoa(pg))
 		if !since.IsZero() {
-			q.Set("startDate", strconv.FormatFloat(float64(since.UnixMicro())/1e6, 'f', -1, 64))
+			q.Set("startDate", stamp(since))
+		}
+		if !until.IsZero() {
+			q.Set("endDate", stamp(until))
 		}
 		p, err := f.get(ctx, q)
 		if err != nil {
@@ -589,20 +579,38 @@ func (f *Follower) loadForgotten(ctx context.Context, since time.Time) error {
 				continue
 			}
 			skels++
-			for _, by := range sk.ForgottenBy {
-				if !slices.ContainsFunc(f.skels[by], func(o json.RawMessage) bool { return bytes.Equal(o, m) }) {
-					f.skels[by] = append(f.skels[by], m)
+			for _, fh := range sk.ForgottenBy {
+				if by != "" && fh != by {
+					continue
+				}
+				if !slices.ContainsFunc(f.skels[fh], func(o json.RawMessage) bool { return bytes.Equal(o, m) }) {
+					f.skels[fh] = append(f.skels[fh], m)
 				}
 			}
 		}
 		// A short page ends the listing; so does a page of no skeleton
 		// (a node that ignores msgStatuses, or the page parameter).
 		if len(p.Messages) < f.cfg.PageSize || skels == 0 || pg >= maxForgottenPages {
-			f.forgottenRead = read
 			return nil
 		}
 	}
 }
+
+// forgottenBy reads the skeletons of what the FORGET hash, of message time
+// t, forgot on the peer, unless they are held already: those it forgot
+// first have forgotten_at t (forgetWindow on either side absorbs the
+// rounding of times through JSON floats). A target another FORGET forgot
+// first came with that one.
+func (f *Follower) forgottenBy(ctx context.Context, hash string, t time.Time) error {
+	if _, ok := f.skels[hash]; ok || f.deps.Forgotten == nil {
+		return nil
+	}
+	return f.loadForgotten(ctx, t.Add(-forgetWindow), t.Add(forgetWindow), hash)
+}
+
+// forgetWindow is the margin around a FORGET's time when its targets are
+// looked up by forgotten_at.
+const forgetWindow = time.Millisecond
 
 // maxForgottenPages bounds one reading of the peer's forgotten listing
 // (200 000 skeletons at the default page size).
@@ -670,7 +678,7 @@ func (f *Follower) gather(ctx context.Context, msgs []json.RawMessage) (batch, e
 	g := batch{raws: make([][]byte, 0, len(msgs))}
 	bad := 0
 	for _, m := range msgs {
-		w, hash, t, err := Wire(m)
+		w, hash, typ, t, err := wire(m)
 		if err != nil {
 			bad++
 			f.log.Debug("dropping a malformed message from the peer", "err", err)
@@ -684,6 +692,15 @@ func (f *Follower) gather(ctx context.Context, msgs []json.RawMessage) (batch, e
 		if f.seen.Seen(w) {
 			f.deps.Stats.Duplicate(1)
 			continue
+		}
+		if typ == "FORGET" {
+			// What it forgot on the peer after the listing was read
+			// (the FORGET was processed there since).
+			if err := f.forgottenBy(ctx, hash, t); err != nil {
+				f.seen.Forget(w)
+				f.unsee(g)
+				return batch{}, err
+			}
 		}
 		if sk, ok := f.skels[hash]; ok {
 			// A FORGET of messages the peer forgot before this node
@@ -786,9 +803,6 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 		if typ != websocket.MessageText {
 			continue
 		}
-		if err := f.forgottenTargets(ctx, b); err != nil {
-			return err
-		}
 		if err := f.take(ctx, []json.RawMessage{b}); err != nil {
 			return err
 		}
@@ -808,39 +822,6 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 	}
 }
 
-// forgottenTargets reads again the peer's forgotten listing, from a
-// little before its last reading (forgottenSince), for a live FORGET whose
-// skeletons the follower does not hold: when the feed replays what the
-// peer processed while this node walked or was away, a target (or an
-// amend going with it) may have been forgotten there after the last
-// reading, so that its own frame came without content, or never came,
-// and the FORGET would wait for it forever. A FORGET found in the
-// listing is taken again (even if the walk took it) with its skeletons.
-func (f *Follower) forgottenTargets(ctx context.Context, frame []byte) error {
-	if f.deps.Forgotten == nil {
-		return nil
-	}
-	var m struct {
-		Type     string `json:"type"`
-		ItemHash string `json:"item_hash"`
-	}
-	if json.Unmarshal(frame, &m) != nil || m.Type != "FORGET" || m.ItemHash == "" {
-		return nil
-	}
-	if _, ok := f.skels[m.ItemHash]; !ok {
-		if err := f.loadForgotten(ctx, f.forgottenSince()); err != nil {
-			return err
-		}
-	}
-	// Skeletons are dropped once handed over: any held now are not yet.
-	if _, ok := f.skels[m.ItemHash]; ok {
-		if w, _, _, err := Wire(frame); err == nil {
-			f.seen.Forget(w)
-		}
-	}
-	return nil
-}
-
 // wireFields are the fields a client sends (and signs or hashes); nothing
 // else is taken from a peer.
 var wireFields = []string{"chain", "sender", "type", "item_hash", "item_type", "item_content", "signature", "time", "channel"}
@@ -850,14 +831,22 @@ var wireFields = []string{"chain", "sender", "type", "item_hash", "item_type", "
 // fields, the time as epoch seconds. It also returns the item hash and the
 // time.
 func Wire(m json.RawMessage) ([]byte, string, time.Time, error) {
+	b, hash, _, t, err := wire(m)
+	return b, hash, t, err
+}
+
+// wire is Wire, also returning the message type ("" if none).
+func wire(m json.RawMessage) ([]byte, string, string, time.Time, error) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(m, &all); err != nil {
-		return nil, "", time.Time{}, fmt.Errorf("message: %w", err)
+		return nil, "", "", time.Time{}, fmt.Errorf("message: %w", err)
 	}
 	var hash string
 	if err := json.Unmarshal(all["item_hash"], &hash); err != nil || hash == "" {
-		return nil, "", time.Time{}, errors.New("message: no item_hash")
+		return nil, "", "", time.Time{}, errors.New("message: no item_hash")
 	}
+	var typ string
+	_ = json.Unmarshal(all["type"], &typ) // intake judges a bad type
 	out := make(map[string]json.RawMessage, len(wireFields))
 	for _, k := range wireFields {
 		if v, ok := all[k]; ok && string(v) != "null" {
@@ -869,14 +858,14 @@ func Wire(m json.RawMessage) ([]byte, string, time.Time, error) {
 		var err error
 		t, out["time"], err = epoch(tv)
 		if err != nil {
-			return nil, "", time.Time{}, err
+			return nil, "", "", time.Time{}, err
 		}
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return nil, "", time.Time{}, err
+		return nil, "", "", time.Time{}, err
 	}
-	return b, hash, t, nil
+	return b, hash, typ, t, nil
 }
 
 // epoch reads a time given as epoch seconds or as an ISO 8601 string (the

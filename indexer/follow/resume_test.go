@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -117,9 +118,25 @@ func (p *fakePeer) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	body := map[string]any{"messages": []any{}, "next_cursor": nil}
 	if q.Get("msgStatuses") != "" {
+		// As the real API: startDate and endDate bound forgotten_at,
+		// the time of the FORGET (not when the peer processed it).
+		from, to := math.Inf(-1), math.Inf(1)
+		if v := q.Get("startDate"); v != "" {
+			from, _ = strconv.ParseFloat(v, 64)
+		}
+		if v := q.Get("endDate"); v != "" {
+			to, _ = strconv.ParseFloat(v, 64)
+		}
 		var sks []any
 		p.mu.Lock()
 		for h, by := range p.forgot {
+			i := slices.IndexFunc(p.log, func(m peerMsg) bool { return m.hash == by })
+			if i < 0 {
+				continue // forgotten with its FORGET's processing
+			}
+			if at := float64(t0 + p.log[i].at); at < from || at >= to {
+				continue
+			}
 			sks = append(sks, map[string]any{"item_hash": h, "type": "POST", "status": "forgotten", "forgotten_by": []string{by}})
 		}
 		p.mu.Unlock()
@@ -424,16 +441,20 @@ func (r *forgetRecorder) ForgetSkeletons(_ context.Context, forget []byte, skels
 	return len(skels), nil
 }
 
-func TestFollowerLooksUpWhatALiveForgetForgot(t *testing.T) {
-	// A FORGET the peer processes while the follower walks is taken by
-	// the walk (its time is ahead) and replayed by the feed; its target
-	// was forgotten on the peer after the follower read the forgotten
-	// listing, so the follower holds no skeleton for it. The replayed
-	// FORGET has the listing read again: the forgotten target's skeleton
-	// goes with the FORGET, taken again.
+func TestFollowerHandsOverWhatEachForgetForgot(t *testing.T) {
+	// Whenever the peer processed a FORGET, and whatever its time, the
+	// skeletons of what it forgot there go with it, once: one processed
+	// before the follower came (the forgotten listing read before the
+	// walk); one processed while the follower walks, with a time ahead
+	// of the walk (the walk takes it after the listing was read); one
+	// processed while the follower is live, with a time older than any
+	// window a clock would give (the peer filters its listing on
+	// forgotten_at, the FORGET's time). A FORGET whose targets the peer
+	// did not forget (nothing listed) is taken as it is. Each FORGET is
+	// taken once, though the feed replays the walk's.
 	p, srv := newFakePeer(t, true, 100)
-	p.forgot = map[string]string{}
-	p.content = map[string]string{"forget-1": `{"hashes":["gone1","kept1"]}`}
+	p.forgot = map[string]string{"gone0": "forget-0"}
+	p.process("forget-0", 2) // event_seq 101, before the follower came
 	p.onPage = func(n int) {
 		if n == 2 {
 			p.mu.Lock()
@@ -451,14 +472,22 @@ func TestFollowerLooksUpWhatALiveForgetForgot(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		return len(rec.calls["forget-1"]) > 0
-	}, 10*time.Second, 5*time.Millisecond)
-	require.Eventually(t, func() bool { k.mu.Lock(); defer k.mu.Unlock(); return k.got["forget-1"] == 2 }, 10*time.Second, 5*time.Millisecond,
-		"taken by the walk, then again with its skeletons")
+	require.Eventually(t, func() bool { return k.has("m099", "forget-0", "forget-1") && p.feeds.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	p.mu.Lock()
+	p.forgot["gone2"] = "forget-2"
+	p.mu.Unlock()
+	p.process("forget-2", 1) // live, dated before everything
+	p.process("forget-3", 3) // forgot nothing the peer lists
+	p.process("live", 200)
+	require.Eventually(t, func() bool { return k.has("forget-2", "forget-3", "live") }, 10*time.Second, 5*time.Millisecond)
+
 	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	require.Equal(t, map[string][]string{"forget-1": {"gone1"}}, rec.calls)
+	require.Equal(t, map[string][]string{"forget-0": {"gone0"}, "forget-1": {"gone1"}, "forget-2": {"gone2"}}, rec.calls)
+	rec.mu.Unlock()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for h, n := range k.got {
+		require.Equal(t, 1, n, "%s taken once", h)
+	}
 }
