@@ -160,7 +160,7 @@ func processedTotal(t *testing.T, base string) int {
 func requireCountersMatchRows(t *testing.T, url string) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, database.Config{URL: url}, dbtest.Logger())
+	db, err := database.Open(ctx, database.Config{URL: url, ConnectTimeout: time.Minute}, dbtest.Logger()) // quick_check under a loaded CI
 	require.NoError(t, err)
 	defer db.Close()
 	counter := func(dims map[string]string) int64 {
@@ -194,7 +194,7 @@ func requireCountersMatchRows(t *testing.T, url string) {
 func followSeq(t *testing.T, url, peer string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, database.Config{URL: url}, dbtest.Logger())
+	db, err := database.Open(ctx, database.Config{URL: url, ConnectTimeout: time.Minute}, dbtest.Logger()) // quick_check under a loaded CI
 	require.NoError(t, err)
 	defer db.Close()
 	p, err := followCursors{db.Client}.Load(ctx, peer)
@@ -257,7 +257,7 @@ func followTwoNodes(t *testing.T, bin, dbB string) {
 	require.Eventually(t, func() bool {
 		stateA := nodeState(t, baseA)
 		return stateA[ph] == "forgotten" && stateA[fh] == "processed"
-	}, 60*time.Second, 50*time.Millisecond, "A processes the FORGET (A is busy with its sample)")
+	}, 180*time.Second, 50*time.Millisecond, "A processes the FORGET (A is busy with its sample, which comes first)")
 
 	var why string
 	matches := func(baseB string) func() bool {
