@@ -359,10 +359,17 @@ func (f *Follower) saveNow(ctx context.Context) {
 	}
 }
 
-// page is a messages.json answer in cursor mode.
+// page is a messages.json answer in cursor mode, its messages decoded
+// once, with the page (an entry that is not an object is left empty,
+// and dropped as malformed).
 type page struct {
-	Messages   []json.RawMessage `json:"messages"`
-	NextCursor *string           `json:"next_cursor"`
+	Messages   []apiMessage `json:"messages"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// listing is a messages.json answer read as raw entries.
+type listing struct {
+	Messages []json.RawMessage `json:"messages"`
 }
 
 // fetched is a page read ahead by the backfill's reader.
@@ -587,8 +594,8 @@ func (f *Follower) loadForgotten(ctx context.Context, since, until time.Time, by
 		if !until.IsZero() {
 			q.Set("endDate", stamp(until))
 		}
-		p, err := f.get(ctx, q)
-		if err != nil {
+		var p listing
+		if err := f.get(ctx, q, &p); err != nil {
 			return fmt.Errorf("forgotten messages: %w", err)
 		}
 		skels := 0
@@ -648,36 +655,40 @@ func (f *Follower) fetch(ctx context.Context, cursor string, since time.Time) (p
 	if !since.IsZero() {
 		q.Set("startDate", strconv.FormatFloat(float64(since.UnixMicro())/1e6, 'f', -1, 64))
 	}
-	return f.get(ctx, q)
+	var p page
+	err := f.get(ctx, q, &p)
+	return p, err
 }
 
-// get reads one messages.json page.
-func (f *Follower) get(ctx context.Context, q url.Values) (page, error) {
+// get reads one messages.json answer into v. Entries of the wrong JSON
+// type are left empty (json.Unmarshal goes on past them): the page's
+// other messages are taken.
+func (f *Follower) get(ctx context.Context, q url.Values, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base+"/api/v0/messages.json?"+q.Encode(), nil)
 	if err != nil {
-		return page{}, err
+		return err
 	}
 	resp, err := f.deps.HTTP.Do(req)
 	if err != nil {
-		return page{}, fmt.Errorf("messages.json: %w", err)
+		return fmt.Errorf("messages.json: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return page{}, fmt.Errorf("messages.json: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("messages.json: HTTP %d", resp.StatusCode)
 	}
-	var p page
 	dec := json.NewDecoder(io.LimitReader(resp.Body, f.cfg.MaxResponse))
-	if err := dec.Decode(&p); err != nil {
-		return page{}, fmt.Errorf("messages.json: %w", err)
+	var te *json.UnmarshalTypeError
+	if err := dec.Decode(v); err != nil && !(errors.As(err, &te) && strings.HasPrefix(te.Field, "messages")) {
+		return fmt.Errorf("messages.json: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
 // take submits the messages of a page (or frame) that are new to this
 // follower, in order.
-func (f *Follower) take(ctx context.Context, msgs []json.RawMessage) error {
+func (f *Follower) take(ctx context.Context, msgs []apiMessage) error {
 	g, err := f.gather(ctx, msgs)
 	if err != nil {
 		return err
@@ -698,12 +709,12 @@ type batch struct {
 // counting them and dropping the malformed and those already taken; the
 // skeletons of what a FORGET among them forgot on the peer are recorded
 // first (loadForgotten).
-func (f *Follower) gather(ctx context.Context, msgs []json.RawMessage) (batch, error) {
+func (f *Follower) gather(ctx context.Context, msgs []apiMessage) (batch, error) {
 	f.deps.Stats.Received(len(msgs))
 	g := batch{raws: make([][]byte, 0, len(msgs))}
 	bad := 0
 	for _, m := range msgs {
-		mw, err := wire(m)
+		mw, err := m.wire()
 		w, hash, typ, t := mw.raw, mw.hash, mw.typ, mw.time
 		if mw.eventSeq > g.seq {
 			g.seq = mw.eventSeq
@@ -880,7 +891,7 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 		}
 		return nil
 	}}
-	msgs := make([]json.RawMessage, 0, mergeMax)
+	msgs := make([]apiMessage, 0, mergeMax)
 	for {
 		if len(frames) == 0 {
 			// Nothing more to take now: the batch being stored
@@ -902,7 +913,7 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 		msgs = msgs[:0]
 		ended := fr.err
 		if ended == nil {
-			msgs = append(msgs, fr.b)
+			msgs = append(msgs, decodeFrame(fr.b))
 			ended = f.more(&msgs, frames)
 		}
 		if len(msgs) > 0 {
@@ -923,7 +934,7 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 // more adds to msgs the frames already read, up to mergeMax, waiting up
 // to linger for more once there are two. It returns the error that ended
 // the connection if it comes among them.
-func (f *Follower) more(msgs *[]json.RawMessage, frames <-chan frame) error {
+func (f *Follower) more(msgs *[]apiMessage, frames <-chan frame) error {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -956,7 +967,7 @@ func (f *Follower) more(msgs *[]json.RawMessage, frames <-chan frame) error {
 		if fr.err != nil {
 			return fr.err
 		}
-		*msgs = append(*msgs, fr.b)
+		*msgs = append(*msgs, decodeFrame(fr.b))
 	}
 	return nil
 }
@@ -983,6 +994,8 @@ type apiMessage struct {
 	Time        json.RawMessage `json:"time"`
 	Type        json.RawMessage `json:"type"`
 	EventSeq    json.RawMessage `json:"event_seq"`
+	// bad is why the message could not be decoded (decodeFrame).
+	bad error
 }
 
 // wired is a message turned into a wire message by wire.
@@ -994,16 +1007,31 @@ type wired struct {
 	eventSeq int64 // the frame's event_seq (0: none)
 }
 
-// wire is Wire, also returning the message type and the frame's
-// event_seq. The wire message is written field by field, in the order of
-// the names (as json.Marshal writes a map), from the values as the peer
-// gave them: decoding every message into a map and marshalling it again
-// cost a backfill a tenth of its CPU. Intake parses and verifies the
-// result like any client's message.
-func wire(m json.RawMessage) (wired, error) {
+// decodeFrame decodes a websocket frame (or any message) as an
+// apiMessage; one that does not decode is kept as such, to be dropped as
+// malformed.
+func decodeFrame(m []byte) apiMessage {
 	var a apiMessage
 	if err := json.Unmarshal(m, &a); err != nil {
-		return wired{}, fmt.Errorf("message: %w", err)
+		return apiMessage{bad: fmt.Errorf("message: %w", err)}
+	}
+	return a
+}
+
+// wire is Wire, also returning the message type and the frame's
+// event_seq.
+func wire(m json.RawMessage) (wired, error) {
+	return decodeFrame(m).wire()
+}
+
+// wire turns a decoded message into a wire message. It is written field
+// by field, in the order of the names (as json.Marshal writes a map),
+// from the values as the peer gave them: decoding every message into a
+// map and marshalling it again cost a backfill a tenth of its CPU.
+// Intake parses and verifies the result like any client's message.
+func (a apiMessage) wire() (wired, error) {
+	if a.bad != nil {
+		return wired{}, a.bad
 	}
 	var w wired
 	if err := json.Unmarshal(a.ItemHash, &w.hash); err != nil || w.hash == "" {
@@ -1019,7 +1047,11 @@ func wire(m json.RawMessage) (wired, error) {
 			return wired{}, err
 		}
 	}
-	b := make([]byte, 0, len(m))
+	n := 16 * 9
+	for _, v := range [...]json.RawMessage{a.Chain, a.Channel, a.ItemContent, a.ItemHash, a.ItemType, a.Sender, a.Signature, a.Time, a.Type} {
+		n += len(v)
+	}
+	b := make([]byte, 0, n)
 	b = append(b, '{')
 	for _, f := range [...]struct {
 		key string
