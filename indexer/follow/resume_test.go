@@ -540,6 +540,22 @@ func (b *batcher) SubmitRaw(ctx context.Context, _ indexer.Origin, raws [][]byte
 	return make([]indexer.Result, len(raws)), nil
 }
 
+// prepBatcher is a batcher that is a follow.Preparer: batches are
+// prepared, then stored.
+type prepBatcher struct{ *batcher }
+
+func (b prepBatcher) SubmitRaw(context.Context, indexer.Origin, [][]byte) ([]indexer.Result, error) {
+	panic("a Preparer's batches go through Prepare and SubmitPrepared")
+}
+
+func (b prepBatcher) Prepare(_ indexer.Origin, raws [][]byte) (follow.Prepared, error) {
+	return raws, nil
+}
+
+func (b prepBatcher) SubmitPrepared(ctx context.Context, p follow.Prepared) ([]indexer.Result, error) {
+	return b.batcher.SubmitRaw(ctx, indexer.OriginPeer, p.([][]byte))
+}
+
 // taken returns every hash submitted, in order, and the submissions.
 func (b *batcher) taken() ([]string, int) {
 	b.mu.Lock()
@@ -571,15 +587,21 @@ func TestFollowerTakesAReplayInBatches(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		cutAfter int
+		prepare  bool // the submitter is a Preparer
 	}{
 		{name: "whole replay"},
 		{name: "replay cut in the middle", cutAfter: 400},
+		{name: "replay cut in the middle, prepared then stored", cutAfter: 400, prepare: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, srv := newFakePeer(t, true, 0)
 			b := &batcher{}
+			var sub indexer.Submitter = b
+			if tc.prepare {
+				sub = prepBatcher{b}
+			}
 			cur := &memCursors{}
-			runFollower(t, srv.URL, b, cur)
+			runFollower(t, srv.URL, sub, cur)
 			require.Eventually(t, func() bool { // live: the probe, then the feed
 				p.mu.Lock()
 				defer p.mu.Unlock()
