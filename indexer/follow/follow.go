@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/alephql/alephql/indexer"
 	"github.com/alephql/alephql/indexer/netstat"
@@ -835,6 +836,11 @@ const savePeriod = time.Second
 // of up to mergeMax, a lone frame at once.
 const linger = 3 * time.Millisecond
 
+// maxReadAhead bounds the bytes of the frames read ahead of the live
+// feed's intake (four frames of the largest size; a thousand ordinary
+// ones).
+const maxReadAhead = 4 * maxFrame
+
 // frame is a websocket frame read ahead by the live feed's reader, or
 // the error that ended the connection.
 type frame struct {
@@ -850,6 +856,7 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 	f.log.Info("following live", "resumable", f.pos.Resume, "event_seq", f.pos.EventSeq)
 	rctx, cancel := context.WithCancel(ctx)
 	frames := make(chan frame, mergeMax)
+	ahead := semaphore.NewWeighted(maxReadAhead)
 	go func() {
 		defer close(frames)
 		for {
@@ -863,6 +870,9 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 			}
 			if typ != websocket.MessageText {
 				continue
+			}
+			if ahead.Acquire(rctx, weight(b)) != nil {
+				return
 			}
 			select {
 			case frames <- frame{b: b}:
@@ -914,7 +924,9 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 		ended := fr.err
 		if ended == nil {
 			msgs = append(msgs, decodeFrame(fr.b))
-			ended = f.more(&msgs, frames)
+			held := weight(fr.b)
+			ended = f.more(&msgs, &held, frames)
+			ahead.Release(held)
 		}
 		if len(msgs) > 0 {
 			g, err := f.gather(ctx, msgs)
@@ -931,10 +943,13 @@ func (f *Follower) live(ctx context.Context, conn *websocket.Conn) error {
 	}
 }
 
+// weight is what a frame counts against maxReadAhead.
+func weight(b []byte) int64 { return int64(min(len(b), maxReadAhead)) }
+
 // more adds to msgs the frames already read, up to mergeMax, waiting up
-// to linger for more once there are two. It returns the error that ended
-// the connection if it comes among them.
-func (f *Follower) more(msgs *[]apiMessage, frames <-chan frame) error {
+// to linger for more once there are two, and adds their weight to held.
+// It returns the error that ended the connection if it comes among them.
+func (f *Follower) more(msgs *[]apiMessage, held *int64, frames <-chan frame) error {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -968,6 +983,7 @@ func (f *Follower) more(msgs *[]apiMessage, frames <-chan frame) error {
 			return fr.err
 		}
 		*msgs = append(*msgs, decodeFrame(fr.b))
+		*held += weight(fr.b)
 	}
 	return nil
 }

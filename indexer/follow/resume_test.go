@@ -1,6 +1,7 @@
 package follow_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,6 +56,7 @@ type fakePeer struct {
 
 	forgot  map[string]string // item hash -> the FORGET that forgot it (msgStatuses=forgotten)
 	content map[string]string // item hash -> item_content, for the messages that have one
+	quoted  map[string]string // item hash -> item_content already as a JSON string
 
 	down     atomic.Bool  // refuse the websocket (503)
 	refused  atomic.Int32 // handshakes refused while down
@@ -99,6 +101,9 @@ func (p *fakePeer) item(m peerMsg, seq int) json.RawMessage {
 	s := fmt.Sprintf(`{"item_hash":%q,"type":%q,"item_type":"inline","time":%d`, m.hash, typ, t0+m.at)
 	if c, ok := p.content[m.hash]; ok {
 		s += fmt.Sprintf(`,"item_content":%q`, c)
+	}
+	if c, ok := p.quoted[m.hash]; ok {
+		s += `,"item_content":` + c
 	}
 	if p.seq && seq > 0 {
 		s += fmt.Sprintf(`,"event_seq":%d`, seq)
@@ -534,8 +539,16 @@ func (b *batcher) SubmitRaw(ctx context.Context, _ indexer.Origin, raws [][]byte
 			return nil, ctx.Err()
 		}
 	}
+	hs := make([]string, len(raws))
+	for i, r := range raws {
+		// The wire message's item hash, without decoding it (large
+		// frames decode slowly under the race detector).
+		_, after, _ := bytes.Cut(r, []byte(`"item_hash":"`))
+		h, _, _ := bytes.Cut(after, []byte(`"`))
+		hs[i] = string(h)
+	}
 	b.mu.Lock()
-	b.batches = append(b.batches, hashes(raws))
+	b.batches = append(b.batches, hs)
 	b.mu.Unlock()
 	return make([]indexer.Result, len(raws)), nil
 }
@@ -667,4 +680,37 @@ func TestFollowerTakesAReplayInBatches(t *testing.T) {
 			require.EqualValues(t, n, pos.EventSeq, "the position saved when the feed ended")
 		})
 	}
+}
+
+func TestFollowerBoundsTheFramesItReadsAhead(t *testing.T) {
+	// While its intake is held up, the follower reads ahead a bounded
+	// number of bytes of frames (a few of the largest), not every frame
+	// the peer sends; once the intake goes on, every frame is taken.
+	const n, size = 50, 1 << 20
+	p, srv := newFakePeer(t, true, 0)
+	big := `"` + strings.Repeat("x", size) + `"`
+	p.quoted = map[string]string{}
+	for i := range n {
+		p.quoted[fmt.Sprintf("big%03d", i)] = big
+	}
+	b := &batcher{}
+	runFollower(t, srv.URL, b, &memCursors{})
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.afters) == 2 && p.feeds.Load() == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	release := b.setHold()
+	for i := range n {
+		p.process(fmt.Sprintf("big%03d", i), i)
+	}
+	// 16 MiB read ahead, the batch held up, and what the sockets hold.
+	require.Eventually(t, func() bool { return p.written.Load() >= 16 }, 30*time.Second, 10*time.Millisecond)
+	require.Never(t, func() bool { return p.written.Load() > 36 }, time.Second, 10*time.Millisecond)
+	release()
+	require.Eventually(t, func() bool { got, _ := b.taken(); return len(got) == n }, 60*time.Second, 10*time.Millisecond,
+		func() string {
+			got, subs := b.taken()
+			return fmt.Sprintf("%d taken in %d, %d written", len(got), subs, p.written.Load())
+		}())
 }
