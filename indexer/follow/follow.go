@@ -1050,17 +1050,19 @@ func (a apiMessage) wire() (wired, error) {
 		return wired{}, a.bad
 	}
 	var w wired
-	if err := json.Unmarshal(a.ItemHash, &w.hash); err != nil || w.hash == "" {
-		return wired{}, errors.New("message: no item_hash")
-	}
-	_ = json.Unmarshal(a.Type, &w.typ) // intake judges a bad type
 	if len(a.EventSeq) > 0 {
+		// Known even for a malformed message: the feed's position
+		// moves past it.
 		w.eventSeq, _ = strconv.ParseInt(string(a.EventSeq), 10, 64)
 	}
+	if err := json.Unmarshal(a.ItemHash, &w.hash); err != nil || w.hash == "" {
+		return wired{eventSeq: w.eventSeq}, errors.New("message: no item_hash")
+	}
+	_ = json.Unmarshal(a.Type, &w.typ) // intake judges a bad type
 	if present(a.Time) {
 		var err error
 		if w.time, a.Time, err = epoch(a.Time); err != nil {
-			return wired{}, err
+			return wired{eventSeq: w.eventSeq}, err
 		}
 	}
 	n := 16 * 9
@@ -1088,7 +1090,7 @@ func (a apiMessage) wire() (wired, error) {
 			// Whitespace inside a (malformed) object or array value.
 			var c bytes.Buffer
 			if err := json.Compact(&c, f.v); err != nil {
-				return wired{}, fmt.Errorf("message: %w", err)
+				return wired{eventSeq: w.eventSeq}, fmt.Errorf("message: %w", err)
 			}
 			b = append(b, c.Bytes()...)
 			continue
