@@ -135,7 +135,7 @@ func newNetwork(ctx context.Context, f networkFlags, dataDir string, proc *proce
 	for _, u := range f.follow {
 		fl, err := follow.New(follow.Config{URL: u}, follow.Deps{
 			Submitter: bulkSubmitter{proc}, Cursors: followCursors{client}, Throttle: throttle, Forgotten: skeletons{proc},
-			Stats: n.Stats.Source(u, "follow"), Log: log,
+			Stats: n.Stats.Source(u, netstat.KindFollow), Log: log,
 		})
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--follow (ALEPHQL_FOLLOW): %w", err)}

@@ -1,13 +1,18 @@
 package follow_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/alephql/alephql/indexer/follow"
+	"github.com/alephql/alephql/indexer/netstat"
 )
 
 func TestWireKeepsOnlyWhatAClientSends(t *testing.T) {
@@ -78,4 +83,33 @@ func FuzzWire(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFollowerDropsMalformedEntriesKeepingThePage(t *testing.T) {
+	// A page whose entries include some that are not messages (not an
+	// object, no item hash, a bad time) is taken for its good messages;
+	// the others are counted rejected.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.URL.Path != "/api/v0/messages.json" || q.Get("cursor") != "" || q.Get("msgStatuses") != "" {
+			_, _ = io.WriteString(w, `{"messages":[],"next_cursor":null}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"messages":[1,"x",{"item_hash":"good1","time":1700000000},{"type":"POST"},`+
+			`{"item_hash":"bad-time","time":"yesterday"},[2],{"item_hash":"good2","time":1700000001,"channel":null}],"next_cursor":null}`)
+	}))
+	t.Cleanup(srv.Close)
+	k := &taker{}
+	reg := netstat.NewRegistry()
+	f, err := follow.New(follow.Config{URL: srv.URL}, follow.Deps{Submitter: k, Cursors: &memCursors{}, Stats: reg.Source(srv.URL, netstat.KindFollow)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return k.has("good1", "good2") }, 10*time.Second, 5*time.Millisecond)
+	st := reg.Snapshot()[0]
+	require.EqualValues(t, 7, st.Received)
+	require.EqualValues(t, 5, st.Rejected)
+	require.EqualValues(t, 2, st.Accepted)
 }

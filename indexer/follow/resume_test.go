@@ -1,6 +1,7 @@
 package follow_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/alephql/alephql/indexer"
 	"github.com/alephql/alephql/indexer/follow"
+	"github.com/alephql/alephql/indexer/netstat"
 )
 
 // t0 is the message time of a fake peer's first message.
@@ -54,11 +56,14 @@ type fakePeer struct {
 
 	forgot  map[string]string // item hash -> the FORGET that forgot it (msgStatuses=forgotten)
 	content map[string]string // item hash -> item_content, for the messages that have one
+	quoted  map[string]string // item hash -> item_content already as a JSON string
 
-	down    atomic.Bool  // refuse the websocket (503)
-	refused atomic.Int32 // handshakes refused while down
-	feeds   atomic.Int32 // feeds open
-	afters  []string     // the after= of every handshake ("" when none)
+	down     atomic.Bool  // refuse the websocket (503)
+	refused  atomic.Int32 // handshakes refused while down
+	feeds    atomic.Int32 // feeds open
+	afters   []string     // the after= of every handshake ("" when none)
+	cutAfter int          // a feed is closed after that many frames (0: never)
+	written  atomic.Int64 // frames written, every feed
 }
 
 func newFakePeer(t *testing.T, seq bool, n int) (*fakePeer, *httptest.Server) {
@@ -96,6 +101,9 @@ func (p *fakePeer) item(m peerMsg, seq int) json.RawMessage {
 	s := fmt.Sprintf(`{"item_hash":%q,"type":%q,"item_type":"inline","time":%d`, m.hash, typ, t0+m.at)
 	if c, ok := p.content[m.hash]; ok {
 		s += fmt.Sprintf(`,"item_content":%q`, c)
+	}
+	if c, ok := p.quoted[m.hash]; ok {
+		s += `,"item_content":` + c
 	}
 	if p.seq && seq > 0 {
 		s += fmt.Sprintf(`,"event_seq":%d`, seq)
@@ -228,16 +236,25 @@ func (p *fakePeer) feed(w http.ResponseWriter, r *http.Request) {
 	p.feeds.Add(1)
 	defer p.feeds.Add(-1)
 	ctx := c.CloseRead(r.Context())
+	p.mu.Lock()
+	cutAfter := p.cutAfter
+	p.mu.Unlock()
+	sent := 0
 	for {
 		p.mu.Lock()
 		todo := slices.Clone(p.log[pos:])
 		changed, kick := p.changed, p.kick
 		p.mu.Unlock()
 		for _, m := range todo {
+			if cutAfter > 0 && sent == cutAfter {
+				return
+			}
 			pos++
 			if c.Write(ctx, websocket.MessageText, p.item(m, pos)) != nil {
 				return
 			}
+			sent++
+			p.written.Add(1)
 		}
 		select {
 		case <-changed:
@@ -281,8 +298,12 @@ func (k *taker) has(hs ...string) bool {
 // runFollower runs a follower of srv until the test ends or the returned
 // stop is called.
 func runFollower(t *testing.T, url string, sub indexer.Submitter, cur follow.Cursors) (stop func()) {
-	f, err := follow.New(follow.Config{URL: url, PageSize: 10, CatchUp: time.Minute, MaxBackoff: 50 * time.Millisecond},
-		follow.Deps{Submitter: sub, Cursors: cur})
+	return runFollowerWith(t, url, follow.Deps{Submitter: sub, Cursors: cur})
+}
+
+// runFollowerWith is runFollower with every collaborator given.
+func runFollowerWith(t *testing.T, url string, deps follow.Deps) (stop func()) {
+	f, err := follow.New(follow.Config{URL: url, PageSize: 10, CatchUp: time.Minute, MaxBackoff: 50 * time.Millisecond}, deps)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -321,7 +342,9 @@ func TestFollowerTakesLateProcessedOldMessages(t *testing.T) {
 				}
 			}
 			k := &taker{}
-			runFollower(t, srv.URL, k, &memCursors{})
+			reg := netstat.NewRegistry()
+			stats := reg.Source(srv.URL, netstat.KindFollow)
+			runFollowerWith(t, srv.URL, follow.Deps{Submitter: k, Cursors: &memCursors{}, Stats: stats})
 			all := make([]string, 100)
 			for i := range all {
 				all[i] = fmt.Sprintf("m%03d", i)
@@ -375,6 +398,11 @@ func TestFollowerTakesLateProcessedOldMessages(t *testing.T) {
 					require.Equal(t, []string{"", "100", "102", "", "106"}, afters)
 				}
 			}
+			gone := int64(0)
+			if tc.gone {
+				gone = 1 // once, at the reconnection after the pruning
+			}
+			require.Equal(t, gone, stats.Status().ResumeGone, "410 fallbacks counted")
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			for h, n := range k.got {
@@ -490,4 +518,199 @@ func TestFollowerHandsOverWhatEachForgetForgot(t *testing.T) {
 	for h, n := range k.got {
 		require.Equal(t, 1, n, "%s taken once", h)
 	}
+}
+
+// batcher records each submission's item hashes; while hold is open,
+// submissions wait.
+type batcher struct {
+	mu      sync.Mutex
+	batches [][]string
+	hold    chan struct{}
+}
+
+func (b *batcher) SubmitRaw(ctx context.Context, _ indexer.Origin, raws [][]byte) ([]indexer.Result, error) {
+	b.mu.Lock()
+	h := b.hold
+	b.mu.Unlock()
+	if h != nil {
+		select {
+		case <-h:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	hs := make([]string, len(raws))
+	for i, r := range raws {
+		// The wire message's item hash, without decoding it (large
+		// frames decode slowly under the race detector).
+		_, after, _ := bytes.Cut(r, []byte(`"item_hash":"`))
+		h, _, _ := bytes.Cut(after, []byte(`"`))
+		hs[i] = string(h)
+	}
+	b.mu.Lock()
+	b.batches = append(b.batches, hs)
+	b.mu.Unlock()
+	return make([]indexer.Result, len(raws)), nil
+}
+
+// prepBatcher is a batcher that is a follow.Preparer: batches are
+// prepared, then stored.
+type prepBatcher struct{ *batcher }
+
+func (b prepBatcher) SubmitRaw(context.Context, indexer.Origin, [][]byte) ([]indexer.Result, error) {
+	panic("a Preparer's batches go through Prepare and SubmitPrepared")
+}
+
+func (b prepBatcher) Prepare(_ indexer.Origin, raws [][]byte) (follow.Prepared, error) {
+	return raws, nil
+}
+
+func (b prepBatcher) SubmitPrepared(ctx context.Context, p follow.Prepared) ([]indexer.Result, error) {
+	return b.batcher.SubmitRaw(ctx, indexer.OriginPeer, p.([][]byte))
+}
+
+// taken returns every hash submitted, in order, and the submissions.
+func (b *batcher) taken() ([]string, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, hs := range b.batches {
+		out = append(out, hs...)
+	}
+	return out, len(b.batches)
+}
+
+// setHold makes the submissions wait until the returned release.
+func (b *batcher) setHold() (release func()) {
+	h := make(chan struct{})
+	b.mu.Lock()
+	b.hold = h
+	b.mu.Unlock()
+	return func() { close(h) }
+}
+
+func TestFollowerTakesAReplayInBatches(t *testing.T) {
+	// A follower cut off while the peer processes n messages is replayed
+	// them after its position on reconnecting: the frames already read
+	// are taken together, in far fewer submissions than frames, in the
+	// peer's order. When the peer cuts the replay in the middle, the
+	// follower resumes after what it stored: every message is taken
+	// once, in order.
+	const n = 1000
+	for _, tc := range []struct {
+		name     string
+		cutAfter int
+		prepare  bool // the submitter is a Preparer
+	}{
+		{name: "whole replay"},
+		{name: "replay cut in the middle", cutAfter: 400},
+		{name: "replay cut in the middle, prepared then stored", cutAfter: 400, prepare: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, srv := newFakePeer(t, true, 0)
+			b := &batcher{}
+			var sub indexer.Submitter = b
+			if tc.prepare {
+				sub = prepBatcher{b}
+			}
+			cur := &memCursors{}
+			runFollower(t, srv.URL, sub, cur)
+			require.Eventually(t, func() bool { // live: the probe, then the feed
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				return len(p.afters) == 2 && p.feeds.Load() == 1
+			}, 10*time.Second, 5*time.Millisecond)
+
+			p.down.Store(true)
+			p.cut()
+			require.Eventually(t, func() bool { return p.refused.Load() >= 1 }, 10*time.Second, 5*time.Millisecond)
+			want := make([]string, n)
+			for i := range want {
+				want[i] = fmt.Sprintf("r%04d", i)
+				p.process(want[i], i)
+			}
+			p.mu.Lock()
+			p.cutAfter = tc.cutAfter
+			p.mu.Unlock()
+			// Submissions wait until the peer has written the replay
+			// (or its first part): the frames are read meanwhile.
+			first := n
+			if tc.cutAfter > 0 {
+				first = tc.cutAfter
+			}
+			release := b.setHold()
+			p.down.Store(false)
+			require.Eventually(t, func() bool { return p.written.Load() == int64(first) }, 10*time.Second, 5*time.Millisecond)
+			release()
+			if tc.cutAfter > 0 {
+				// The peer closed the feed after cutAfter frames: they
+				// are stored, the position saved past them; the rest
+				// comes on the next connection (a second after).
+				require.Eventually(t, func() bool { got, _ := b.taken(); return len(got) == first }, 10*time.Second, 5*time.Millisecond)
+				p.mu.Lock()
+				p.cutAfter = 0
+				p.mu.Unlock()
+				release = b.setHold()
+				require.Eventually(t, func() bool { return p.written.Load() == n }, 10*time.Second, 5*time.Millisecond)
+				release()
+			}
+			require.Eventually(t, func() bool { got, _ := b.taken(); return len(got) >= n }, 10*time.Second, 5*time.Millisecond)
+			got, subs := b.taken()
+			require.Equal(t, want, got, "every message once, in the peer's order")
+			t.Logf("%d frames in %d submissions", n, subs)
+			require.LessOrEqual(t, subs, 10, "%d frames in %d submissions", n, subs)
+
+			// A new connection resumes after the replay.
+			p.cut()
+			require.Eventually(t, func() bool {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				return len(p.afters) > 0 && p.afters[len(p.afters)-1] == strconv.Itoa(n) && p.feeds.Load() == 1
+			}, 10*time.Second, 5*time.Millisecond)
+			p.mu.Lock()
+			afters := slices.Clone(p.afters)
+			p.mu.Unlock()
+			wantAfters := []string{"", "0", "0"}
+			if tc.cutAfter > 0 {
+				wantAfters = append(wantAfters, strconv.Itoa(tc.cutAfter))
+			}
+			require.Equal(t, append(wantAfters, strconv.Itoa(n)), afters, "each connection resumes after what was stored")
+			pos, err := cur.Load(context.Background(), srv.URL)
+			require.NoError(t, err)
+			require.EqualValues(t, n, pos.EventSeq, "the position saved when the feed ended")
+		})
+	}
+}
+
+func TestFollowerBoundsTheFramesItReadsAhead(t *testing.T) {
+	// While its intake is held up, the follower reads ahead a bounded
+	// number of bytes of frames (a few of the largest), not every frame
+	// the peer sends; once the intake goes on, every frame is taken.
+	const n, size = 50, 1 << 20
+	p, srv := newFakePeer(t, true, 0)
+	big := `"` + strings.Repeat("x", size) + `"`
+	p.quoted = map[string]string{}
+	for i := range n {
+		p.quoted[fmt.Sprintf("big%03d", i)] = big
+	}
+	b := &batcher{}
+	runFollower(t, srv.URL, b, &memCursors{})
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.afters) == 2 && p.feeds.Load() == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	release := b.setHold()
+	for i := range n {
+		p.process(fmt.Sprintf("big%03d", i), i)
+	}
+	// 16 MiB read ahead, the batch held up, and what the sockets hold.
+	require.Eventually(t, func() bool { return p.written.Load() >= 16 }, 30*time.Second, 10*time.Millisecond)
+	require.Never(t, func() bool { return p.written.Load() > 36 }, time.Second, 10*time.Millisecond)
+	release()
+	require.Eventually(t, func() bool { got, _ := b.taken(); return len(got) == n }, 60*time.Second, 10*time.Millisecond,
+		func() string {
+			got, subs := b.taken()
+			return fmt.Sprintf("%d taken in %d, %d written", len(got), subs, p.written.Load())
+		}())
 }

@@ -34,11 +34,15 @@ const (
 	Stopped State = "stopped"
 )
 
+// KindFollow is the kind of a followed node's source.
+const KindFollow = "follow"
+
 // Source is the counters of one source. Its methods are safe for
 // concurrent use; a nil *Source counts nothing.
 type Source struct {
 	name, kind                                    string
 	received, accepted, rejected, duplicate, lagN atomic.Int64
+	resumeGone                                    atomic.Int64
 	mu                                            sync.Mutex
 	state                                         State
 	lastErr                                       string
@@ -73,6 +77,16 @@ func (s *Source) Record(rs []indexer.Result) {
 func (s *Source) Duplicate(n int) {
 	if s != nil {
 		s.duplicate.Add(int64(n))
+	}
+}
+
+// ResumeGone counts a feed the source could not resume from its
+// position (a followed node answering 410: its outbox no longer reaches
+// back there), caught up by message time instead, which may miss what
+// the peer processed late with an older time.
+func (s *Source) ResumeGone() {
+	if s != nil {
+		s.resumeGone.Add(1)
 	}
 }
 
@@ -119,6 +133,9 @@ type Status struct {
 	// LastError is the latest error ("" if none) and LastErrorAt its time.
 	LastError   string
 	LastErrorAt time.Time
+	// ResumeGone counts the feeds that could not be resumed from the
+	// source's position (ResumeGone).
+	ResumeGone int64
 }
 
 // Status returns the source's figures.
@@ -129,6 +146,7 @@ func (s *Source) Status() Status {
 		Name: s.name, Kind: s.kind,
 		Received: s.received.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(), Duplicate: s.duplicate.Load(),
 		Lag: time.Duration(s.lagN.Load()), State: s.state, LastError: s.lastErr, LastErrorAt: s.lastErrAt,
+		ResumeGone: s.resumeGone.Load(),
 	}
 }
 
@@ -181,6 +199,9 @@ var (
 		"How far behind each network source this node is.", []string{"source", "kind"}, nil)
 	descUp = prometheus.NewDesc("alephql_indexer_source_state",
 		"Connection state of each network source (1 for the current state).", []string{"source", "kind", "state"}, nil)
+	descResumeGone = prometheus.NewDesc("alephql_follow_resume_gone_total",
+		"Live feeds of each followed node that could not resume from this node's position (410: the peer's outbox no longer reaches back there), caught up by message time instead.",
+		[]string{"peer"}, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -188,6 +209,7 @@ func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descMessages
 	ch <- descLag
 	ch <- descUp
+	ch <- descResumeGone
 }
 
 // Collect implements prometheus.Collector: the figures are read at
@@ -202,6 +224,9 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, s.Lag.Seconds(), s.Name, s.Kind)
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1, s.Name, s.Kind, string(s.State))
+		if s.Kind == KindFollow {
+			ch <- prometheus.MustNewConstMetric(descResumeGone, prometheus.CounterValue, float64(s.ResumeGone), s.Name)
+		}
 	}
 }
 

@@ -23,11 +23,15 @@ func TestRegistryCountsAndExports(t *testing.T) {
 	s.SetState(netstat.Backfilling)
 	s.SetError(errors.New("boom"))
 	s.SetError(nil) // keeps the last error
+	s.ResumeGone()
+	s.ResumeGone()
+	r.Source("ipfs-pubsub", "ipfs").SetState(netstat.Live)
 
 	st := r.Snapshot()
-	require.Len(t, st, 1)
+	require.Len(t, st, 2)
 	require.Equal(t, netstat.Status{Name: "https://peer.example", Kind: "follow", Received: 4, Accepted: 1, Rejected: 1,
-		Duplicate: 2, Lag: 3 * time.Second, State: netstat.Backfilling, LastError: "boom", LastErrorAt: st[0].LastErrorAt}, st[0])
+		Duplicate: 2, Lag: 3 * time.Second, State: netstat.Backfilling, LastError: "boom", LastErrorAt: st[0].LastErrorAt,
+		ResumeGone: 2}, st[0])
 	require.False(t, st[0].LastErrorAt.IsZero())
 
 	reg := prometheus.NewRegistry()
@@ -51,6 +55,14 @@ func TestRegistryCountsAndExports(t *testing.T) {
 		"alephql_indexer_source_messages_total,kind=follow,outcome=rejected,source=https://peer.example":  1,
 		"alephql_indexer_source_lag_seconds,kind=follow,source=https://peer.example":                      3,
 		"alephql_indexer_source_state,kind=follow,source=https://peer.example,state=backfilling":          1,
+		"alephql_follow_resume_gone_total,peer=https://peer.example":                                      2,
+		// A source that follows no node has no resume to lose.
+		"alephql_indexer_source_messages_total,kind=ipfs,outcome=accepted,source=ipfs-pubsub":  0,
+		"alephql_indexer_source_messages_total,kind=ipfs,outcome=duplicate,source=ipfs-pubsub": 0,
+		"alephql_indexer_source_messages_total,kind=ipfs,outcome=received,source=ipfs-pubsub":  0,
+		"alephql_indexer_source_messages_total,kind=ipfs,outcome=rejected,source=ipfs-pubsub":  0,
+		"alephql_indexer_source_lag_seconds,kind=ipfs,source=ipfs-pubsub":                      0,
+		"alephql_indexer_source_state,kind=ipfs,source=ipfs-pubsub,state=live":                 1,
 	}, got)
 
 	var nilSource *netstat.Source
