@@ -227,10 +227,11 @@ func (c *Conn) LastWrite() time.Time {
 // and the vector of one writev. It comes from a pool, so that an idle
 // connection holds none.
 type wstate struct {
-	buf  []byte // queued frames
-	hdr  [ws.MaxHeaderSize]byte
-	vec  [3][]byte   // queued frames, a frame's header, its payload
-	bufs net.Buffers // vec's slices being written (here, not on the heap per write)
+	buf    []byte // queued frames
+	hdr    [ws.MaxHeaderSize]byte
+	frames int         // frames in buf
+	vec    [3][]byte   // queued frames, a frame's header, its payload
+	bufs   net.Buffers // vec's slices being written (here, not on the heap per write)
 }
 
 var wstates = sync.Pool{New: func() any { return new(wstate) }}
@@ -310,6 +311,7 @@ func (c *Conn) Queue(b []byte) error {
 		w.buf = make([]byte, 0, min(flushSize, max(4<<10, 2*(ws.MaxHeaderSize+len(b)))))
 	}
 	w.buf = append(appendHeader(w.buf, ws.OpText, len(b)), b...)
+	w.frames++
 	return nil
 }
 
@@ -383,9 +385,12 @@ func (c *Conn) writeLocked(op ws.OpCode, p []byte, withQueued bool) error {
 	}
 	_, err := w.bufs.WriteTo(c.nc)
 	w.vec, w.bufs = [3][]byte{}, nil
+	frames := 1
 	if withQueued {
-		w.buf = w.buf[:0]
+		frames += w.frames
+		w.buf, w.frames = w.buf[:0], 0
 	}
+	counted(frames)
 	c.release()
 	return err
 }
@@ -395,7 +400,8 @@ func (c *Conn) writeLocked(op ws.OpCode, p []byte, withQueued bool) error {
 func (c *Conn) flushLocked() error {
 	w := c.w
 	_, err := c.nc.Write(w.buf)
-	w.buf = w.buf[:0]
+	counted(w.frames)
+	w.buf, w.frames = w.buf[:0], 0
 	c.release()
 	return err
 }

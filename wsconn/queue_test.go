@@ -95,3 +95,19 @@ func TestQueuedFramesGoInOneWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteCountersCountFramesAndWrites: the Prometheus counters count
+// every frame written and each write carrying them.
+func TestWriteCountersCountFramesAndWrites(t *testing.T) {
+	c, _ := newTestConn(nil, 64)
+	frames, writes := framesWritten.Load(), writeCalls.Load()
+	for _, m := range []string{"a", "b", "c"} {
+		require.NoError(t, c.Queue([]byte(m)))
+	}
+	require.NoError(t, c.Flush())
+	require.NoError(t, c.Queue([]byte("d")))
+	require.NoError(t, c.Write([]byte("e")))
+	require.Equal(t, uint64(5), framesWritten.Load()-frames)
+	require.Equal(t, uint64(2), writeCalls.Load()-writes)
+	require.Len(t, Collectors(), 2)
+}
