@@ -383,14 +383,16 @@ func (c *Conn) writeLocked(op ws.OpCode, p []byte, withQueued bool) error {
 	if len(queued) == 0 {
 		w.bufs = w.bufs[1:]
 	}
-	_, err := w.bufs.WriteTo(c.nc)
-	w.vec, w.bufs = [3][]byte{}, nil
 	frames := 1
 	if withQueued {
 		frames += w.frames
+	}
+	counted(frames) // before the write: a reader that got the frames sees them counted
+	_, err := w.bufs.WriteTo(c.nc)
+	w.vec, w.bufs = [3][]byte{}, nil
+	if withQueued {
 		w.buf, w.frames = w.buf[:0], 0
 	}
-	counted(frames)
 	c.release()
 	return err
 }
@@ -399,8 +401,8 @@ func (c *Conn) writeLocked(op ws.OpCode, p []byte, withQueued bool) error {
 // wsem and there are some.
 func (c *Conn) flushLocked() error {
 	w := c.w
-	_, err := c.nc.Write(w.buf)
 	counted(w.frames)
+	_, err := c.nc.Write(w.buf)
 	w.buf, w.frames = w.buf[:0], 0
 	c.release()
 	return err

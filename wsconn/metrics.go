@@ -10,7 +10,8 @@ import (
 // that carried them. Frames per write tells how much Queue coalesces.
 var framesWritten, writeCalls atomic.Uint64
 
-// counted records one write carrying frames frames.
+// counted records one write carrying frames frames (called before the
+// write, so that a client that read them finds them counted).
 func counted(frames int) {
 	framesWritten.Add(uint64(frames))
 	writeCalls.Add(1)
