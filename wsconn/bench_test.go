@@ -197,7 +197,7 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	for _, k := range []int{1, 2, 8, 32} {
 		for _, m := range modes {
-			b.Run(fmt.Sprintf("K=%d/%s", k, m.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("K=%d/mode=%s", k, m.name), func(b *testing.B) {
 				benchFanOut(b, n, k, len(msg), func(c *Conn) error { return m.write(c, k) })
 			})
 		}
