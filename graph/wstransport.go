@@ -48,7 +48,8 @@ const WebsocketCloseSlowClient = wsconn.CloseSlowClient
 // connection's notify when the hub queues events for it, and a writer
 // goroutine, started only while subscriptions have something to send,
 // pulls each ready subscription's next response through gqlgen's
-// executor and writes one frame per event. Other operations (queries and
+// executor, one frame per event, and writes the frames it has ready in
+// one system call. Other operations (queries and
 // mutations sent over the socket, messageStatus subscriptions) run on a
 // goroutine of their own while they last.
 
@@ -608,9 +609,11 @@ func (c *wsServerConn) notify(s *wsSub) {
 	}
 }
 
-// writeLoop pulls ready subscriptions' events and writes them, one event
-// per subscription per round (so none waits behind another's backlog),
-// until none is ready.
+// writeLoop pulls ready subscriptions' events and queues their frames,
+// one event per subscription per round (so none waits behind another's
+// backlog), until none is ready; then it writes what it queued in one
+// system call (wsconn's Queue and Flush) and looks again, so events that
+// arrived during the write go out together with the next flush.
 func (c *wsServerConn) writeLoop() {
 	defer func() {
 		if p := recover(); p != nil {
@@ -623,8 +626,17 @@ func (c *wsServerConn) writeLoop() {
 	}()
 	var buf []byte
 	var batch []*wsSub
+	queued := false // frames wait for a Flush
 	for {
 		c.mu.Lock()
+		if queued && (len(c.ready) == 0 || c.closed) {
+			c.mu.Unlock()
+			queued = false
+			if err := c.ws.Flush(); err != nil {
+				c.closeWith(wsCloseNormal, "")
+			}
+			continue
+		}
 		if len(c.ready) == 0 || c.closed {
 			c.ready = nil
 			c.writing = false
@@ -668,10 +680,11 @@ func (c *wsServerConn) writeLoop() {
 				s.feed.shareEncoded(buf[len(s.prefix):])
 				buf = append(buf, '}')
 			}
-			if err := c.ws.Write(buf); err != nil {
+			if err := c.ws.Queue(buf); err != nil {
 				c.closeWith(wsCloseNormal, "")
 				continue
 			}
+			queued = true
 			if s.feed.hasMore() {
 				c.notify(s)
 			} else {

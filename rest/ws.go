@@ -155,7 +155,9 @@ func (a *API) checkResume(ctx context.Context, after int64) error {
 }
 
 // feed writes the history, then the messages processed after seq that
-// match, from a hub stream, until ctx ends. Events up to end were
+// match, from a hub stream, until ctx ends. Frames are queued while the
+// stream has events ready and written together (one system call) before
+// it waits. Events up to end were
 // committed, or committing, when the history was read: their messages
 // are sent unless the history has them or, when the history was full,
 // they sort before its oldest message (the history left them out).
@@ -167,7 +169,7 @@ func (a *API) feed(ctx context.Context, c *wsconn.Conn, q messageListQuery, hist
 		if err != nil {
 			return err
 		}
-		return c.Write(b) // at most wsWriteTimeout, then ErrSlowClient
+		return c.Queue(b) // a write waits at most wsWriteTimeout, then ErrSlowClient
 	}
 	filter := q.filter
 	st := a.hub.NewStream(ctx, &filter, &seq, nil)
@@ -194,7 +196,14 @@ func (a *API) feed(ctx context.Context, c *wsconn.Conn, q messageListQuery, hist
 		}
 	}
 	for {
-		e, ok, err := st.Next(ctx)
+		e, ok, idle, err := st.Poll(ctx)
+		if err == nil && idle {
+			// Nothing ready: write what is queued, then wait.
+			if err := c.Flush(); err != nil {
+				return err
+			}
+			e, ok, err = st.Next(ctx)
+		}
 		if err != nil {
 			return err
 		}

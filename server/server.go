@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/alephql/alephql/wsconn"
 )
 
 // Config configures the HTTP server.
@@ -219,9 +221,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process
-// collectors registered.
+// collectors, and the websocket write counters (wsconn), registered.
 func NewRegistry() *prometheus.Registry {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(wsconn.Collectors()...)
 	return r
 }

@@ -1,14 +1,19 @@
 package wsconn
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,4 +158,167 @@ func BenchmarkIdleConn(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// BenchmarkFanOut delivers bursts of K events (300-byte frames) to each
+// of N websockets over loopback, as the node delivers a batch of
+// processed messages to its subscribers, the server side of each
+// connection writing either one frame per event (write: Write, one
+// system call each, as before Queue) or all the frames it has ready
+// together (queue: Queue each, then Flush). One op is one burst to every
+// connection, read whole by the clients. Reported per event delivered:
+// write system calls of the process (syscw of /proc/self/io; the clients
+// only read) and CPU of the process (user+system, server and clients).
+//
+//	go test ./wsconn -run '^$' -bench FanOut -count 5
+func BenchmarkFanOut(b *testing.B) {
+	const n = 100
+	msg := []byte(`{"id":"1","type":"next","payload":{"data":{"messages":{"hash":"` + strings.Repeat("a", 64) + `","type":"POST","channel":"TEST","sender":"0x` + strings.Repeat("b", 40) + `","time":"2026-12-06T09:00:00Z","content":{"body":"` + strings.Repeat("x", 80) + `"}}}}}`)
+	modes := []struct {
+		name  string
+		write func(c *Conn, k int) error
+	}{
+		{"write", func(c *Conn, k int) error {
+			for range k {
+				if err := c.Write(msg); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"queue", func(c *Conn, k int) error {
+			for range k {
+				if err := c.Queue(msg); err != nil {
+					return err
+				}
+			}
+			return c.Flush()
+		}},
+	}
+	for _, k := range []int{1, 2, 8, 32} {
+		for _, m := range modes {
+			b.Run(fmt.Sprintf("K=%d/mode=%s", k, m.name), func(b *testing.B) {
+				benchFanOut(b, n, k, len(msg), func(c *Conn) error { return m.write(c, k) })
+			})
+		}
+	}
+}
+
+// benchFanOut runs BenchmarkFanOut's bursts: burst writes one burst of k
+// frames of size bytes on c.
+func benchFanOut(b *testing.B, n, k, size int, burst func(c *Conn) error) {
+	bursts := make([]chan struct{}, n) // one a connection, in no particular order
+	for i := range bursts {
+		bursts[i] = make(chan struct{}, 1)
+	}
+	var next atomic.Int64
+	var ready atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrader{WriteTimeout: 10 * time.Second}.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		in := bursts[next.Add(1)-1]
+		ctx := c.CloseRead(r.Context())
+		ready.Add(1)
+		for {
+			select {
+			case <-in:
+				if burst(c) != nil {
+					return
+				}
+			case <-ctx.Done():
+				_ = c.CloseWith(CloseNormal, "")
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	read := make(chan error, n)
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dial(b, url)
+	}
+	for ready.Load() < int64(n) {
+		runtime.Gosched()
+	}
+	// Each client reads k frames per burst and says so.
+	want := make([]chan struct{}, n)
+	for i, nc := range conns {
+		want[i] = make(chan struct{}, 1)
+		go func() {
+			rd := bufio.NewReaderSize(nc, 32<<10)
+			for range want[i] {
+				var err error
+				for range k {
+					var h ws.Header
+					if h, err = ws.ReadHeader(rd); err != nil {
+						break
+					}
+					if int(h.Length) != size {
+						err = fmt.Errorf("frame of %d bytes", h.Length)
+						break
+					}
+					if _, err = rd.Discard(int(h.Length)); err != nil {
+						break
+					}
+				}
+				read <- err
+			}
+		}()
+	}
+	defer func() {
+		for i, nc := range conns {
+			close(want[i])
+			_ = ws.WriteFrame(nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+			_ = nc.Close()
+		}
+	}()
+	w0, wok := writeSyscalls()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for range b.N {
+		for i := range n {
+			want[i] <- struct{}{}
+			bursts[i] <- struct{}{}
+		}
+		for range n {
+			if err := <-read; err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	events := float64(b.N) * float64(n) * float64(k)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/events, "ns/event")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/events, "cpu-ns/event")
+	if w1, ok := writeSyscalls(); ok && wok {
+		b.ReportMetric(float64(w1-w0)/events, "writes/event")
+	}
+}
+
+// writeSyscalls returns the process's write system calls so far (Linux:
+// syscw of /proc/self/io, which counts write and writev).
+func writeSyscalls() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// cpuTime returns the process's CPU time, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,7 +9,9 @@
 // The handshake and header parsing are github.com/gobwas/ws's; framing is
 // Conn's own, with the least state a connection can have (an idle
 // subscriber's connection is most of its memory): no buffers of its own
-// and no goroutine but its reader.
+// while idle and no goroutine but its reader. A writer with several
+// messages ready queues them (Queue) and writes them with one system
+// call (Flush) into a pooled buffer held only until then.
 package wsconn
 
 import (
@@ -52,6 +54,13 @@ const SlowClientReason = "slow consumer: subscription events were not read in ti
 // DefaultReadLimit bounds a client message unless SetReadLimit says
 // otherwise.
 const DefaultReadLimit = 64 << 10
+
+// flushSize bounds the frames Queue keeps pending: past it they are
+// written at once (with the message that passed it, in one writev).
+const flushSize = 16 << 10
+
+// keptBuffer is the largest pending-frames buffer put back in the pool.
+const keptBuffer = 64 << 10
 
 // closeTimeout bounds each step of a close handshake: waiting for a
 // pending write before the close frame, and for the peer's answer.
@@ -162,8 +171,10 @@ func (u Upgrader) Accept(w http.ResponseWriter, r *http.Request, subprotocols []
 
 // Conn is a server-side websocket on a hijacked connection: one reader
 // (Read) and any number of writers, whose frames go out whole, one at a
-// time. Nothing is buffered: a data frame is one writev of its header and
-// payload.
+// time. A message given to Write goes out at once, after the queued ones,
+// in one writev of the queued frames, its header and its payload. Queued
+// messages (Queue) wait in a pooled buffer for the next Flush or Write
+// (or until they pass flushSize): an idle connection holds no buffer.
 type Conn struct {
 	nc           net.Conn
 	rd           io.Reader // nc, after what the client sent early
@@ -178,11 +189,11 @@ type Conn struct {
 	rhdr     [ws.MaxHeaderSize - 2]byte
 	readDone chan struct{} // closed when CloseRead's reader returns
 
-	// Writer state: wsem is held while a frame is written (a channel, so
-	// that the close handshake can give up waiting for a stuck write).
+	// Writer state: wsem is held while a frame is written or queued (a
+	// channel, so that the close handshake can give up waiting for a
+	// stuck write).
 	wsem      chan struct{}
-	whdr      [ws.MaxHeaderSize]byte
-	wvec      [2][]byte
+	w         *wstate      // while frames are queued or written; nil when idle
 	wtimer    *time.Timer  // the slow-client timer, reused
 	lastWrite atomic.Int64 // unix nanoseconds of the last data frame written
 	cut       atomic.Bool  // cut off as too slow
@@ -212,19 +223,114 @@ func (c *Conn) LastWrite() time.Time {
 	return time.Time{}
 }
 
-// Write writes one text message as is. A write that waits longer than
-// the write timeout closes the connection as a slow consumer and returns
-// ErrSlowClient: the close frame follows the pending data if the client
-// reads within closeTimeout, else the connection is dropped.
+// wstate is what a connection needs while it writes: the frames queued
+// and the vector of one writev. It comes from a pool, so that an idle
+// connection holds none.
+type wstate struct {
+	buf    []byte // queued frames
+	hdr    [ws.MaxHeaderSize]byte
+	frames int         // frames in buf
+	vec    [3][]byte   // queued frames, a frame's header, its payload
+	bufs   net.Buffers // vec's slices being written (here, not on the heap per write)
+}
+
+var wstates = sync.Pool{New: func() any { return new(wstate) }}
+
+// state returns the connection's write state, taking one from the pool
+// if it has none; the caller holds wsem.
+func (c *Conn) state() *wstate {
+	if c.w == nil {
+		c.w = wstates.Get().(*wstate)
+	}
+	return c.w
+}
+
+// release puts the write state back in the pool once nothing is queued;
+// the caller holds wsem.
+func (c *Conn) release() {
+	w := c.w
+	if w == nil || len(w.buf) > 0 {
+		return
+	}
+	c.w = nil
+	if cap(w.buf) > keptBuffer {
+		w.buf = nil
+	}
+	wstates.Put(w)
+}
+
+// closedErr is the error of a write refused once a close frame is on its
+// way.
+func (c *Conn) closedErr() error {
+	if !c.closeSent.Load() {
+		return nil
+	}
+	if c.cut.Load() {
+		return ErrSlowClient
+	}
+	return ErrClosing
+}
+
+// Write writes one text message as is, at once, after the messages
+// queued before it (in one system call with them). A write that waits
+// longer than the write timeout closes the connection as a slow consumer
+// and returns ErrSlowClient: the close frame follows the pending data if
+// the client reads within closeTimeout, else the connection is dropped.
+// Once a close frame is on its way, Write returns ErrClosing (or
+// ErrSlowClient).
 func (c *Conn) Write(b []byte) error {
 	c.wsem <- struct{}{}
 	defer func() { <-c.wsem }()
-	if c.closeSent.Load() {
-		if c.cut.Load() {
-			return ErrSlowClient
-		}
-		return ErrClosing
+	if err := c.closedErr(); err != nil {
+		return err
 	}
+	return c.timedLocked(true, b)
+}
+
+// Queue adds one text message to the connection's queued frames (copying
+// b), which the next Flush or Write writes in one system call: a writer
+// with several messages ready queues them and flushes when it has nothing
+// more to send. Queued frames past flushSize are written at once, with b,
+// as Write would. A caller that queued must Flush (the queue holds a
+// buffer until then). Errors are Write's.
+func (c *Conn) Queue(b []byte) error {
+	c.wsem <- struct{}{}
+	defer func() { <-c.wsem }()
+	if err := c.closedErr(); err != nil {
+		return err
+	}
+	queued := 0
+	if c.w != nil {
+		queued = len(c.w.buf)
+	}
+	if queued+ws.MaxHeaderSize+len(b) > flushSize {
+		return c.timedLocked(true, b)
+	}
+	w := c.state()
+	if w.buf == nil {
+		w.buf = make([]byte, 0, min(flushSize, max(4<<10, 2*(ws.MaxHeaderSize+len(b)))))
+	}
+	w.buf = append(appendHeader(w.buf, ws.OpText, len(b)), b...)
+	w.frames++
+	return nil
+}
+
+// Flush writes the queued frames, in one system call, with Write's
+// bound on the wait. With nothing queued it returns nil, or ErrClosing
+// (ErrSlowClient) once a close frame is on its way: the frames queued
+// before it went first.
+func (c *Conn) Flush() error {
+	c.wsem <- struct{}{}
+	defer func() { <-c.wsem }()
+	if c.w == nil || len(c.w.buf) == 0 {
+		return c.closedErr()
+	}
+	return c.timedLocked(false, nil)
+}
+
+// timedLocked writes the queued frames, then b as a text frame if frame
+// is set, under the slow-client timer; the caller holds wsem.
+func (c *Conn) timedLocked(frame bool, b []byte) error {
 	if c.writeTimeout > 0 {
 		if c.wtimer == nil {
 			c.wtimer = time.AfterFunc(c.writeTimeout, c.cutOff)
@@ -234,33 +340,71 @@ func (c *Conn) Write(b []byte) error {
 		defer c.wtimer.Stop()
 	}
 	c.lastWrite.Store(time.Now().UnixNano())
-	err := c.writeLocked(ws.OpText, b)
+	var err error
+	if frame {
+		err = c.writeLocked(ws.OpText, b, true)
+	} else {
+		err = c.flushLocked()
+	}
 	if err != nil && c.cut.Load() {
 		return fmt.Errorf("%w: %w", ErrSlowClient, err)
 	}
 	return err
 }
 
-// writeLocked writes one frame; the caller holds wsem.
-func (c *Conn) writeLocked(op ws.OpCode, p []byte) error {
-	h := c.whdr[:2]
-	h[0] = 0x80 | byte(op) // FIN: never fragmented
-	switch n := len(p); {
+// appendHeader appends the header of an unfragmented, unmasked frame.
+func appendHeader(h []byte, op ws.OpCode, n int) []byte {
+	h = append(h, 0x80|byte(op)) // FIN: never fragmented
+	switch {
 	case n < 126:
-		h[1] = byte(n)
+		return append(h, byte(n))
 	case n <= 0xffff:
-		h[1] = 126
-		h = append(h, byte(n>>8), byte(n))
+		return append(h, 126, byte(n>>8), byte(n))
 	default:
-		h[1] = 127
+		h = append(h, 127)
 		for s := 56; s >= 0; s -= 8 {
 			h = append(h, byte(uint64(n)>>s))
 		}
+		return h
 	}
-	c.wvec = [2][]byte{h, p}
-	bufs := net.Buffers(c.wvec[:])
-	_, err := bufs.WriteTo(c.nc)
-	c.wvec = [2][]byte{}
+}
+
+// writeLocked writes one frame, after the queued frames if withQueued is
+// set, in one writev; the caller holds wsem. The queued frames are
+// dropped whatever the outcome (after an error the connection is lost).
+func (c *Conn) writeLocked(op ws.OpCode, p []byte, withQueued bool) error {
+	w := c.state()
+	var queued []byte
+	if withQueued {
+		queued = w.buf
+	}
+	w.vec = [3][]byte{queued, appendHeader(w.hdr[:0], op, len(p)), p}
+	w.bufs = w.vec[:]
+	if len(queued) == 0 {
+		w.bufs = w.bufs[1:]
+	}
+	frames := 1
+	if withQueued {
+		frames += w.frames
+	}
+	counted(frames) // before the write: a reader that got the frames sees them counted
+	_, err := w.bufs.WriteTo(c.nc)
+	w.vec, w.bufs = [3][]byte{}, nil
+	if withQueued {
+		w.buf, w.frames = w.buf[:0], 0
+	}
+	c.release()
+	return err
+}
+
+// flushLocked writes the queued frames (one write); the caller holds
+// wsem and there are some.
+func (c *Conn) flushLocked() error {
+	w := c.w
+	counted(w.frames)
+	_, err := c.nc.Write(w.buf)
+	w.buf, w.frames = w.buf[:0], 0
+	c.release()
 	return err
 }
 
@@ -288,7 +432,8 @@ func (c *Conn) sendClose(code ws.StatusCode, reason string) bool {
 	}
 	defer func() { <-c.wsem }()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(closeTimeout))
-	return c.writeLocked(ws.OpClose, ws.NewCloseFrameBody(code, reason)) == nil
+	// The frames queued before the close go first.
+	return c.writeLocked(ws.OpClose, ws.NewCloseFrameBody(code, reason), true) == nil
 }
 
 // WriteClose starts the close handshake in the background and returns;
@@ -382,7 +527,7 @@ func (c *Conn) Read() (MessageType, []byte, error) {
 		case ws.OpPing:
 			if !c.closeSent.Load() {
 				c.wsem <- struct{}{}
-				err := c.writeLocked(ws.OpPong, payload)
+				err := c.writeLocked(ws.OpPong, payload, false) // the queue waits for its Flush
 				<-c.wsem
 				if err != nil {
 					return 0, nil, err

@@ -36,6 +36,7 @@ type pipeConn struct {
 	in       io.Reader
 	mu       sync.Mutex
 	out      bytes.Buffer
+	writes   int // Write calls
 	closed   bool
 }
 
@@ -46,6 +47,7 @@ func (p *pipeConn) Write(b []byte) (int, error) {
 	if p.closed {
 		return 0, net.ErrClosed
 	}
+	p.writes++
 	return p.out.Write(b)
 }
 func (p *pipeConn) Close() error                     { p.mu.Lock(); p.closed = true; p.mu.Unlock(); return nil }

@@ -19,8 +19,33 @@ import (
 // write wait past the write timeout: OnSlow is called, the writer gets
 // ErrSlowClient, and once the client reads again it gets the pending data
 // then a close frame with CloseSlowClient and SlowClientReason, which it
-// answers to end the handshake (CloseWith returns).
+// answers to end the handshake (CloseWith returns). The same whether the
+// writer writes each message (Write) or queues them and flushes (Queue,
+// Flush; the wait is then in a Flush or in a Queue past flushSize).
 func TestSlowClientIsCutOffWithReason(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 256<<10)
+	small := bytes.Repeat([]byte("y"), 1<<10)
+	tests := []struct {
+		name  string
+		write func(c *Conn, i int) error
+	}{
+		{"write", func(c *Conn, _ int) error { return c.Write(big) }},
+		{"queue and flush", func(c *Conn, i int) error {
+			if err := c.Queue(small); err != nil || i%8 != 7 {
+				return err
+			}
+			return c.Flush()
+		}},
+		{"queue only", func(c *Conn, _ int) error { return c.Queue(small) }}, // writes past flushSize
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testSlowClientCutOff(t, tt.write)
+		})
+	}
+}
+
+func testSlowClientCutOff(t *testing.T, write func(c *Conn, i int) error) {
 	slow := make(chan struct{})
 	done := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,9 +56,8 @@ func TestSlowClientIsCutOffWithReason(t *testing.T) {
 			return
 		}
 		ctx := c.CloseRead(r.Context())
-		chunk := bytes.Repeat([]byte("x"), 256<<10)
-		for {
-			if err = c.Write(chunk); err != nil {
+		for i := 0; ; i++ {
+			if err = write(c, i); err != nil {
 				break
 			}
 		}
