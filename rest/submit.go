@@ -47,8 +47,8 @@ func readBody(r *http.Request, v any) error {
 }
 
 // submit serves POST /api/v0/messages {"message", "sync"}: 202 queued (or
-// still pending after SyncTimeout), 200 processed, 422 rejected or
-// invalid.
+// still pending after SyncTimeout, or not sync), 200 processed (sync),
+// 422 rejected or invalid.
 func (a *API) submit(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Message json.RawMessage `json:"message"`
@@ -66,10 +66,16 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.metrics.submitted(status)
+	// Without sync the reference node always answers 202, and the TS SDK
+	// reads the code (200 processed, 202 pending): a message this node
+	// happened to apply at intake is still 202 then, its body saying
+	// processed.
 	code := http.StatusAccepted
 	switch status {
 	case "processed":
-		code = http.StatusOK
+		if body.Sync {
+			code = http.StatusOK
+		}
 	case "rejected":
 		code = http.StatusUnprocessableEntity
 	}
