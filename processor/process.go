@@ -56,6 +56,7 @@ type batch struct {
 	// recomputed from all their confirmations (refreshFirstConfirmed).
 	firsts    []firstConf
 	recheck   map[string]bool
+	chainTxs  map[string]*ent.ChainTx // read by setFirstConfirmed, for the batch
 	costRows  []*ent.AccountCostCreate
 	processed []string
 
@@ -761,8 +762,8 @@ type firstConf struct {
 
 // setFirstConfirmed sets, on the messages rows about to be inserted, the
 // first confirmation from the transaction that carried each (its height
-// and time, read once per batch), and returns the hashes so set. A row
-// being inserted is new: no confirmation of it can exist yet
+// and time, read once per batch transaction), and returns the hashes so
+// set. A row being inserted is new: no confirmation of it can exist yet
 // (message_confirmations references messages), so its first confirmation
 // is its own transaction's, and refreshFirstConfirmed, which reads every
 // confirmation back and updates the rows just inserted, is left to the
@@ -775,26 +776,30 @@ func (b *batch) setFirstConfirmed(ctx context.Context, tx *ent.Tx) (map[string]b
 		return nil, nil
 	}
 	defer func() { b.firsts = b.firsts[:0] }()
+	if b.chainTxs == nil {
+		b.chainTxs = map[string]*ent.ChainTx{}
+	}
 	var hashes []string
 	seen := map[string]bool{}
 	for _, f := range b.firsts {
-		if !seen[f.tx] {
+		if _, ok := b.chainTxs[f.tx]; !ok && !seen[f.tx] {
 			seen[f.tx] = true
 			hashes = append(hashes, f.tx)
 		}
 	}
-	txs, err := tx.ChainTx.Query().Where(chaintx.IDIn(hashes...)).
-		Select(chaintx.FieldID, chaintx.FieldHeight, chaintx.FieldDatetime).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read chain txs: %w", err)
-	}
-	known := make(map[string]*ent.ChainTx, len(txs))
-	for _, t := range txs {
-		known[t.ID] = t
+	if len(hashes) > 0 {
+		txs, err := tx.ChainTx.Query().Where(chaintx.IDIn(hashes...)).
+			Select(chaintx.FieldID, chaintx.FieldHeight, chaintx.FieldDatetime).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read chain txs: %w", err)
+		}
+		for _, t := range txs {
+			b.chainTxs[t.ID] = t
+		}
 	}
 	preset := make(map[string]bool, len(b.firsts))
 	for _, f := range b.firsts {
-		if t, ok := known[f.tx]; ok {
+		if t, ok := b.chainTxs[f.tx]; ok {
 			f.c.SetFirstConfirmedAt(t.Datetime.UTC()).SetFirstConfirmedHeight(t.Height)
 			preset[f.hash] = true
 		}
