@@ -125,6 +125,13 @@ func TestReplayFromMemoryMatchesOutbox(t *testing.T) {
 			return h
 		}
 		mem, disk := start(5), start(-1)
+		// A subscriber on each: without one the hub reads only the keys
+		// and keeps no recent events (TestHubWithoutSubscribersReadsKeys).
+		for _, h := range []*Hub{mem, disk} {
+			s, _, err := h.Register(ctx, &read.MessageFilter{Channels: []string{"none"}}, nil)
+			require.NoError(t, err)
+			t.Cleanup(func() { h.Unregister(s) })
+		}
 
 		tm := time.Now().UTC().Truncate(time.Second)
 		var last int64

@@ -102,9 +102,12 @@ func (p *Processor) fetchOne(ctx context.Context, r *ent.PendingMessage) error {
 		return ctx.Err()
 	}
 	if err == nil {
+		// The signature was verified above (when it had to be): the
+		// process stage need not verify it again (check_message false;
+		// see intakeOne).
 		u := tx0(p).PendingMessage.Update().
 			Where(pendingmessage.ID(r.ID), pendingmessage.ClaimedBy(p.cfg.ID)).
-			SetFetched(true).SetRetries(0).ClearClaimedBy().ClearClaimedUntil().
+			SetFetched(true).SetCheckMessage(false).SetRetries(0).ClearClaimedBy().ClearClaimedUntil().
 			ClearLastError().ClearLastErrorCode()
 		if content != nil {
 			u.SetItemContent(*content)

@@ -130,6 +130,11 @@ type intakeItem struct {
 	// (direct.go); verr is then its signature check's outcome.
 	direct bool
 	verr   error
+	// verified: its signature was checked here and holds; if it is
+	// queued after all (directInOrder refused the batch, or an amend
+	// waits), its pending row says so (check_message false) and the
+	// process stage does not check it again.
+	verified bool
 }
 
 // SubmitBatch takes many messages in one transaction (bulk import, chain
@@ -163,6 +168,7 @@ func (p *Processor) prepare(ins []Input, direct bool) ([]intakeItem, error) {
 		if direct && it.m != nil && directEligible(it.in, it.m) {
 			it.direct = true
 			it.verr = it.m.Verify()
+			it.verified = it.verr == nil
 		}
 	}
 	if len(items) < 16 {
@@ -489,10 +495,18 @@ func (p *Processor) intakeOne(ctx context.Context, tx *ent.Tx, it intakeItem, st
 	if next.After(now) {
 		next = now // future-dated messages are due now
 	}
+	// check_message is whether the process stage must still verify the
+	// signature: not for smart-contract messages (unsigned), nor for one
+	// verified above (prepare). Who can write it false: only this
+	// processor's code, here, in retryDirect (the same row) and in the
+	// fetch stage once it verified the row; every node sharing the
+	// database runs the same code, and whoever can write pending rows
+	// can write messages rows as well, so the database is the trust
+	// boundary either way.
 	pc := tx.PendingMessage.Create().
 		SetItemHash(h).SetType(string(m.Type)).SetChain(string(m.Chain)).SetSender(m.Sender).
 		SetSignature(m.Signature).SetItemType(string(m.ItemType)).
-		SetTime(t).SetReceptionTime(now).SetCheckMessage(!it.in.NoSignature).
+		SetTime(t).SetReceptionTime(now).SetCheckMessage(!it.in.NoSignature && !it.verified).
 		SetNextAttempt(next).SetFetched(!needsFetch(m)).SetOrigin(it.in.Origin).
 		SetNillableTxHash(it.in.TxHash)
 	if m.ItemType == message.ItemInline {

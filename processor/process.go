@@ -13,6 +13,7 @@ import (
 
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregateelement"
+	"github.com/alephql/alephql/ent/chaintx"
 	"github.com/alephql/alephql/ent/message"
 	"github.com/alephql/alephql/ent/messageconfirmation"
 	"github.com/alephql/alephql/ent/messagestatus"
@@ -40,14 +41,22 @@ type batch struct {
 	// change. POST and AGGREGATE handlers never read them, so a batch of
 	// those costs a few statements per message; any other message flushes
 	// them before its checks.
-	tx        *ent.Tx
-	flushers  []func(context.Context, *ent.Tx) error
-	cache     map[string]any
-	elemRows  []*ent.AggregateElementCreate
-	postRows  []*ent.PostCreate
-	msgRows   []*ent.MessageCreate
-	tagRows   []*ent.MessageTagCreate
-	confirms  [][2]string
+	tx       *ent.Tx
+	flushers []func(context.Context, *ent.Tx) error
+	cache    map[string]any
+	elemRows []*ent.AggregateElementCreate
+	postRows []*ent.PostCreate
+	msgRows  []*ent.MessageCreate
+	tagRows  []*ent.MessageTagCreate
+	confirms [][2]string
+	// firsts are the messages rows of msgRows carried by a chain
+	// transaction: their first confirmation is that transaction's, set
+	// on the row itself (setFirstConfirmed); recheck are the messages
+	// confirmed again by another copy, whose first confirmation is
+	// recomputed from all their confirmations (refreshFirstConfirmed).
+	firsts    []firstConf
+	recheck   map[string]bool
+	chainTxs  map[string]*ent.ChainTx // read by setFirstConfirmed, for the batch
 	costRows  []*ent.AccountCostCreate
 	processed []string
 
@@ -86,6 +95,10 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 		}
 	}
 	b.flushers, b.cache = b.flushers[:0], nil
+	preset, err := b.setFirstConfirmed(ctx, tx)
+	if err != nil {
+		return err
+	}
 	if b.pg {
 		if err := b.flushPostgres(ctx, tx); err != nil {
 			return err
@@ -108,9 +121,14 @@ func (b *batch) flush(ctx context.Context, tx *ent.Tx) error {
 			return fmt.Errorf("insert confirmations: %w", err)
 		}
 	}
-	if err := refreshFirstConfirmed(ctx, tx, confirmHashes(b.confirms)); err != nil {
+	refresh := confirmHashes(b.confirms)
+	if len(preset) > 0 {
+		refresh = slices.DeleteFunc(refresh, func(h string) bool { return preset[h] && !b.recheck[h] })
+	}
+	if err := refreshFirstConfirmed(ctx, tx, refresh); err != nil {
 		return err
 	}
+	clear(b.recheck)
 	for i := 0; i < len(b.costRows); i += 500 {
 		if err := tx.AccountCost.CreateBulk(b.costRows[i:min(i+500, len(b.costRows))]...).Exec(ctx); err != nil {
 			return fmt.Errorf("insert costs: %w", err)
@@ -495,6 +513,10 @@ func (p *Processor) applyOne(ctx context.Context, tx *ent.Tx, b *batch, r *ent.P
 		// copy with another signature is dropped (the first one wins).
 		if sig == r.Signature && r.TxHash != nil {
 			b.confirms = append(b.confirms, [2]string{h, *r.TxHash})
+			if b.recheck == nil {
+				b.recheck = map[string]bool{}
+			}
+			b.recheck[h] = true
 			b.events = append(b.events, events.Event{Kind: events.Confirmed, At: b.now, ItemHash: h, Related: *r.TxHash})
 		}
 		b.done = append(b.done, r.ID)
@@ -727,7 +749,62 @@ func (p *Processor) insertMessage(tx *ent.Tx, b *batch, r *ent.PendingMessage, m
 	}
 	if r.TxHash != nil {
 		b.confirms = append(b.confirms, [2]string{m.ItemHash, *r.TxHash})
+		b.firsts = append(b.firsts, firstConf{c: c, hash: m.ItemHash, tx: *r.TxHash})
 	}
+}
+
+// firstConf is a new messages row and the chain transaction that carried
+// it.
+type firstConf struct {
+	c        *ent.MessageCreate
+	hash, tx string
+}
+
+// setFirstConfirmed sets, on the messages rows about to be inserted, the
+// first confirmation from the transaction that carried each (its height
+// and time, read once per batch transaction), and returns the hashes so
+// set. A row being inserted is new: no confirmation of it can exist yet
+// (message_confirmations references messages), so its first confirmation
+// is its own transaction's, and refreshFirstConfirmed, which reads every
+// confirmation back and updates the rows just inserted, is left to the
+// messages that another copy confirms again (recheck) and to
+// confirmations of messages processed earlier. A transaction not found
+// (it cannot be, its confirmation references it) leaves the row to
+// refreshFirstConfirmed.
+func (b *batch) setFirstConfirmed(ctx context.Context, tx *ent.Tx) (map[string]bool, error) {
+	if len(b.firsts) == 0 {
+		return nil, nil
+	}
+	defer func() { b.firsts = b.firsts[:0] }()
+	if b.chainTxs == nil {
+		b.chainTxs = map[string]*ent.ChainTx{}
+	}
+	var hashes []string
+	seen := map[string]bool{}
+	for _, f := range b.firsts {
+		if _, ok := b.chainTxs[f.tx]; !ok && !seen[f.tx] {
+			seen[f.tx] = true
+			hashes = append(hashes, f.tx)
+		}
+	}
+	if len(hashes) > 0 {
+		txs, err := tx.ChainTx.Query().Where(chaintx.IDIn(hashes...)).
+			Select(chaintx.FieldID, chaintx.FieldHeight, chaintx.FieldDatetime).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read chain txs: %w", err)
+		}
+		for _, t := range txs {
+			b.chainTxs[t.ID] = t
+		}
+	}
+	preset := make(map[string]bool, len(b.firsts))
+	for _, f := range b.firsts {
+		if t, ok := b.chainTxs[f.tx]; ok {
+			f.c.SetFirstConfirmedAt(t.Datetime.UTC()).SetFirstConfirmedHeight(t.Height)
+			preset[f.hash] = true
+		}
+	}
+	return preset, nil
 }
 
 // insertCosts queues the account_costs rows of a message.
