@@ -235,8 +235,14 @@ func TestFollowALyingPeer(t *testing.T) {
 			for _, h := range []string{hGood1, hStore, hGood9, hLive} {
 				require.Eventually(t, func() bool { return messageStatus(t, base, h) == "PROCESSED" }, 30*time.Second, 50*time.Millisecond, h)
 			}
+			// 90 s: the forged FORGET may have been checked while its
+			// target was being applied at intake, then wait for its
+			// back-off (a dependency committed between a dependent's
+			// check and its retry's commit does not wake it, see
+			// processor/dependents.go); under a loaded CI that took
+			// over 30 s once.
 			for _, h := range []string{hForge, hTampered, hBadSig} {
-				require.Eventually(t, func() bool { return messageStatus(t, base, h) == "REJECTED" }, 30*time.Second, 50*time.Millisecond, h)
+				require.Eventually(t, func() bool { return messageStatus(t, base, h) == "REJECTED" }, 90*time.Second, 50*time.Millisecond, h)
 			}
 			for name, h := range map[string]string{"tampered": hTampered, "bad signature": hBadSig, "tampered storage": hLiar, "tampered live": hLiveBad} {
 				require.NotEqual(t, "PROCESSED", messageStatus(t, base, h), name)
