@@ -199,8 +199,23 @@ type Conn struct {
 	cut       atomic.Bool  // cut off as too slow
 
 	closeOnce sync.Once
-	closeSent atomic.Bool    // a close frame is sent or on its way: no more data frames
-	closing   sync.WaitGroup // the goroutine sending our close frame
+	closeSent atomic.Bool // a close frame is sent or on its way: no more data frames
+	// closeDone is closed once the goroutine sending our close frame is
+	// done (nil: none started). Not a WaitGroup: Close may wait while
+	// another goroutine starts the close (a server shutting down), and a
+	// WaitGroup's Add must not race its Wait.
+	closeMu   sync.Mutex
+	closeDone chan struct{}
+}
+
+// waitClosing waits for our close frame's goroutine, if one started.
+func (c *Conn) waitClosing() {
+	c.closeMu.Lock()
+	done := c.closeDone
+	c.closeMu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 func newConn(nc net.Conn, rd io.Reader) *Conn {
@@ -442,9 +457,12 @@ func (c *Conn) sendClose(code ws.StatusCode, reason string) bool {
 func (c *Conn) WriteClose(code int, reason string) error {
 	c.closeOnce.Do(func() {
 		c.closeSent.Store(true)
-		c.closing.Add(1)
+		done := make(chan struct{})
+		c.closeMu.Lock()
+		c.closeDone = done
+		c.closeMu.Unlock()
 		go func() {
-			defer c.closing.Done()
+			defer close(done)
 			if c.sendClose(ws.StatusCode(code), reason) {
 				_ = c.nc.SetReadDeadline(time.Now().Add(closeTimeout))
 			} else {
@@ -457,7 +475,7 @@ func (c *Conn) WriteClose(code int, reason string) error {
 
 // Close closes the connection once a close frame on its way is sent.
 func (c *Conn) Close() error {
-	c.closing.Wait()
+	c.waitClosing()
 	return c.nc.Close()
 }
 
@@ -572,7 +590,7 @@ func (c *Conn) peerClosed(payload []byte) error {
 	if ours {
 		c.sendClose(echo, "")
 	} else {
-		c.closing.Wait() // our close frame went first
+		c.waitClosing() // our close frame went first
 	}
 	_ = c.nc.Close()
 	return &CloseError{Code: int(code), Reason: reason}
@@ -581,7 +599,7 @@ func (c *Conn) peerClosed(payload []byte) error {
 // fail closes the connection on a protocol violation by the peer.
 func (c *Conn) fail(code ws.StatusCode, err error) error {
 	_ = c.WriteClose(int(code), err.Error())
-	c.closing.Wait()
+	c.waitClosing()
 	_ = c.nc.Close()
 	return err
 }

@@ -59,7 +59,7 @@ func TestQueuedFramesGoInOneWrite(t *testing.T) {
 			require.NoError(t, c.Queue([]byte("a")))
 			require.NoError(t, c.Queue([]byte("b")))
 			require.NoError(t, c.WriteClose(4400, "bad"))
-			c.closing.Wait()
+			c.waitClosing()
 			require.ErrorIs(t, c.Queue([]byte("late")), ErrClosing)
 			require.ErrorIs(t, c.Flush(), ErrClosing)
 			require.ErrorIs(t, c.Write([]byte("late")), ErrClosing)
