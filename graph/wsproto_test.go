@@ -123,6 +123,22 @@ func (s *wsScript) nexts(typ, hash string, ids ...string) {
 	require.Equal(s.t, want, got)
 }
 
+// subscribedScript opens an acknowledged connection to a live node and
+// subscribes n times to wspQuery (ids s0, s1, ...), once the hub counts
+// them all.
+func subscribedScript(t *testing.T, db *database.DB, n int) (*graph.Hub, *wsScript, []string) {
+	t.Helper()
+	hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
+	s := ackedScript(t, db, bus, srv)
+	var ids []string
+	for i := range n {
+		ids = append(ids, fmt.Sprint("s", i))
+		s.send(subscribeMsg("subscribe", ids[i], wspQuery))
+	}
+	require.Eventually(t, func() bool { return hub.Subscribers() == n }, 10*time.Second, 5*time.Millisecond)
+	return hub, s, ids
+}
+
 // ackedScript opens a graphql-transport-ws connection to srv and has it
 // acknowledged.
 func ackedScript(t *testing.T, db *database.DB, bus events.Publisher, srv *httptest.Server) *wsScript {
@@ -382,15 +398,8 @@ func TestIdleSubscriptionRunsAgainWithItsVariables(t *testing.T) {
 // first executes and every other one reuses its bytes.
 func TestSubscribersOfOneSelectionSetShareEncodedFrames(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
-		s := ackedScript(t, db, bus, srv)
 		const n = 20
-		var ids []string
-		for i := range n {
-			ids = append(ids, fmt.Sprint("s", i))
-			s.send(subscribeMsg("subscribe", ids[i], wspQuery))
-		}
-		require.Eventually(t, func() bool { return hub.Subscribers() == n }, 10*time.Second, 5*time.Millisecond)
+		hub, s, ids := subscribedScript(t, db, n)
 		for round := int64(1); round <= 2; round++ {
 			s.nexts("next", s.event(), ids...)
 			st := hub.Stats()

@@ -1,16 +1,13 @@
 package graph_test
 
 import (
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/alephql/alephql/database"
 	"github.com/alephql/alephql/database/dbtest"
-	"github.com/alephql/alephql/graph"
 	"github.com/alephql/alephql/wsconn"
 )
 
@@ -41,15 +38,8 @@ func wsWrites(t *testing.T) (frames, writes float64) {
 // one write per frame. Every subscription still gets its frame.
 func TestReadyFramesOfOneConnectionShareWrites(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		hub, bus, srv := liveNode(t, db, graph.HubConfig{}, graph.HandlerConfig{})
-		s := ackedScript(t, db, bus, srv)
 		const n = 20
-		var ids []string
-		for i := range n {
-			ids = append(ids, fmt.Sprint("s", i))
-			s.send(subscribeMsg("subscribe", ids[i], wspQuery))
-		}
-		require.Eventually(t, func() bool { return hub.Subscribers() == n }, 10*time.Second, 5*time.Millisecond)
+		_, s, ids := subscribedScript(t, db, n)
 		frames0, writes0 := wsWrites(t)
 		for range 3 {
 			s.nexts("next", s.event(), ids...)
