@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -135,4 +136,55 @@ func TestDependentWakeSkipsPrefetchedRows(t *testing.T) {
 			return err == nil && s.Status == messagestatus.StatusProcessed
 		}, 10*time.Second, 10*time.Millisecond, "the amend is processed; the pipeline did not stall")
 	})
+}
+
+func TestDependencyCommittedDuringTheDependentsCheck(t *testing.T) {
+	// PostgreSQL: a FORGET is checked in a process-stage batch while its
+	// target is imported, and committed, by another processor sharing
+	// the database, before the batch commits. The importer's wake skips
+	// the FORGET's row, which the batch holds locked; the batch then
+	// commits the row with its waits_on and back-off. Looked at again
+	// after that commit, the target is there: the row is due at once,
+	// not after its back-off (the test clock never moves).
+	db := dbtest.Open(t, dbtest.NewPostgresDatabase(t))
+	e := newEnv(t, db, processor.Config{MaxRetries: 5})
+	other, err := processor.New(processor.Config{}, processor.Deps{DB: db, Log: dbtest.Logger(), Now: e.clk.Now})
+	require.NoError(t, err)
+	alice, m := account(t), must(t)
+	orig, oh := m(alice.Post(base+5, "TEST", "note", map[string]any{"v": 0}, ""))
+	fg, fh := m(alice.Forget(base+10, "TEST", oh))
+	e.submit(fg)
+
+	imported := 0
+	processor.SetBeforeCommitHook(e.p, func() {
+		if imported > 0 {
+			return
+		}
+		done := make(chan error, 1)
+		go func() {
+			sum, err := other.Import(t.Context(), bytes.NewReader(append(orig, '\n')), 10, nil)
+			imported = sum.Read
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the import waited for the batch: the two transactions cannot cross")
+		}
+	})
+	n, err := e.p.ProcessOnce(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, 1, imported, "the target was imported while the FORGET was checked")
+	require.Equal(t, messagestatus.StatusProcessed, e.status(oh))
+	require.Equal(t, messagestatus.StatusPending, e.status(fh), "the FORGET was checked before its target committed")
+	row, err := db.Client.PendingMessage.Query().Where(pendingmessage.ItemHash(fh)).Only(t.Context())
+	require.NoError(t, err)
+	require.Nil(t, row.WaitsOn, "the FORGET no longer waits")
+	require.False(t, row.NextAttempt.After(e.clk.Now()), "the FORGET is due now, not after its back-off (%s)", row.NextAttempt.Sub(e.clk.Now()))
+
+	e.drain()
+	require.Equal(t, messagestatus.StatusProcessed, e.status(fh))
+	require.Equal(t, messagestatus.StatusForgotten, e.status(oh))
 }

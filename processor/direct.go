@@ -103,9 +103,10 @@ type directItem struct {
 }
 
 // applyDirect applies the items in protocol order inside the intake
-// transaction and returns their events and final statuses. Any error
-// means the transaction must be rolled back.
-func (p *Processor) applyDirect(ctx context.Context, tx *ent.Tx, items []directItem, now time.Time) ([]events.Event, map[string]messagestatus.Status, error) {
+// transaction and returns their events, final statuses and what the ones
+// retried for a missing dependency await. Any error means the transaction
+// must be rolled back.
+func (p *Processor) applyDirect(ctx context.Context, tx *ent.Tx, items []directItem, now time.Time) ([]events.Event, map[string]messagestatus.Status, []string, error) {
 	slices.SortStableFunc(items, func(a, b directItem) int {
 		if a.m.Time != b.m.Time {
 			if a.m.Time < b.m.Time {
@@ -128,7 +129,7 @@ func (p *Processor) applyDirect(ctx context.Context, tx *ent.Tx, items []directI
 			ms[i] = it.m
 		}
 		if err := pf.Prefetch(ctx, tx, b, ms); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	none, noStatus := map[string]string{}, map[string]messagestatus.Status{}
@@ -136,13 +137,13 @@ func (p *Processor) applyDirect(ctx context.Context, tx *ent.Tx, items []directI
 		m := it.m
 		b.direct[m.ItemHash] = it
 		if err := p.applyOne(ctx, tx, b, directRow(m, it.origin, it.txHash, now), m, it.verr, none, noStatus); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if err := p.finish(ctx, tx, b); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return b.events, b.settled, nil
+	return b.events, b.settled, b.awaits, nil
 }
 
 // aggregatePrefetcher is the AGGREGATE handler's batch prefetch: a direct
@@ -189,6 +190,7 @@ func (p *Processor) retryDirect(ctx context.Context, tx *ent.Tx, b *batch, r *en
 	pc.SetRetries(1).SetNextAttempt(b.now.Add(p.backoff(0))).SetLastErrorCode(int(code)).SetLastError(cause.Error())
 	if k := errcode.AwaitsOf(cause); k != "" {
 		pc.SetWaitsOn(k)
+		b.awaits = append(b.awaits, k)
 	}
 	if code == errcode.ContentUnavailable {
 		pc.SetFetched(false)

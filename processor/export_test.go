@@ -6,6 +6,10 @@ import "context"
 // stage releases a prefetched batch because the batch before it failed.
 func SetReleaseHook(p *Processor, f func(rows int)) { p.onRelease = f }
 
+// SetBeforeCommitHook sets the function a process-stage batch calls
+// before its commit.
+func SetBeforeCommitHook(p *Processor, f func()) { p.beforeCommit = f }
+
 // ReleaseDeadClaims runs the start-up release of dead processes' claims.
 func ReleaseDeadClaims(ctx context.Context, p *Processor) (int, error) {
 	return p.releaseDeadClaims(ctx)

@@ -122,7 +122,7 @@ func (p *Processor) fetchOne(ctx context.Context, r *ent.PendingMessage) error {
 	}
 	b := &batch{now: p.now().UTC(), counters: counters{}}
 	werr := p.withTx(ctx, func(tx *ent.Tx) error {
-		b.events, b.done = b.events[:0], b.done[:0]
+		b.events, b.done, b.awaits = b.events[:0], b.done[:0], b.awaits[:0]
 		if ferr := p.fail(ctx, tx, b, r, err); ferr != nil {
 			return ferr
 		}
@@ -132,6 +132,7 @@ func (p *Processor) fetchOne(ctx context.Context, r *ent.PendingMessage) error {
 		return fmt.Errorf("processor: record fetch failure: %w", werr)
 	}
 	p.publish(ctx, b.events)
+	p.afterCommit(ctx, b.events, b.awaits)
 	return nil
 }
 

@@ -217,10 +217,11 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 	}
 	results := make([]SubmitResult, len(items))
 	var evs []events.Event
+	var awaits []string
 	var tBegin, tApply, tApplied time.Time
 	err := p.withTx(ctx, func(tx *ent.Tx) error {
 		tBegin = time.Now()
-		evs = evs[:0]
+		evs, awaits = evs[:0], nil
 		if len(txs) > 0 {
 			n, err := tx.ChainTx.Query().Where(chaintx.IDIn(keys(txs)...)).Count(ctx)
 			if err != nil {
@@ -293,7 +294,7 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 			tApplied = tApply
 			return nil
 		}
-		devs, settled, err := p.applyDirect(ctx, tx, applied, now)
+		devs, settled, aw, err := p.applyDirect(ctx, tx, applied, now)
 		tApplied = time.Now()
 		if err != nil {
 			return &abortError{err: err}
@@ -301,7 +302,7 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 		for _, d := range applied {
 			results[d.idx].Status = string(settled[d.m.ItemHash])
 		}
-		evs = append(evs, devs...)
+		evs, awaits = append(evs, devs...), aw
 		return nil
 	})
 	if err != nil {
@@ -310,6 +311,7 @@ func (p *Processor) submitTx(ctx context.Context, items []intakeItem, direct boo
 	p.log.Debug("intake batch", "messages", len(items), "intake", tApply.Sub(tBegin), "apply", tApplied.Sub(tApply),
 		"commit", time.Since(tApplied))
 	p.publish(ctx, evs)
+	p.afterCommit(ctx, evs, awaits)
 	if len(evs) > 0 {
 		notify(p.wake)
 		notify(p.wakeF)

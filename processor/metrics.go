@@ -37,7 +37,10 @@ import (
 //   - alephql_processor_direct_fallbacks_total: intake batches whose
 //     direct application failed and that were queued instead;
 //   - alephql_processor_intake_batch_messages: messages per intake
-//     transaction shared by concurrent single submissions (coalesce.go).
+//     transaction shared by concurrent single submissions (coalesce.go);
+//   - alephql_processor_crossed_dependencies_total: retried messages
+//     whose dependency committed while they were checked, made due again
+//     after their commit (dependents.go).
 //
 // A nil *Metrics counts nothing.
 type Metrics struct {
@@ -46,6 +49,7 @@ type Metrics struct {
 	deadlocks  *prometheus.CounterVec
 	fallbacks  prometheus.Counter
 	batches    prometheus.Histogram
+	crossed    prometheus.Counter
 	lastEvent  atomic.Int64 // unix nanoseconds
 }
 
@@ -73,6 +77,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Messages per intake transaction shared by concurrent single submissions.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),
+		crossed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "alephql", Subsystem: "processor", Name: "crossed_dependencies_total",
+			Help: "Retried messages whose dependency committed while they were checked, made due again after their commit.",
+		}),
 	}
 	last := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "alephql", Subsystem: "processor", Name: "last_event_timestamp_seconds",
@@ -84,7 +92,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 		return float64(ns) / 1e9
 	})
-	for _, c := range []prometheus.Collector{m.events, m.rejections, m.deadlocks, m.fallbacks, m.batches, last} {
+	for _, c := range []prometheus.Collector{m.events, m.rejections, m.deadlocks, m.fallbacks, m.batches, m.crossed, last} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -143,6 +151,13 @@ func (m *Metrics) failed(stage string, err error, fallback bool) {
 	}
 	if fallback {
 		m.fallbacks.Inc()
+	}
+}
+
+// crossedDependencies counts n retried rows made due after their commit.
+func (m *Metrics) crossedDependencies(n int) {
+	if m != nil {
+		m.crossed.Add(float64(n))
 	}
 }
 

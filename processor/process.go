@@ -59,6 +59,9 @@ type batch struct {
 	chainTxs  map[string]*ent.ChainTx // read by setFirstConfirmed, for the batch
 	costRows  []*ent.AccountCostCreate
 	processed []string
+	// awaits are what the rows retried for a missing dependency wait for
+	// (their waits_on), looked for again after the commit (dependents.go).
+	awaits []string
 
 	// direct is set for a batch applied in the intake transaction
 	// (direct.go): its rows have ID 0 and no status row yet; settled
@@ -440,10 +443,14 @@ func (p *Processor) apply(ctx context.Context, c *claimed) (_ int, _ []int, err 
 		return 0, nil, err
 	}
 	tFinished := time.Now()
+	if p.beforeCommit != nil {
+		p.beforeCommit()
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, claimed, &abortError{id: claimed[0], err: fmt.Errorf("commit: %w", err)}
 	}
 	p.publish(ctx, b.events)
+	p.afterCommit(ctx, b.events, b.awaits)
 	p.log.Debug("batch applied", "rows", len(rows), "claim_verify", c.verified.Sub(now), "wait", tStart.Sub(c.verified),
 		"apply", tApplied.Sub(tStart), "finish", tFinished.Sub(tApplied), "commit", time.Since(tFinished))
 	return len(rows), nil, nil
@@ -648,7 +655,7 @@ func (p *Processor) fail(ctx context.Context, tx *ent.Tx, b *batch, r *ent.Pendi
 			}
 			return nil
 		}
-		return p.retry(ctx, tx, r, err, b.now)
+		return p.retry(ctx, tx, b, r, err)
 	}
 	ev, rerr := p.reject(ctx, tx, r.ItemHash, rowWireJSON(r), r.TxHash, err, b.now, b.direct != nil)
 	if rerr != nil {
@@ -664,16 +671,17 @@ func (p *Processor) fail(ctx context.Context, tx *ent.Tx, b *batch, r *ent.Pendi
 }
 
 // retry schedules the row again after a full-jitter back-off.
-func (p *Processor) retry(ctx context.Context, tx *ent.Tx, r *ent.PendingMessage, err error, now time.Time) error {
+func (p *Processor) retry(ctx context.Context, tx *ent.Tx, b *batch, r *ent.PendingMessage, err error) error {
 	code := errcode.InternalError
 	if c, ok := errcode.CodeOf(err); ok {
 		code = c
 	}
 	u := tx.PendingMessage.UpdateOneID(r.ID).
-		SetRetries(r.Retries + 1).SetNextAttempt(now.Add(p.backoff(r.Retries))).
+		SetRetries(r.Retries + 1).SetNextAttempt(b.now.Add(p.backoff(r.Retries))).
 		SetLastErrorCode(int(code)).SetLastError(err.Error()).ClearClaimedBy().ClearClaimedUntil()
 	if k := errcode.AwaitsOf(err); k != "" {
 		u.SetWaitsOn(k)
+		b.awaits = append(b.awaits, k)
 	} else {
 		u.ClearWaitsOn()
 	}
@@ -698,6 +706,7 @@ func (p *Processor) settleAborted(ctx context.Context, r *ent.PendingMessage, er
 	werr := p.withTx(ctx, func(tx *ent.Tx) error {
 		b.events = b.events[:0]
 		b.done = b.done[:0]
+		b.awaits = b.awaits[:0]
 		if ferr := p.fail(ctx, tx, b, r, err); ferr != nil {
 			return ferr
 		}
@@ -707,6 +716,7 @@ func (p *Processor) settleAborted(ctx context.Context, r *ent.PendingMessage, er
 		return 0, nil, werr
 	}
 	p.publish(ctx, b.events)
+	p.afterCommit(ctx, b.events, b.awaits)
 	return 1, nil, nil
 }
 

@@ -62,6 +62,9 @@ type Processor struct {
 	// onRelease, for tests, is called when a prefetched batch is released
 	// because the batch before it failed (pipeline.go).
 	onRelease func(rows int)
+	// beforeCommit, for tests, is called by a process-stage batch once
+	// its writes are done, before its commit (process.go).
+	beforeCommit func()
 }
 
 // New returns a processor.

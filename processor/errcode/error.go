@@ -84,8 +84,11 @@ func (e *Error) Awaiting(key string) *Error {
 // AggregateKey is the Awaits key of the aggregate key of address: a
 // FORGET of an aggregate that is not known yet waits for it.
 func AggregateKey(address, key string) string {
-	return "aggregate:" + address + "/" + key
+	return AggregatePrefix + address + "/" + key
 }
+
+// AggregatePrefix starts every AggregateKey.
+const AggregatePrefix = "aggregate:"
 
 // AwaitsOf returns what err says its message waits for: the Awaits of the
 // first *Error in err's chain, for a MissingDependency code.
