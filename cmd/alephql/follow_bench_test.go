@@ -5,14 +5,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"sync/atomic"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,75 +24,18 @@ import (
 	"github.com/alephql/alephql/processor/demo"
 )
 
-// referencePeer serves signed messages in the reference node's
-// messages.json cursor-mode shape (pages of 200, oldest first). The
-// messages are read from a JSON-lines file by their offsets, so a
-// million of them do not sit in memory.
-type referencePeer struct {
-	file   *os.File
-	offs   []int64      // start of each line, and the file's end
-	served *atomic.Bool // the last page was served
-}
-
-func (p referencePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/api/v0/messages.json" {
-		http.NotFound(w, r)
-		return
-	}
-	q := r.URL.Query()
-	n := len(p.offs) - 1
-	per, _ := strconv.Atoi(q.Get("pagination"))
-	per = min(max(per, 1), 200)
-	i := 0
-	if c := q.Get("cursor"); c != "" {
-		i, _ = strconv.Atoi(c)
-	}
-	walk := q.Get("startDate") == "" && q.Get("msgStatuses") == ""
-	if !walk {
-		i = n // catch-up: nothing newer here; nothing forgotten
-	}
-	end := min(i+per, n)
-	buf := make([]byte, p.offs[end]-p.offs[i])
-	if _, err := p.file.ReadAt(buf, p.offs[i]); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	// The body is written as it is, the messages being JSON lines: the
-	// peer stands for another machine, whose encoding is not the
-	// follower's cost (json.Encoder re-validated every message).
-	out := make([]byte, 0, len(buf)+128)
-	out = append(out, `{"messages":[`...)
-	for first := true; len(buf) > 0; first = false {
-		j := bytes.IndexByte(buf, '\n')
-		if !first {
-			out = append(out, ',')
-		}
-		out = append(out, buf[:j]...)
-		buf = buf[j+1:]
-	}
-	out = append(out, `],"pagination_per_page":`...)
-	out = strconv.AppendInt(out, int64(per), 10)
-	out = append(out, `,"next_cursor":`...)
-	if end < n {
-		out = strconv.AppendQuote(out, strconv.Itoa(end))
-	} else {
-		out = append(out, "null"...)
-		if walk {
-			p.served.Store(true)
-		}
-	}
-	out = append(out, "}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
-}
-
 // BenchmarkFollowBackfill compares, on fresh PostgreSQL databases, the
 // backfill of ALEPHQL_BENCH_FOLLOW_N signed POST and AGGREGATE messages
-// (default 20 000) from a peer serving messages.json over loopback HTTP
-// (`serve --follow`) with `alephql import` of the same messages. Run with
-// -benchtime=1x; it reports both rates and their ratio. At 1 000 000
-// messages pass -timeout 0 (or a few hours): the messages are signed on
-// every core and kept on disk (about 0.5 GB), not in memory.
+// (default 20 000) from one alephql node to a fresh one over loopback
+// HTTP (`serve --follow`) with `alephql import` of the same messages,
+// which is also how the first node gets them: node A is an `alephql
+// serve` process on the import's database, and node B follows it in this
+// process, so the CPU figures are the import's and the follower's alone
+// (A's serving CPU is reported apart). Run with -benchtime=1x, against
+// durable servers (ALEPHQL_PG_DURABLE=1 scripts/test-servers.sh start
+// DIR); it reports both rates and their ratio. At 1 000 000 messages pass
+// -timeout 0 (or a few hours): the messages are signed on every core and
+// kept on disk (about 0.5 GB), not in memory.
 func BenchmarkFollowBackfill(b *testing.B) {
 	n := 20000
 	if v, err := strconv.Atoi(os.Getenv("ALEPHQL_BENCH_FOLLOW_N")); err == nil && v > 0 {
@@ -112,8 +53,6 @@ func BenchmarkFollowBackfill(b *testing.B) {
 	fw, err := os.Create(file)
 	require.NoError(b, err)
 	bw := bufio.NewWriterSize(fw, 1<<20)
-	offs := make([]int64, 0, n+1)
-	var off int64
 	workers := runtime.GOMAXPROCS(0)
 	const chunk = 10000
 	raws := make([][]byte, chunk)
@@ -140,19 +79,12 @@ func BenchmarkFollowBackfill(b *testing.B) {
 		}
 		require.NoError(b, g.Wait())
 		for _, raw := range raws[:end-start] {
-			offs = append(offs, off)
 			_, _ = bw.Write(raw)
 			_ = bw.WriteByte('\n')
-			off += int64(len(raw)) + 1
 		}
 	}
-	offs = append(offs, off)
 	require.NoError(b, bw.Flush())
 	require.NoError(b, fw.Close())
-	rf, err := os.Open(file)
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = rf.Close() })
-
 	settled := func(url string) func() int {
 		db, err := database.Open(context.Background(), database.Config{URL: url}, dbtest.Logger())
 		require.NoError(b, err)
@@ -164,6 +96,7 @@ func BenchmarkFollowBackfill(b *testing.B) {
 		}
 	}
 
+	bin := buildNode(b)
 	b.ResetTimer()
 	// Baseline: alephql import.
 	importDB := dbtest.NewPostgresDatabase(b)
@@ -171,35 +104,35 @@ func BenchmarkFollowBackfill(b *testing.B) {
 	cpu := cpuTime()
 	start := time.Now()
 	var out, errOut syncBuffer
-	require.Equal(b, 0, run(context.Background(), []string{"import", "--db", importDB, "--data-dir", b.TempDir(), "--log-level", "warn", file}, &out, &errOut), errOut.String())
+	importData := b.TempDir()
+	require.Equal(b, 0, run(context.Background(), []string{"import", "--db", importDB, "--data-dir", importData, "--log-level", "warn", file}, &out, &errOut), errOut.String())
 	importDur := time.Since(start)
 	importCPU := cpuTime() - cpu
 	stopProf()
 	require.Equal(b, n, settled(importDB)())
 
-	// Follow a peer serving the same messages.
-	peer := referencePeer{file: rf, offs: offs, served: &atomic.Bool{}}
-	srv := httptest.NewServer(peer)
-	b.Cleanup(srv.Close)
+	// Node A serves the imported messages; node B follows it.
+	peer := startNodeProc(b, bin, freeAddr(b), "--db", importDB, "--data-dir", importData, "--log-level", "warn", "--billing-jobs=false")
+	peerCPU := procCPU(b, peer.cmd.Process.Pid)
 	followDB := dbtest.NewPostgresDatabase(b)
-	count := settled(followDB)
 	stopProf = profile(b, "follow")
 	cpu = cpuTime()
 	start = time.Now()
 	// A node catching up runs the collector as bench-chain.sh's chain
 	// node does (serve's defaults suit a node serving subscribers).
-	serveTB(b, "--db", followDB, "--data-dir", b.TempDir(), "--log-level", "warn", "--follow", srv.URL,
-		"--gc-percent", "400", "--memory-limit", "320")
+	follower := serveTB(b, "--db", followDB, "--data-dir", b.TempDir(), "--log-level", "warn", "--follow", strings.TrimSuffix(peer.base, "/"),
+		"--billing-jobs=false", "--gc-percent", "400", "--memory-limit", "320")
 	startup := time.Since(start)
-	// The status table is counted once the peer has served its last
-	// page: counting a growing table every 100 ms loaded the database
-	// the follow writes to (and scraping the node's metrics cost the
-	// node 4% of its CPU).
-	require.Eventually(b, func() bool { return peer.served.Load() && count() == n }, 6*time.Hour, 100*time.Millisecond)
+	// B's processed total comes from its counters (one small read every
+	// 200 ms); counting a growing status table often loaded the database
+	// the follow writes to.
+	require.Eventually(b, func() bool { return processedTotal(b, follower) >= n }, 6*time.Hour, 200*time.Millisecond)
 	followDur := time.Since(start)
 	followCPU := cpuTime() - cpu
+	peerCPU = procCPU(b, peer.cmd.Process.Pid) - peerCPU
 	stopProf()
 	b.StopTimer()
+	require.Equal(b, n, settled(followDB)())
 
 	ir, fr := float64(n)/importDur.Seconds(), float64(n)/followDur.Seconds()
 	b.ReportMetric(ir, "import_msgs/s")
@@ -208,9 +141,24 @@ func BenchmarkFollowBackfill(b *testing.B) {
 	b.ReportMetric(importCPU.Seconds(), "import_cpu_s")
 	b.ReportMetric(followCPU.Seconds(), "follow_cpu_s")
 	b.ReportMetric(importCPU.Seconds()/followCPU.Seconds(), "cpu_ratio")
-	b.Log(fmt.Sprintf("%d messages: import %.0f msg/s (%s, CPU %s), follow %.0f msg/s (%s, of which node start %s; CPU %s), ratio %.2f, CPU ratio (import/follow) %.2f",
+	b.ReportMetric(peerCPU.Seconds(), "peer_cpu_s")
+	b.Log(fmt.Sprintf("%d messages: import %.0f msg/s (%s, CPU %s), follow %.0f msg/s (%s, of which node start %s; CPU %s; peer node's CPU %s), ratio %.2f, CPU ratio (import/follow) %.2f",
 		n, ir, importDur.Round(time.Millisecond), importCPU.Round(time.Millisecond), fr, followDur.Round(time.Millisecond),
-		startup.Round(time.Millisecond), followCPU.Round(time.Millisecond), fr/ir, importCPU.Seconds()/followCPU.Seconds()))
+		startup.Round(time.Millisecond), followCPU.Round(time.Millisecond), peerCPU.Round(time.Millisecond), fr/ir, importCPU.Seconds()/followCPU.Seconds()))
+}
+
+// procCPU is the CPU time (user and system) process pid has used, from
+// /proc (clock ticks of 10 ms).
+func procCPU(tb testing.TB, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(tb, err)
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	utime, err := strconv.ParseInt(f[11], 10, 64)
+	require.NoError(tb, err)
+	stime, err := strconv.ParseInt(f[12], 10, 64)
+	require.NoError(tb, err)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // cpuTime is the CPU time (user and system) this process has used: the
