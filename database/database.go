@@ -200,6 +200,23 @@ func (c prepareCounter) TracePrepareEnd(_ context.Context, _ *pgx.Conn, d pgx.Tr
 // Close closes the pool.
 func (d *DB) Close() error { return d.Client.Close() }
 
+// Analyze refreshes the query planner's statistics, as a bulk loader
+// should once it has loaded: ANALYZE on PostgreSQL, PRAGMA optimize on
+// SQLite. Right after an import of a hundred thousand messages,
+// PostgreSQL's autovacuum had not analyzed the tables yet, and with its
+// estimates of an empty table the planner read a messages.json cursor
+// page through a bitmap of every row: 59 ms a page instead of 0.3 ms.
+func (d *DB) Analyze(ctx context.Context) error {
+	q := "PRAGMA optimize"
+	if d.Dialect == dialect.Postgres {
+		q = "ANALYZE"
+	}
+	if _, err := d.SQL.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("database: %s: %w", q, err)
+	}
+	return nil
+}
+
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error {
 	if err := d.SQL.PingContext(ctx); err != nil {

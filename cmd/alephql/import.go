@@ -157,6 +157,13 @@ func runImport(ctx context.Context, f importFlags, file string, stdout, stderr i
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	// The planner's statistics of the tables just filled, so that the
+	// node serving them plans its queries for their size at once.
+	if ctx.Err() == nil {
+		if err := db.Analyze(ctx); err != nil {
+			return err
+		}
+	}
 	elapsed := time.Since(start)
 	var kinds []struct {
 		Kind  string `json:"kind"`
