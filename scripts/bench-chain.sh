@@ -17,7 +17,7 @@
 #   N=20000 ARCHIVES=4 scripts/bench-chain.sh     # a quick run
 # TIMEOUT (seconds, default 14400) bounds the wait for the chain node;
 # PROFILE=SECONDS takes a CPU profile of it (PROFILE_OUT, default
-# /tmp/bench-chain.pprof).
+# /tmp/bench-chain.pprof), then a heap profile (the same name, .heap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
@@ -83,7 +83,11 @@ node_pid=$!
 if [ -n "${PROFILE:-}" ]; then
 	# PROFILE=SECONDS: a CPU profile of the catching-up node, from its
 	# start, written to ${PROFILE_OUT:-/tmp/bench-chain.pprof}.
-	(sleep 1; curl -s -o "${PROFILE_OUT:-/tmp/bench-chain.pprof}" "http://127.0.0.1:$dport/debug/pprof/profile?seconds=$PROFILE") &
+	# A heap profile follows it, at the end of the CPU profile's window
+	# (${PROFILE_OUT%.pprof}.heap).
+	out=${PROFILE_OUT:-/tmp/bench-chain.pprof}
+	(sleep 1; curl -s -o "$out" "http://127.0.0.1:$dport/debug/pprof/profile?seconds=$PROFILE" &&
+		curl -s -o "${out%.pprof}.heap" "http://127.0.0.1:$dport/debug/pprof/heap") &
 fi
 # The end: every archive read, nothing pending, as many settled messages
 # as the import. The poll must not load the node's database: the cheap
