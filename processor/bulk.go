@@ -12,6 +12,7 @@ import (
 	"github.com/alephql/alephql/ent"
 	"github.com/alephql/alephql/ent/aggregateelement"
 	"github.com/alephql/alephql/ent/message"
+	"github.com/alephql/alephql/ent/messageconfirmation"
 	"github.com/alephql/alephql/ent/messageevent"
 	"github.com/alephql/alephql/ent/messagestatus"
 	"github.com/alephql/alephql/ent/messagetag"
@@ -305,6 +306,12 @@ var (
 		{field: messagetag.FieldTag, typ: "text", check: messagetag.TagValidator},
 		{field: messagetag.FieldTime, typ: "timestamptz"},
 	}}
+	pgConfirmations = &pgTable{name: messageconfirmation.Table,
+		suffix: "ON CONFLICT (" + messageconfirmation.FieldItemHash + ", " + messageconfirmation.FieldTxHash + ") DO NOTHING",
+		cols: []pgColumn{
+			{field: messageconfirmation.FieldItemHash, typ: "text", check: messageconfirmation.ItemHashValidator},
+			{field: messageconfirmation.FieldTxHash, typ: "text"},
+		}}
 	pgStatuses = &pgTable{name: messagestatus.Table, suffix: "ON CONFLICT (" + messagestatus.FieldID + ") DO NOTHING", cols: []pgColumn{
 		{field: messagestatus.FieldID, id: true, typ: "text", check: messagestatus.IDValidator},
 		{field: messagestatus.FieldStatus, typ: "text", check: func(s string) error {

@@ -38,9 +38,9 @@ import (
 //     direct application failed and that were queued instead;
 //   - alephql_processor_intake_batch_messages: messages per intake
 //     transaction shared by concurrent single submissions (coalesce.go);
-//   - alephql_processor_crossed_dependencies_total: retried messages
-//     whose dependency committed while they were checked, made due again
-//     after their commit (dependents.go).
+//   - alephql_processor_crossed_dependencies_total: dependencies that
+//     retried messages awaited, found present once their batch had
+//     committed; the rows awaiting them are made due (dependents.go).
 //
 // A nil *Metrics counts nothing.
 type Metrics struct {
@@ -79,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		crossed: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "alephql", Subsystem: "processor", Name: "crossed_dependencies_total",
-			Help: "Retried messages whose dependency committed while they were checked, made due again after their commit.",
+			Help: "Dependencies awaited by retried messages, found present once their batch had committed (the awaiting rows are made due).",
 		}),
 	}
 	last := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -154,7 +154,7 @@ func (m *Metrics) failed(stage string, err error, fallback bool) {
 	}
 }
 
-// crossedDependencies counts n retried rows made due after their commit.
+// crossedDependencies counts n awaited dependencies found after a commit.
 func (m *Metrics) crossedDependencies(n int) {
 	if m != nil {
 		m.crossed.Add(float64(n))
