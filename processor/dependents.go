@@ -88,10 +88,18 @@ func (p *Processor) wakeKeys(ctx context.Context, ex execer, pm *ent.PendingMess
 // above), run once a transaction has committed evs and retried rows
 // awaiting awaits. It is a no-op on SQLite. A failure is logged: the
 // rows concerned keep their back-off.
+//
+// It runs on ctx's values but not its cancellation, within
+// afterCommitTimeout: what it looks at was committed under ctx, so a
+// caller whose context ends right after the commit (a client's request
+// answered, a source stopping) must not leave a crossed dependent waiting
+// out its back-off.
 func (p *Processor) afterCommit(ctx context.Context, evs []events.Event, awaits []string) {
 	if p.db.Dialect != dialectPostgres {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), afterCommitTimeout)
+	defer cancel()
 	keys := dependencyKeys(evs)
 	if len(awaits) > 0 {
 		ready, err := p.present(ctx, uniq(awaits))
@@ -105,6 +113,9 @@ func (p *Processor) afterCommit(ctx context.Context, evs []events.Event, awaits 
 		p.log.WarnContext(ctx, "wake dependents after commit", "err", err)
 	}
 }
+
+// afterCommitTimeout bounds afterCommit's two statements.
+const afterCommitTimeout = 30 * time.Second
 
 // present returns the keys among awaits (dependency keys: item hashes and
 // errcode.AggregateKey) whose dependency is there now: a message

@@ -188,3 +188,36 @@ func TestDependencyCommittedDuringTheDependentsCheck(t *testing.T) {
 	require.Equal(t, messagestatus.StatusProcessed, e.status(fh))
 	require.Equal(t, messagestatus.StatusForgotten, e.status(oh))
 }
+
+func TestSecondLookOutlivesTheCallersContext(t *testing.T) {
+	// PostgreSQL: the look after a commit runs even when the context the
+	// commit ran under ends right after it (a client's request answered,
+	// a source stopping): the crossed dependent is due at once, not after
+	// its back-off.
+	db := dbtest.Open(t, dbtest.NewPostgresDatabase(t))
+	e := newEnv(t, db, processor.Config{MaxRetries: 5})
+	alice, m := account(t), must(t)
+	orig, oh := m(alice.Post(base+5, "TEST", "note", map[string]any{"v": 0}, ""))
+	fg, fh := m(alice.Forget(base+10, "TEST", oh))
+	e.submit(fg)
+	n, err := e.p.ProcessOnce(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, messagestatus.StatusPending, e.status(fh))
+	_, err = e.p.Import(t.Context(), bytes.NewReader(append(orig, '\n')), 10, nil)
+	require.NoError(t, err)
+	require.Equal(t, messagestatus.StatusProcessed, e.status(oh))
+	// The FORGET's row as a crossing leaves it: waiting on the target,
+	// with a back-off.
+	later := e.clk.Now().Add(time.Hour)
+	require.NoError(t, db.Client.PendingMessage.Update().Where(pendingmessage.ItemHash(fh)).
+		SetWaitsOn(oh).SetNextAttempt(later).Exec(t.Context()))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	processor.AfterCommit(ctx, e.p, []string{oh})
+	row, err := db.Client.PendingMessage.Query().Where(pendingmessage.ItemHash(fh)).Only(t.Context())
+	require.NoError(t, err)
+	require.Nil(t, row.WaitsOn, "the FORGET no longer waits")
+	require.False(t, row.NextAttempt.After(e.clk.Now()), "the FORGET is due now, not after its back-off (%s)", row.NextAttempt.Sub(e.clk.Now()))
+}

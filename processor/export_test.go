@@ -10,6 +10,10 @@ func SetReleaseHook(p *Processor, f func(rows int)) { p.onRelease = f }
 // before its commit.
 func SetBeforeCommitHook(p *Processor, f func()) { p.beforeCommit = f }
 
+// AfterCommit runs the second look after a commit that retried rows
+// awaiting awaits.
+func AfterCommit(ctx context.Context, p *Processor, awaits []string) { p.afterCommit(ctx, nil, awaits) }
+
 // ReleaseDeadClaims runs the start-up release of dead processes' claims.
 func ReleaseDeadClaims(ctx context.Context, p *Processor) (int, error) {
 	return p.releaseDeadClaims(ctx)
