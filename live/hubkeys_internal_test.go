@@ -132,3 +132,57 @@ func TestHubWithoutSubscribersReadsKeys(t *testing.T) {
 		require.Equal(t, []*Event{got[0]}, evs)
 	})
 }
+
+// TestHubBehindInvalidatesAll: with no subscriber, a hub a full batch
+// behind hands its observers events without their messages, whose cache
+// keys invalidate every cached answer (cache.All); the batch that brings
+// it up to date reads the key columns again, and invalidates only the
+// lists of its messages. Both back-ends.
+func TestHubBehindInvalidatesAll(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := t.Context()
+		bus := events.NewLocal(256)
+		h, err := NewHub(Config{ReplayBatch: 4, PollInterval: time.Hour}, db.Client, bus, dbtest.Logger())
+		require.NoError(t, err)
+		obs := &keysObserver{}
+		h.Observe(obs)
+		hctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- h.Run(hctx) }()
+		t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+		<-h.Ready()
+
+		tm := time.Now().UTC().Truncate(time.Second)
+		var last int64
+		// Nine rows committed before the hub hears of the last one:
+		// batches of 4, 4 and 1.
+		for i := range 9 {
+			hash := fmt.Sprintf("%064x", i+1)
+			tx, err := db.Client.Tx(ctx)
+			require.NoError(t, err)
+			tx.Message.Create().SetID(hash).SetType("POST").SetChain("ETH").SetSender("0xsender").SetItemType("inline").
+				SetItemContent(`{"k":1}`).SetContent(json.RawMessage(`{"address":"0xowner","type":"note"}`)).
+				SetTime(tm).SetReceptionTime(tm).SetOwner("0xowner").SetChannel("C").SetContentType("note").SetSize(7).SaveX(ctx)
+			last = tx.MessageEvent.Create().SetItemHash(hash).SetKind(string(events.Processed)).SetCreatedAt(tm).SaveX(ctx).ID
+			require.NoError(t, tx.Commit())
+		}
+		require.NoError(t, bus.Publish(ctx, events.Event{Seq: last, Kind: events.Processed, ItemHash: fmt.Sprintf("%064x", 9)}))
+		require.Eventually(t, func() bool { s, _ := h.LastEvent(); return s == last }, 5*time.Second, 5*time.Millisecond)
+		got := obs.take()
+		require.Len(t, got, 9)
+		for i, e := range got {
+			keys := cache.EventKeys(e.Ev, e.Message)
+			require.Contains(t, keys, cache.MessageKey(e.Ev.ItemHash), "event %d", i)
+			if i < 8 {
+				require.Nil(t, e.Message, "event %d: a full batch behind, not read", i)
+				require.Contains(t, keys, cache.All, "event %d", i)
+				continue
+			}
+			require.NotNil(t, e.Message, "the last batch is read")
+			require.NotContains(t, keys, cache.All)
+			full, err := db.Client.Message.Get(ctx, e.Ev.ItemHash)
+			require.NoError(t, err)
+			require.Equal(t, cache.EventKeys(e.Ev, full), keys)
+		}
+	})
+}
