@@ -102,18 +102,21 @@ func BenchmarkFollowBackfill(b *testing.B) {
 	importDB := dbtest.NewPostgresDatabase(b)
 	stopProf := profile(b, "import")
 	cpu := cpuTime()
+	importDBCPU := serverCPU("postgres")
 	start := time.Now()
 	var out, errOut syncBuffer
 	importData := b.TempDir()
 	require.Equal(b, 0, run(context.Background(), []string{"import", "--db", importDB, "--data-dir", importData, "--log-level", "warn", file}, &out, &errOut), errOut.String())
 	importDur := time.Since(start)
 	importCPU := cpuTime() - cpu
+	importDBCPU = serverCPU("postgres") - importDBCPU
 	stopProf()
 	require.Equal(b, n, settled(importDB)())
 
 	// Node A serves the imported messages; node B follows it.
 	peer := startNodeProc(b, bin, freeAddr(b), "--db", importDB, "--data-dir", importData, "--log-level", "warn", "--billing-jobs=false")
 	peerCPU := procCPU(b, peer.cmd.Process.Pid)
+	dbCPU := serverCPU("postgres")
 	followDB := dbtest.NewPostgresDatabase(b)
 	stopProf = profile(b, "follow")
 	cpu = cpuTime()
@@ -130,6 +133,7 @@ func BenchmarkFollowBackfill(b *testing.B) {
 	followDur := time.Since(start)
 	followCPU := cpuTime() - cpu
 	peerCPU = procCPU(b, peer.cmd.Process.Pid) - peerCPU
+	dbCPU = serverCPU("postgres") - dbCPU
 	stopProf()
 	b.StopTimer()
 	require.Equal(b, n, settled(followDB)())
@@ -142,9 +146,11 @@ func BenchmarkFollowBackfill(b *testing.B) {
 	b.ReportMetric(followCPU.Seconds(), "follow_cpu_s")
 	b.ReportMetric(importCPU.Seconds()/followCPU.Seconds(), "cpu_ratio")
 	b.ReportMetric(peerCPU.Seconds(), "peer_cpu_s")
-	b.Log(fmt.Sprintf("%d messages: import %.0f msg/s (%s, CPU %s), follow %.0f msg/s (%s, of which node start %s; CPU %s; peer node's CPU %s), ratio %.2f, CPU ratio (import/follow) %.2f",
-		n, ir, importDur.Round(time.Millisecond), importCPU.Round(time.Millisecond), fr, followDur.Round(time.Millisecond),
-		startup.Round(time.Millisecond), followCPU.Round(time.Millisecond), peerCPU.Round(time.Millisecond), fr/ir, importCPU.Seconds()/followCPU.Seconds()))
+	b.ReportMetric(importDBCPU.Seconds(), "import_db_cpu_s")
+	b.ReportMetric(dbCPU.Seconds(), "follow_db_cpu_s")
+	b.Log(fmt.Sprintf("%d messages: import %.0f msg/s (%s, CPU %s, PostgreSQL's %s), follow %.0f msg/s (%s, of which node start %s; CPU %s; peer node's CPU %s, PostgreSQL's %s), ratio %.2f, CPU ratio (import/follow) %.2f",
+		n, ir, importDur.Round(time.Millisecond), importCPU.Round(time.Millisecond), importDBCPU.Round(time.Millisecond), fr, followDur.Round(time.Millisecond),
+		startup.Round(time.Millisecond), followCPU.Round(time.Millisecond), peerCPU.Round(time.Millisecond), dbCPU.Round(time.Millisecond), fr/ir, importCPU.Seconds()/followCPU.Seconds()))
 }
 
 // procCPU is the CPU time (user and system) process pid has used, from
@@ -159,6 +165,37 @@ func procCPU(tb testing.TB, pid int) time.Duration {
 	stime, err := strconv.ParseInt(f[12], 10, 64)
 	require.NoError(tb, err)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// serverCPU is the CPU time (user and system) of every process named
+// comm, with that of their reaped children: the database server's work
+// during a phase (PostgreSQL forks a process per connection), on a
+// machine running one such server.
+func serverCPU(comm string) time.Duration {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
+		if open < 0 || end < open || string(raw[open+1:end]) != comm {
+			continue
+		}
+		f := strings.Fields(string(raw[end+1:]))
+		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // cpuTime is the CPU time (user and system) this process has used: the

@@ -480,6 +480,7 @@ func (f *Follower) backfill(ctx context.Context) error {
 // inflight is a batch being stored, and where the follower stands once
 // it is.
 type inflight struct {
+	g      batch
 	done   chan error
 	cursor string // backfill: the cursor after the batch
 	end    bool   // backfill: the last batch
@@ -488,16 +489,20 @@ type inflight struct {
 
 // pipe stores gathered batches in order, one at a time, while the next is
 // gathered and prepared (Preparer.Prepare: decoding and signature checks
-// while the batch before is being stored).
+// while the batch before is being stored). A stored batch's position is
+// saved (stored) while the next one is being stored, so that the save's
+// commit is not on the way of the next batch's.
 type pipe struct {
 	f *Follower
-	// stored is called once a batch is stored, batches in order.
+	// stored is called once a batch is stored, batches in order, from
+	// the pipe's caller's goroutine.
 	stored func(*inflight) error
 	prev   *inflight
 }
 
-// send prepares g, waits until the batch before is stored, then starts
-// storing g. On failure g is forgotten by the dedupe, to be taken again.
+// send prepares g, waits until the batch before is stored, starts storing
+// g, then calls stored for the batch before. On failure g is forgotten by
+// the dedupe, to be taken again.
 func (p *pipe) send(ctx context.Context, g batch, cur *inflight) error {
 	f := p.f
 	sub := f.deps.Submitter
@@ -511,13 +516,24 @@ func (p *pipe) send(ctx context.Context, g batch, cur *inflight) error {
 			return pr.SubmitPrepared(ctx, b)
 		})
 	}
-	if err := p.wait(); err != nil {
-		f.unsee(g)
-		return err
+	prev := p.prev
+	p.prev = nil
+	if prev != nil {
+		if err := <-prev.done; err != nil {
+			f.unsee(g)
+			return err
+		}
+		f.took(prev.g)
 	}
+	cur.g = g
 	cur.done = make(chan error, 1)
-	go func() { cur.done <- f.submit(ctx, g, sub) }()
+	go func() { cur.done <- f.store(ctx, g, sub) }()
 	p.prev = cur
+	if prev != nil {
+		if err := p.stored(prev); err != nil {
+			return errors.Join(err, p.wait())
+		}
+	}
 	return nil
 }
 
@@ -531,6 +547,7 @@ func (p *pipe) wait() error {
 	if err := <-cur.done; err != nil {
 		return err
 	}
+	p.f.took(cur.g)
 	return p.stored(cur)
 }
 
@@ -773,19 +790,35 @@ func (f *Follower) unsee(g batch) {
 }
 
 // submit hands a gathered batch to sub, retrying until it is taken or
-// ctx ends.
+// ctx ends, and counts it taken.
 func (f *Follower) submit(ctx context.Context, g batch, sub indexer.Submitter) error {
-	if len(g.raws) > 0 {
-		if err := indexer.SubmitRetry(ctx, sub, f.deps.Throttle, f.deps.Stats, indexer.OriginPeer, g.raws, f.cfg.MaxBackoff, f.log); err != nil {
-			f.unsee(g)
-			return err
-		}
-		f.total += int64(len(g.raws))
+	if err := f.store(ctx, g, sub); err != nil {
+		return err
 	}
+	f.took(g)
+	return nil
+}
+
+// store hands a gathered batch to sub, retrying until it is taken or ctx
+// ends. It changes none of the follower's position (a pipe runs it beside
+// the follower's goroutine).
+func (f *Follower) store(ctx context.Context, g batch, sub indexer.Submitter) error {
+	if len(g.raws) == 0 {
+		return nil
+	}
+	if err := indexer.SubmitRetry(ctx, sub, f.deps.Throttle, f.deps.Stats, indexer.OriginPeer, g.raws, f.cfg.MaxBackoff, f.log); err != nil {
+		f.unsee(g)
+		return err
+	}
+	return nil
+}
+
+// took counts a stored batch in the follower's position.
+func (f *Follower) took(g batch) {
+	f.total += int64(len(g.raws))
 	if g.newest.After(f.pos.Newest) {
 		f.pos.Newest = g.newest
 	}
-	return nil
 }
 
 // eventSeqHeader is the handshake header of an alephql peer's feed: the
