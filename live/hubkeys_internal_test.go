@@ -37,6 +37,23 @@ func (o *keysObserver) take() []*Event {
 	return evs
 }
 
+// runObservedHub runs a hub of cfg on db, over a local bus, until the test
+// ends, with a keysObserver; it returns once the hub is ready.
+func runObservedHub(t *testing.T, db *database.DB, cfg Config) (*Hub, *events.Local, *keysObserver) {
+	t.Helper()
+	bus := events.NewLocal(256)
+	h, err := NewHub(cfg, db.Client, bus, dbtest.Logger())
+	require.NoError(t, err)
+	obs := &keysObserver{}
+	h.Observe(obs)
+	hctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(hctx) }()
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+	<-h.Ready()
+	return h, bus, obs
+}
+
 // TestHubWithoutSubscribersReadsKeys: with no subscriber, the hub reads
 // the messages of outbox rows with the key columns only, and hands its
 // observers events whose cache invalidation keys are exactly those of
@@ -47,16 +64,7 @@ func (o *keysObserver) take() []*Event {
 func TestHubWithoutSubscribersReadsKeys(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		ctx := t.Context()
-		bus := events.NewLocal(256)
-		h, err := NewHub(Config{RecentEvents: 100, PollInterval: time.Hour}, db.Client, bus, dbtest.Logger())
-		require.NoError(t, err)
-		obs := &keysObserver{}
-		h.Observe(obs)
-		hctx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- h.Run(hctx) }()
-		t.Cleanup(func() { stop(); require.NoError(t, <-done) })
-		<-h.Ready()
+		h, bus, obs := runObservedHub(t, db, Config{RecentEvents: 100, PollInterval: time.Hour})
 
 		tm := time.Now().UTC().Truncate(time.Second)
 		n := 0
@@ -141,16 +149,7 @@ func TestHubWithoutSubscribersReadsKeys(t *testing.T) {
 func TestHubBehindInvalidatesAll(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		ctx := t.Context()
-		bus := events.NewLocal(256)
-		h, err := NewHub(Config{ReplayBatch: 4, PollInterval: time.Hour}, db.Client, bus, dbtest.Logger())
-		require.NoError(t, err)
-		obs := &keysObserver{}
-		h.Observe(obs)
-		hctx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- h.Run(hctx) }()
-		t.Cleanup(func() { stop(); require.NoError(t, <-done) })
-		<-h.Ready()
+		h, bus, obs := runObservedHub(t, db, Config{ReplayBatch: 4, PollInterval: time.Hour})
 
 		tm := time.Now().UTC().Truncate(time.Second)
 		var last int64
