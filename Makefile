@@ -10,7 +10,7 @@ APIDOCS := rest/apidocs
 FUZZTIME ?= 10m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build assets generate check-generate test chaos soak bench bench-api bench-subs lint check-deps fuzz migrate-diff migrate-hash clean
+.PHONY: help run build assets generate check-generate test chaos soak bench bench-api bench-subs bench-follow bench-chain lint check-deps fuzz migrate-diff migrate-hash clean
 
 #? help: list the targets
 help:
@@ -72,6 +72,14 @@ bench-subs:
 #? bench-api: issue 5's query benchmark, GraphQL against a pgx baseline (N=1000000 messages, DURATION=20s per run)
 bench-api: assets
 	N=$(N) ACCOUNTS=$(ACCOUNTS) CLIENTS=$(CLIENTS) DURATION=$(DURATION) WARMUP=$(WARMUP) DEPTH=$(DEPTH) scripts/bench-api.sh
+
+#? bench-follow: issue 13's backfill benchmark, a node following another vs alephql import, durable PostgreSQL (N=1000000)
+bench-follow: assets
+	N=$(N) PROFILE_DIR=$(PROFILE_DIR) scripts/bench-follow.sh
+
+#? bench-chain: issue 11's chain catch-up benchmark vs alephql import, geth --dev, kubo, durable PostgreSQL (N=1000000 ARCHIVES=100)
+bench-chain: assets
+	N=$(N) ARCHIVES=$(ARCHIVES) scripts/bench-chain.sh
 
 #? lint: gofmt, go vet, the import rules, and go.mod tidy (go mod tidy -e changes nothing)
 lint:
