@@ -141,6 +141,47 @@ func TestDelegatedPermissions(t *testing.T) {
 	})
 }
 
+// TestDelegationsWithinOneBatch: delegated posts checked in the batch
+// that also changes the owner's security aggregate see each change made
+// before them in that batch, and none made after; an authorization
+// already stored is read without writing the batch first. Both back-ends.
+func TestDelegationsWithinOneBatch(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		e := newEnv(t, db, processor.Config{MaxRetries: 1})
+		owner, del, other := account(t), account(t), account(t)
+		m := must(t)
+		security := func(tm float64, auths ...any) []byte {
+			raw, _ := m(owner.Aggregate(tm, "TEST", "security", map[string]any{"authorizations": auths}))
+			return raw
+		}
+		grant := map[string]any{"address": del.Address(), "types": []string{"POST"}, "channels": []string{"TEST"}}
+		post := func(tm float64) ([]byte, string) {
+			return m(del.ForOwner(owner.Address(), demoMsg("POST", "TEST", tm, map[string]any{"type": "note", "content": tm})))
+		}
+		e.submit(security(base, grant))
+		e.drain()
+
+		first, h1 := post(base + 1)  // the stored grant
+		revoke := security(base + 2) // merged in the batch
+		second, h2 := post(base + 3) // after the revocation
+		regrant := security(base+4, grant)
+		third, h3 := post(base + 5) // after the grant again
+		mine, _ := m(other.Aggregate(base+6, "TEST", "k", map[string]any{"a": 1}))
+		fourth, h4 := post(base + 7)
+		e.submit(first, revoke, second, regrant, third, mine, fourth)
+		n, err := e.p.ProcessOnce(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 7, n, "one batch")
+		for _, c := range []struct {
+			hash string
+			want messagestatus.Status
+		}{{h1, messagestatus.StatusProcessed}, {h2, messagestatus.StatusRejected}, {h3, messagestatus.StatusProcessed}, {h4, messagestatus.StatusProcessed}} {
+			require.Equal(t, c.want, e.status(c.hash), c.hash)
+		}
+		require.Equal(t, int(errcode.PermissionDenied), e.rejectedCode(h2))
+	})
+}
+
 func TestForgetRules(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
 		e := newEnv(t, db, processor.Config{MaxRetries: 1})

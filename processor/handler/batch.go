@@ -8,8 +8,9 @@ import (
 
 // Batch is the pipeline's batch transaction as handlers see it: inserts
 // they may defer to one bulk statement per table, written before anything
-// can read them (the pipeline flushes before amends, FORGETs, delegated
-// permission checks and every other type's checks, and at commit).
+// can read them (the pipeline flushes before amends, FORGETs and every
+// other type's checks, and at commit; a delegated permission check
+// flushes when the batch merged into the owner's security aggregate).
 type Batch interface {
 	// DeferPost queues a posts row insert (ON CONFLICT DO NOTHING).
 	DeferPost(c *ent.PostCreate)

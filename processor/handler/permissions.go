@@ -57,7 +57,7 @@ func Authorize(ctx context.Context, tx *ent.Tx, a Action) error {
 	if strings.EqualFold(a.Sender, a.Owner) {
 		return nil
 	}
-	if err := flushBatch(ctx); err != nil {
+	if err := flushSecurity(ctx, a.Owner); err != nil {
 		return errcode.Wrap(errcode.InternalError, err, "flush batch")
 	}
 	ok, err := Delegated(ctx, tx, a)
@@ -68,6 +68,25 @@ func Authorize(ctx context.Context, tx *ent.Tx, a Action) error {
 		return errcode.Newf(errcode.PermissionDenied, "%s is not authorized to act for %s", a.Sender, a.Owner)
 	}
 	return nil
+}
+
+// flushSecurity writes ctx's batch when it holds merges into owner's
+// security aggregate not written yet, so that Delegated reads them. The
+// aggregate's row is otherwise current in the transaction: the batch
+// writes an aggregate only at a flush, from its cache, and every other
+// change to it (an out-of-order element's recomputation, a FORGET's)
+// flushes first. Flushing for every delegated message instead cut each
+// batch of a catching-up node into as many writes, and emptied its
+// cache of aggregates.
+func flushSecurity(ctx context.Context, owner string) error {
+	b := BatchFrom(ctx)
+	if b == nil {
+		return nil
+	}
+	if st, ok := b.Cache()[aggKey(owner, SecurityKey)].(*aggState); !ok || !st.dirty {
+		return nil
+	}
+	return b.Flush(ctx)
 }
 
 // authorization is one entry of security.authorizations.
