@@ -154,17 +154,11 @@ func BenchmarkFollowBackfill(b *testing.B) {
 }
 
 // procCPU is the CPU time (user and system) process pid has used, from
-// /proc (clock ticks of 10 ms).
+// /proc.
 func procCPU(tb testing.TB, pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	_, ticks, err := procStat(fmt.Sprintf("/proc/%d/stat", pid), 11, 12) // utime stime
 	require.NoError(tb, err)
-	// The fields after the command name, which is in parentheses.
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	utime, err := strconv.ParseInt(f[11], 10, 64)
-	require.NoError(tb, err)
-	stime, err := strconv.ParseInt(f[12], 10, 64)
-	require.NoError(tb, err)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return ticks
 }
 
 // serverCPU is the CPU time (user and system) of every process named
@@ -176,26 +170,45 @@ func serverCPU(comm string) time.Duration {
 	if err != nil {
 		return 0
 	}
-	var ticks int64
+	var total time.Duration
 	for _, e := range ents {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
-		if open < 0 || end < open || string(raw[open+1:end]) != comm {
-			continue
-		}
-		f := strings.Fields(string(raw[end+1:]))
-		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			ticks += v
+		name, ticks, err := procStat("/proc/"+e.Name()+"/stat", 11, 12, 13, 14) // utime stime cutime cstime
+		if err == nil && name == comm {
+			total += ticks
 		}
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return total
+}
+
+// procStat reads a /proc/<pid>/stat file: the command name, and the sum
+// of the clock-tick fields numbered as counted after the name (10 ms
+// each), as a duration.
+func procStat(path string, fields ...int) (string, time.Duration, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, err
+	}
+	// The command name is in parentheses, and may hold spaces.
+	open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
+	if open < 0 || end < open {
+		return "", 0, fmt.Errorf("%s: no command name", path)
+	}
+	f := strings.Fields(string(raw[end+1:]))
+	var ticks int64
+	for _, i := range fields {
+		if i >= len(f) {
+			return "", 0, fmt.Errorf("%s: %d fields", path, len(f))
+		}
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return "", 0, fmt.Errorf("%s: field %d: %w", path, i, err)
+		}
+		ticks += v
+	}
+	return string(raw[open+1 : end]), time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // cpuTime is the CPU time (user and system) this process has used: the
